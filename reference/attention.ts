@@ -1,0 +1,48 @@
+// Causal self-attention over a KV cache, with grouped key/value heads (Ainslie et al. 2023):
+//
+//   attn_h(t) = Σ_{s ≤ pos(t)} softmax_s( q_h(t) · k_g(s) / √hd ) v_g(s),   g = ⌊h / (nHeads/nKvHeads)⌋
+//
+// Each group of nHeads/nKvHeads query heads shares one key/value head; with nKvHeads ==
+// nHeads this is ordinary multi-head attention.
+
+// x: [n] softmax in place (max subtracted first so exp never overflows)
+export function softmax(x: Float32Array, n: number): void {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    x[i] = Math.exp(x[i] - max);
+    sum += x[i];
+  }
+  for (let i = 0; i < n; i++) x[i] /= sum;
+}
+
+// out, q: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd], rows 0 .. pos0+T-1 filled
+export function attention(
+  out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array,
+  T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
+): void {
+  const qDim = nHeads * hd;
+  const kvDim = nKvHeads * hd;
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(hd);
+  const scores = new Float32Array(pos0 + T); // [S] attention weights of one query head
+  for (let t = 0; t < T; t++) {
+    const visible = pos0 + t + 1; // causal: positions 0 .. pos0+t
+    for (let h = 0; h < nHeads; h++) {
+      const qo = t * qDim + h * hd;
+      const kvo = Math.floor(h / group) * hd;
+      for (let s = 0; s < visible; s++) {
+        let dot = 0;
+        for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * kvDim + kvo + i];
+        scores[s] = dot * scale;
+      }
+      softmax(scores, visible);
+      for (let i = 0; i < hd; i++) {
+        let acc = 0;
+        for (let s = 0; s < visible; s++) acc += scores[s] * vCache[s * kvDim + kvo + i];
+        out[qo + i] = acc;
+      }
+    }
+  }
+}

@@ -1,0 +1,33 @@
+// The heavy operations of a LLaMA forward pass, behind one small interface. The model
+// (model.ts) calls only these; the readable TypeScript in this folder is the first
+// implementation (ts-kernels.ts), WASM SIMD and WebGPU are others. Every buffer is a
+// Float32Array of activations except the weights, which keep their file storage type.
+//
+// Dimension letters: T tokens in this call, C model width, K input width, N output width,
+// H feed-forward width, S positions in the KV cache, hd head dimension.
+import type { WeightTensor } from './tensor.js';
+
+export interface Kernels {
+  readonly name: string;
+
+  // out[T, N] = x[T, K] · Wᵀ, with W stored [N, K]
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, T: number): void;
+
+  // out[t] = x[t] / sqrt(mean(x[t]²) + eps) ⊙ gain, for each of T rows of width C
+  rmsnorm(out: Float32Array, x: Float32Array, gain: Float32Array, T: number, C: number, eps: number): void;
+
+  // Rotates adjacent pairs (2i, 2i+1) of each head in place by angle pos·θ^(-2i/hd),
+  // for T rows at positions pos0 .. pos0+T-1; x is [T, nHeads*hd].
+  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+
+  // Causal attention of T queries at positions pos0.. over the cache rows 0..pos0+t.
+  // q, out: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd] with the T new rows already written.
+  // Query head h reads key/value head floor(h / (nHeads / nKvHeads)).
+  attention(
+    out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array,
+    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
+  ): void;
+
+  // out[i] = silu(gate[i]) * up[i] for i < n, silu(x) = x·σ(x)
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+}

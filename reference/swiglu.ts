@@ -1,0 +1,12 @@
+// SwiGLU (Shazeer 2020), the gate of LLaMA's feed-forward: FFN(x) = W2 (silu(W1 x) ⊙ W3 x).
+//
+//   silu(a) = a · σ(a) = a / (1 + e^(−a))
+
+export function silu(a: number): number {
+  return a / (1 + Math.exp(-a));
+}
+
+// out, gate (W1 x), up (W3 x): [n]
+export function swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = silu(gate[i]) * up[i];
+}

@@ -1,0 +1,67 @@
+import { loadLlama, type BackendName } from '../llama.js';
+import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
+
+const help = `usage: llama-ts generate --model FILE [options]
+
+Prints the prompt followed by the generated text on stdout, tokens per second on stderr.
+
+  --model FILE          GGUF or llama2.c checkpoint
+  --tokenizer FILE      tokenizer (.model, tokenizer.bin or GGUF); default: the one inside a GGUF model
+  --prompt TEXT         text to continue (default: empty, start from BOS)
+  --max-tokens N        new tokens at most (default 256)
+  --temperature T       0 = greedy (default 1)
+  --top-k K             sample from the K most likely tokens (default 0 = off)
+  --top-p P             nucleus sampling (default 0.9; 1 = off)
+  --min-p P             drop tokens below P × the top probability (default 0 = off)
+  --repeat-penalty R    penalize recently seen tokens (default 1 = off)
+  --stop TEXT           stop before this text (may be repeated)
+  --seed S              random seed, for reproducible sampling (default: random)
+  --backend ts          kernels to run on (default ts)
+`;
+
+export async function generateCommand(argv: string[]): Promise<number> {
+  const args = parseCommand(argv, {
+    model: { type: 'string' },
+    tokenizer: { type: 'string' },
+    prompt: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    'min-p': { type: 'string' },
+    'repeat-penalty': { type: 'string' },
+    stop: { type: 'string', multiple: true },
+    seed: { type: 'string' },
+    backend: { type: 'string' },
+  }, help);
+  if (!args) return 0;
+  const v = args.values;
+  const model = stringFlag(v, 'model');
+  if (!model) throw new Error('generate needs --model FILE (see llama-ts generate --help)');
+  const llama = await loadLlama({ model, tokenizer: stringFlag(v, 'tokenizer'), backend: stringFlag(v, 'backend') as BackendName | undefined });
+  const prompt = stringFlag(v, 'prompt') ?? '';
+
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.stdout.write(prompt);
+  const start = performance.now();
+  let tokens = 0;
+  for await (const chunk of llama.generateChunks(prompt, {
+    maxTokens: intFlag(v, 'max-tokens'),
+    temperature: numberFlag(v, 'temperature'),
+    topK: intFlag(v, 'top-k'),
+    topP: numberFlag(v, 'top-p') ?? 0.9,
+    minP: numberFlag(v, 'min-p'),
+    repetitionPenalty: numberFlag(v, 'repeat-penalty'),
+    stop: (v.stop as unknown as string[] | undefined) ?? [],
+    seed: intFlag(v, 'seed'),
+    signal: abort.signal,
+  })) {
+    if (!chunk.done) tokens++;
+    process.stdout.write(chunk.text);
+  }
+  process.stdout.write('\n');
+  const seconds = (performance.now() - start) / 1000;
+  process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s\n`);
+  return 0;
+}

@@ -1,0 +1,40 @@
+// llama-ts command line: parses arguments and calls the library, nothing more.
+import { generateCommand } from './generate.js';
+import { tokenizeCommand } from './tokenize.js';
+
+const commands: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
+  generate: { summary: 'generate text from a prompt', run: generateCommand },
+  tokenize: { summary: 'print the token ids of a text', run: tokenizeCommand },
+};
+
+const usage = `llama-ts: LLaMA in TypeScript
+
+usage: llama-ts <command> [options]    (llama-ts <command> --help for its options)
+
+commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage);
+    return name ? 0 : 1;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`llama-ts: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`llama-ts: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,76 @@
+// Text generation: prompt → tokens → forward passes → sampler → streamed text.
+// The prompt goes through the model in one call (prefill), then one token at a time
+// with the KV cache (decode).
+import type { Kernels } from '../../reference/kernels.js';
+import { createKVCache, forward } from '../../reference/model.js';
+import type { LlamaModel } from '../../reference/weights.js';
+import { Sampler, type SamplerOptions } from './sampler.js';
+import { StopStringFilter } from './stop-strings.js';
+
+// What generation needs of a tokenizer (src/tokenizer's Tokenizer has it).
+export interface TextCodec {
+  encode(text: string, options?: { bos?: boolean }): number[];
+  createStreamDecoder(): { push(id: number): string; flush(): string };
+  readonly vocab: { readonly eosId: number };
+}
+
+export interface GenerateOptions extends SamplerOptions {
+  maxTokens?: number; // new tokens at most (default 256); fewer if the context ends first
+  stop?: string[]; // stop before any of these strings would be shown
+  bos?: boolean; // begin the prompt with BOS (default true)
+  signal?: AbortSignal; // stops generation between two tokens
+}
+
+// One generated token and the text it makes visible (may be '' while UTF-8 bytes or a
+// possible stop string are held back; the final chunk with done = true flushes them).
+export interface GenerationChunk {
+  token: number; // -1 in the final chunk
+  text: string;
+  done: boolean;
+}
+
+export interface Generator {
+  model: LlamaModel;
+  tokenizer: TextCodec;
+  kernels: Kernels;
+}
+
+export async function* generateChunks(g: Generator, prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
+  const { model, tokenizer, kernels } = g;
+  const maxTokens = options.maxTokens ?? 256;
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new Error(`maxTokens must be a non-negative integer, got ${maxTokens}`);
+  const promptTokens = tokenizer.encode(prompt, { bos: options.bos ?? true });
+  const context = model.config.maxSeqLen;
+  if (promptTokens.length === 0) throw new Error('the prompt is empty and BOS is off: nothing to start from');
+  if (promptTokens.length > context) {
+    throw new Error(`the prompt is ${promptTokens.length} tokens long, longer than the model's context of ${context}`);
+  }
+
+  const sampler = new Sampler(options);
+  const decoder = tokenizer.createStreamDecoder();
+  for (const t of promptTokens) decoder.push(t); // primes the decoder: the prompt is not re-emitted
+  const stops = new StopStringFilter(options.stop ?? []);
+  // Positions needed: the prompt, then one forward pass per generated token but the last.
+  const cache = createKVCache(model.config, Math.min(context, promptTokens.length + Math.max(maxTokens, 1) - 1));
+  const history = [...promptTokens];
+
+  let logits = forward(model, kernels, cache, promptTokens, 0);
+  for (let n = 0; n < maxTokens; n++) {
+    if (options.signal?.aborted) break;
+    const token = sampler.sample(logits, history);
+    if (token === tokenizer.vocab.eosId) break;
+    history.push(token);
+    const text = stops.push(decoder.push(token));
+    yield { token, text, done: false };
+    if (stops.stopped) break;
+    const pos = history.length - 1;
+    if (n + 1 === maxTokens || pos >= cache.capacity) break;
+    logits = forward(model, kernels, cache, [token], pos);
+  }
+  yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true };
+}
+
+// The generated text, piece by piece, without the prompt.
+export async function* generate(g: Generator, prompt: string, options: GenerateOptions = {}): AsyncGenerator<string> {
+  for await (const chunk of generateChunks(g, prompt, options)) if (chunk.text) yield chunk.text;
+}
