@@ -1,0 +1,229 @@
+// llama2.c checkpoints (karpathy/llama2.c, export.py): float32 weights behind a small header.
+//
+// Version 0 (legacy_export, what run.c reads): no magic.
+//   header  int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len  (28 bytes)
+//           vocab_size < 0 means the classifier is NOT shared with the token embedding
+//   weights token_embedding, then per-kind stacks over layers: rms_att, wq, wk, wv, wo,
+//           rms_ffn, w1, w2, w3; rms_final; freq_cis_real, freq_cis_imag [seq_len, hd/2]
+//           (RoPE tables, skipped on read); wcls if not shared
+// Version 1 (version1_export):
+//   header  uint32 magic 0x616b3432 ("ak42"), int32 version = 1, the same 7 int32,
+//           uint8 shared_classifier, zero padding to 256 bytes
+//   weights rms_att stack, rms_ffn stack, rms_final, token_embedding, wq, wk, wv, wo, w1,
+//           w2, w3 stacks, wcls if not shared
+// Version 2 (Q8_0 with a group size) is refused.
+//
+// Matrices are row-major [out, in] (nn.Linear), exactly our WeightTensor layout, and the
+// file's q/k rows are in Meta's order, so the data are used as they are: zero-copy views.
+import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { f32Tensor, toF32, type WeightTensor } from '../../reference/tensor.js';
+import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { BinaryReader } from './binary-reader.js';
+import { BinaryWriter } from './binary-writer.js';
+import { f32View } from './views.js';
+
+export const LLAMA2C_MAGIC = 0x616b3432; // "ak42" as export.py packs it ('I', little-endian)
+const V0_HEADER_BYTES = 7 * 4;
+const V1_HEADER_BYTES = 256;
+
+export interface Llama2cHeader {
+  version: 0 | 1;
+  config: LlamaConfig; // normEps and ropeTheta are llama2.c's fixed 1e-5 and 10000
+  headerBytes: number;
+}
+
+// One run of float32 values in file order; `skip` ones (the RoPE tables) are not weights.
+interface Slot {
+  name: string; // 'tokenEmbedding', 'norm', 'output', 'layers.<l>.<field>', or 'freqCisReal/Imag'
+  rows: number;
+  cols: number;
+  skip?: boolean;
+}
+
+type LayerField = keyof LayerWeights;
+
+// Reads and checks the header; the file size is checked separately (llama2cExpectedBytes).
+export function readLlama2cHeader(bytes: Uint8Array, fileName: string): Llama2cHeader {
+  const r = new BinaryReader(bytes, fileName);
+  let version: 0 | 1 = 0;
+  let headerBytes = V0_HEADER_BYTES;
+  if (bytes.length >= 4 && r.u32('llama2.c magic') === LLAMA2C_MAGIC) {
+    const v = r.i32('llama2.c version');
+    if (v === 2) r.fail('llama2.c version 2 (Q8_0) checkpoints are not supported; export version 0 or 1', 4);
+    if (v !== 1) r.fail(`unknown llama2.c version ${v} (expected 1)`, 4);
+    version = 1;
+    headerBytes = V1_HEADER_BYTES;
+  } else {
+    r.seek(0);
+  }
+  const p = { dim: 0, hiddenDim: 0, nLayers: 0, nHeads: 0, nKvHeads: 0, vocabSize: 0, seqLen: 0 };
+  for (const k of Object.keys(p) as (keyof typeof p)[]) p[k] = r.i32(`llama2.c header ${k}`);
+  let shared = p.vocabSize > 0;
+  if (version === 1) {
+    const at = r.offset;
+    const flag = r.u8('llama2.c header shared_classifier');
+    if (flag > 1) r.fail(`llama2.c header shared_classifier must be 0 or 1, got ${flag}`, at);
+    if (p.vocabSize <= 0) r.fail(`llama2.c header vocab_size must be positive in version 1, got ${p.vocabSize}`, at - 8);
+    shared = flag === 1;
+    r.need(V1_HEADER_BYTES - r.offset, 'llama2.c header padding');
+  }
+  const config: LlamaConfig = {
+    dim: p.dim, nLayers: p.nLayers, nHeads: p.nHeads, nKvHeads: p.nKvHeads, hiddenDim: p.hiddenDim,
+    vocabSize: Math.abs(p.vocabSize), maxSeqLen: p.seqLen,
+    normEps: DEFAULT_NORM_EPS, ropeTheta: DEFAULT_ROPE_THETA, sharedClassifier: shared,
+  };
+  validateConfig(config, `${fileName}: llama2.c v${version} header`);
+  return { version, config, headerBytes };
+}
+
+// The exact file size a header implies, computed without building the layout (a corrupt
+// header can claim 2^31 layers) and in bigint (it can describe exabytes).
+export function llama2cExpectedBytes(h: Llama2cHeader): bigint {
+  const c = h.config;
+  const [C, H, V, KV, L] = [c.dim, c.hiddenDim, c.vocabSize, kvDim(c), c.nLayers].map(BigInt);
+  const perLayer = 2n * C + 2n * C * C + 2n * KV * C + 3n * H * C; // norms, wq wo, wk wv, w1 w2 w3
+  let floats = V * C + L * perLayer + C;
+  if (h.version === 0) floats += 2n * BigInt(c.maxSeqLen) * BigInt(headDim(c) / 2); // RoPE tables
+  if (!c.sharedClassifier) floats += V * C;
+  return BigInt(h.headerBytes) + 4n * floats;
+}
+
+export function parseLlama2c(bytes: Uint8Array, fileName: string): LlamaModel {
+  const header = readLlama2cHeader(bytes, fileName);
+  const expected = llama2cExpectedBytes(header);
+  if (expected !== BigInt(bytes.length)) {
+    const c = header.config;
+    throw new Error(
+      `${fileName}: llama2.c v${header.version} file size: the header (dim ${c.dim}, hidden ${c.hiddenDim}, ` +
+        `layers ${c.nLayers}, heads ${c.nHeads}/${c.nKvHeads}, vocab ${c.vocabSize}, seq_len ${c.maxSeqLen}, ` +
+        `${c.sharedClassifier ? 'shared' : 'separate'} classifier) implies ${expected} bytes, file has ${bytes.length}`,
+    );
+  }
+  const arrays = new Map<string, Float32Array>();
+  let offset = header.headerBytes;
+  for (const s of layout(header.version, header.config)) {
+    if (!s.skip) arrays.set(s.name, f32View(bytes, offset, s.rows * s.cols));
+    offset += 4 * s.rows * s.cols;
+  }
+  return { config: header.config, weights: assemble(header.config, arrays) };
+}
+
+// The float32 runs of a checkpoint, in file order.
+function layout(version: 0 | 1, c: LlamaConfig): Slot[] {
+  const C = c.dim, H = c.hiddenDim, V = c.vocabSize, KV = kvDim(c), L = c.nLayers;
+  const stack = (field: LayerField, rows: number, cols: number): Slot[] =>
+    Array.from({ length: L }, (_, l) => ({ name: `layers.${l}.${field}`, rows, cols }));
+  const embedding: Slot = { name: 'tokenEmbedding', rows: V, cols: C };
+  const attention = [...stack('wq', C, C), ...stack('wk', KV, C), ...stack('wv', KV, C), ...stack('wo', C, C)];
+  const ffn = [...stack('w1', H, C), ...stack('w2', C, H), ...stack('w3', H, C)];
+  const norm: Slot = { name: 'norm', rows: 1, cols: C };
+  const output: Slot[] = c.sharedClassifier ? [] : [{ name: 'output', rows: V, cols: C }];
+  if (version === 1) {
+    return [...stack('attentionNorm', 1, C), ...stack('ffnNorm', 1, C), norm, embedding, ...attention, ...ffn, ...output];
+  }
+  const half = headDim(c) / 2;
+  return [
+    embedding,
+    ...stack('attentionNorm', 1, C), ...attention,
+    ...stack('ffnNorm', 1, C), ...ffn,
+    norm,
+    { name: 'freqCisReal', rows: c.maxSeqLen, cols: half, skip: true },
+    { name: 'freqCisImag', rows: c.maxSeqLen, cols: half, skip: true },
+    ...output,
+  ];
+}
+
+function assemble(c: LlamaConfig, arrays: Map<string, Float32Array>) {
+  const matrix = (name: string, rows: number, cols: number): WeightTensor => f32Tensor(arrays.get(name)!, rows, cols);
+  const C = c.dim, H = c.hiddenDim, KV = kvDim(c);
+  const tokenEmbedding = matrix('tokenEmbedding', c.vocabSize, C);
+  const layers: LayerWeights[] = Array.from({ length: c.nLayers }, (_, l) => {
+    const p = `layers.${l}.`;
+    return {
+      attentionNorm: arrays.get(p + 'attentionNorm')!,
+      wq: matrix(p + 'wq', C, C),
+      wk: matrix(p + 'wk', KV, C),
+      wv: matrix(p + 'wv', KV, C),
+      wo: matrix(p + 'wo', C, C),
+      ffnNorm: arrays.get(p + 'ffnNorm')!,
+      w1: matrix(p + 'w1', H, C),
+      w2: matrix(p + 'w2', C, H),
+      w3: matrix(p + 'w3', H, C),
+    };
+  });
+  const output = c.sharedClassifier ? tokenEmbedding : matrix('output', c.vocabSize, C);
+  return { tokenEmbedding, layers, norm: arrays.get('norm')!, output };
+}
+
+export interface WriteLlama2cOptions {
+  // llama2.c files cannot record normEps or ropeTheta (run.c assumes 1e-5 and 10000);
+  // writing a model with other values is refused unless this is set.
+  allowConfigLoss?: boolean;
+}
+
+// Writes a model as a float32 llama2.c checkpoint; f16/quantized weights are dequantized.
+export function writeLlama2c(model: LlamaModel, version: 0 | 1, options: WriteLlama2cOptions = {}): Uint8Array {
+  const c = model.config;
+  validateConfig(c, 'writeLlama2c');
+  if (!options.allowConfigLoss && (c.normEps !== DEFAULT_NORM_EPS || c.ropeTheta !== DEFAULT_ROPE_THETA)) {
+    throw new Error(
+      `writeLlama2c: llama2.c files assume normEps 1e-5 and ropeTheta 10000, this model has ${c.normEps} and ${c.ropeTheta}` +
+        ' (pass allowConfigLoss to write it anyway)',
+    );
+  }
+  const header: Llama2cHeader = { version, config: c, headerBytes: version === 1 ? V1_HEADER_BYTES : V0_HEADER_BYTES };
+  const w = new BinaryWriter(Number(llama2cExpectedBytes(header)));
+  writeHeader(w, header);
+  for (const s of layout(version, c)) w.f32Array(slotValues(model, s));
+  return w.finish();
+}
+
+function writeHeader(w: BinaryWriter, h: Llama2cHeader): void {
+  const c = h.config;
+  if (h.version === 1) {
+    w.u32(LLAMA2C_MAGIC);
+    w.i32(1);
+  }
+  const vocab = h.version === 0 && !c.sharedClassifier ? -c.vocabSize : c.vocabSize;
+  for (const v of [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, vocab, c.maxSeqLen]) w.i32(v);
+  if (h.version === 1) {
+    w.u8(c.sharedClassifier ? 1 : 0);
+    w.padTo(V1_HEADER_BYTES);
+  }
+}
+
+// The float32 values of one slot, checked against the shape the config implies.
+function slotValues(model: LlamaModel, s: Slot): Float32Array {
+  if (s.name === 'freqCisReal' || s.name === 'freqCisImag') return ropeTable(model.config, s.name === 'freqCisReal');
+  const wts = model.weights;
+  const [, layer, field] = s.name.split('.');
+  const value =
+    s.name === 'tokenEmbedding' ? wts.tokenEmbedding
+    : s.name === 'norm' ? wts.norm
+    : s.name === 'output' ? wts.output
+    : wts.layers[Number(layer)]?.[field as LayerField];
+  if (value === undefined) throw new Error(`writeLlama2c: model has no ${s.name}`);
+  if (value instanceof Float32Array) {
+    if (value.length !== s.cols) throw new Error(`writeLlama2c: ${s.name} has ${value.length} values, expected ${s.cols}`);
+    return value;
+  }
+  if (value.rows !== s.rows || value.cols !== s.cols) {
+    throw new Error(`writeLlama2c: ${s.name} is [${value.rows}, ${value.cols}], expected [${s.rows}, ${s.cols}]`);
+  }
+  return toF32(value);
+}
+
+// RoPE tables as model.py's precompute_freqs_cis makes them: [seq_len, hd/2] of
+// cos (real) or sin (imag) of pos · theta^(-2i/hd).
+function ropeTable(c: LlamaConfig, real: boolean): Float32Array {
+  const hd = headDim(c);
+  const half = hd / 2;
+  const out = new Float32Array(c.maxSeqLen * half);
+  for (let pos = 0; pos < c.maxSeqLen; pos++) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(c.ropeTheta, -(2 * i) / hd);
+      out[pos * half + i] = real ? Math.cos(angle) : Math.sin(angle);
+    }
+  }
+  return out;
+}
