@@ -1,0 +1,156 @@
+// LLaMA's tokenizer: SentencePiece BPE over a Vocabulary, from any of its three file
+// formats.
+//
+//   encode: text → normalize (normalize.ts) → BPE merges (bpe.ts) → ids, BOS/EOS if asked
+//   decode: ids → piece surfaces (▁ → space, <0xHH> → its byte, control pieces → nothing)
+//           with the dummy-prefix space removed from the start of the text
+//
+// decode() is the stream decoder run over all ids, so the two always agree.
+//
+// Round trips: decode(encode(s)) === s for any well-formed text when the vocabulary has
+// byte fallback and no whitespace removal (LLaMA), with two documented exceptions that
+// SentencePiece shares: a lone surrogate becomes U+FFFD (as TextEncoder would write it),
+// and a ▁ (U+2581) typed in the text comes back as a space.
+import { readFileSync } from 'node:fs';
+import { parseGGUF, GGUF_MAGIC } from '../formats/gguf.js';
+import { BpeEncoder } from './bpe.js';
+import { vocabularyFromGGUF } from './gguf-vocabulary.js';
+import { vocabularyFromLlama2c } from './llama2c-tokenizer.js';
+import { normalize } from './normalize.js';
+import { vocabularyFromSentencePieceModel } from './sentencepiece-model.js';
+import { PendingBytes } from './utf8-bytes.js';
+import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
+
+// What SentencePiece prints for <unk> (its default unk_surface): " ⁇ ".
+export const UNKNOWN_SURFACE = ' \u2047 ';
+
+export interface EncodeOptions {
+  bos?: boolean; // prepend the BOS id (default false)
+  eos?: boolean; // append the EOS id (default false)
+}
+
+export interface StreamDecoder {
+  push(id: number): string; // the text that `id` completes (may be "")
+  flush(): string; // whatever is held back at the end (cut-off bytes become U+FFFD)
+}
+
+const utf8Encoder = new TextEncoder();
+
+export class Tokenizer {
+  private readonly bpe: BpeEncoder;
+
+  constructor(readonly vocab: Vocabulary) {
+    validateVocabulary(vocab, 'vocabulary');
+    this.bpe = new BpeEncoder(vocab);
+  }
+
+  get vocabSize(): number {
+    return this.vocab.pieces.length;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const ids = this.bpe.encode(normalize(text, this.vocab));
+    if (opts.bos) ids.unshift(this.specialId('bosId'));
+    if (opts.eos) ids.push(this.specialId('eosId'));
+    return ids;
+  }
+
+  decode(ids: number[]): string {
+    const stream = this.createStreamDecoder();
+    let text = '';
+    for (const id of ids) text += stream.push(id);
+    return text + stream.flush();
+  }
+
+  // SentencePiece's decoder, one id at a time. A character spelled by several byte pieces
+  // is emitted once its last byte arrives. The leading ▁ of the first piece that starts
+  // the text is the dummy prefix and is dropped (only one; with removeExtraWhitespaces
+  // every leading ▁ piece is, since encoding never produces leading spaces then).
+  createStreamDecoder(): StreamDecoder {
+    const pending = new PendingBytes();
+    let textStarted = false; // some text was emitted
+    let prefixConsumed = false; // the previous piece gave up the dummy-prefix ▁
+    let atStart = true; // a piece starting with ▁ still has the dummy prefix to drop
+    const emit = (s: string): string => {
+      if (s.length > 0) textStarted = true;
+      return s;
+    };
+    return {
+      push: (id: number): string => {
+        this.checkId(id);
+        if (this.vocab.types[id] === PieceType.BYTE) return emit(pending.push(pieceByte(this.vocab.pieces[id])));
+        const bytesText = emit(pending.flush());
+        if (prefixConsumed || textStarted) atStart = false;
+        const [surface, consumed] = this.surface(id, atStart);
+        prefixConsumed = consumed;
+        return bytesText + emit(surface);
+      },
+      flush: (): string => emit(pending.flush()),
+    };
+  }
+
+  // The bytes of one piece as llama2.c's run.c prints them: a BYTE piece is its raw byte,
+  // a control piece nothing, and the piece right after BOS loses its leading space.
+  // (Unlike the stream decoder this looks only at the previous id; for generation from
+  // BOS the two agree.)
+  decodePiece(prevId: number, id: number): Uint8Array {
+    this.checkId(id);
+    const type = this.vocab.types[id];
+    if (type === PieceType.BYTE) return Uint8Array.of(pieceByte(this.vocab.pieces[id]));
+    const afterBos = prevId === this.vocab.bosId && this.vocab.bosId >= 0;
+    return utf8Encoder.encode(this.surface(id, afterBos)[0]);
+  }
+
+  // The text of a non-byte piece, and whether it gave up the dummy-prefix ▁.
+  private surface(id: number, atStart: boolean): [string, boolean] {
+    const type = this.vocab.types[id];
+    if (type === PieceType.CONTROL) return ['', false];
+    if (type === PieceType.UNKNOWN) return [UNKNOWN_SURFACE, false];
+    let piece = this.vocab.pieces[id];
+    let consumed = false;
+    const hasPrefix = this.vocab.addDummyPrefix || this.vocab.removeExtraWhitespaces;
+    if (atStart && hasPrefix && piece.startsWith(SPACE_SYMBOL)) {
+      piece = piece.slice(SPACE_SYMBOL.length);
+      // Without extra whitespace removal only one ▁ is the prefix; with it, leading
+      // spaces cannot come from the text, so keep dropping them.
+      consumed = !this.vocab.removeExtraWhitespaces;
+    }
+    return [piece.replaceAll(SPACE_SYMBOL, ' '), consumed];
+  }
+
+  private specialId(field: 'bosId' | 'eosId'): number {
+    const id = this.vocab[field];
+    if (id < 0) throw new Error(`tokenizer: this vocabulary has no ${field === 'bosId' ? 'BOS' : 'EOS'} token`);
+    return id;
+  }
+
+  private checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new Error(`tokenizer: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+    }
+  }
+}
+
+// A tokenizer from the bytes of a file, recognised by its content:
+//   "GGUF" magic                      → the vocabulary in its metadata
+//   0x0a, then a non-zero byte        → SentencePiece .model (field 1, a piece message)
+//   anything else                     → llama2.c tokenizer.bin
+// (A tokenizer.bin starts with int32 max_token_length; if that were 10 its first bytes
+// would be 0a 00 00 00, which no SentencePiece model starts with.)
+export function tokenizerFromBytes(bytes: Uint8Array, fileName: string): Tokenizer {
+  return new Tokenizer(vocabularyFromBytes(bytes, fileName));
+}
+
+function vocabularyFromBytes(bytes: Uint8Array, fileName: string): Vocabulary {
+  if (bytes.length >= 4) {
+    const magic = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
+    if (magic >>> 0 === GGUF_MAGIC) return vocabularyFromGGUF(parseGGUF(bytes, fileName).metadata, fileName);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x0a && bytes[1] !== 0) return vocabularyFromSentencePieceModel(bytes, fileName);
+  return vocabularyFromLlama2c(bytes, fileName);
+}
+
+// Node: reads a .model, tokenizer.bin or GGUF file.
+export function loadTokenizer(path: string): Tokenizer {
+  return tokenizerFromBytes(new Uint8Array(readFileSync(path)), path);
+}
