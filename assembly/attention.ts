@@ -1,0 +1,95 @@
+// Causal self-attention over the KV cache with grouped key/value heads:
+//
+//   out_h(t) = Σ_{s ≤ pos0+t} softmax_s(q_h(t) · k_g(s) / √hd) v_g(s),   g = ⌊h / (nHeads/nKvHeads)⌋
+//
+// The dot products and the weighted sum of values run along the head dimension in f32x4
+// (hd is even but need not be a multiple of 4: a two-float tail). The softmax is scalar
+// f64 like the reference; it touches S numbers per head against the S·hd of the rest.
+import { hsum, madd } from './simd';
+
+// x: [n] softmax in place: exp(x − max) / Σ, sums in f64, stored as f32 like the reference
+export function softmax(x: usize, n: i32): void {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    if (v > max) max = v;
+  }
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    const e = <f32>Math.exp(<f64>load<f32>(p) - max);
+    store<f32>(p, e);
+    sum += <f64>e;
+  }
+  for (let i = 0; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, <f32>(<f64>load<f32>(p) / sum));
+  }
+}
+
+// q · k over hd floats
+function dotHead(q: usize, k: usize, hd: i32): f32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= hd; i += 4) {
+    const offset = <usize>i << 2;
+    acc = madd(v128.load(q + offset), v128.load(k + offset), acc);
+  }
+  let sum = hsum(acc);
+  for (; i < hd; i++) sum += load<f32>(q + (<usize>i << 2)) * load<f32>(k + (<usize>i << 2));
+  return sum;
+}
+
+// out[0..hd) += p · v[0..hd)
+function addScaledHead(out: usize, p: f32, v: usize, hd: i32): void {
+  const ps = f32x4.splat(p);
+  let i = 0;
+  for (; i + 4 <= hd; i += 4) {
+    const offset = <usize>i << 2;
+    v128.store(out + offset, madd(ps, v128.load(v + offset), v128.load(out + offset)));
+  }
+  for (; i < hd; i++) {
+    const offset = <usize>i << 2;
+    store<f32>(out + offset, load<f32>(out + offset) + p * load<f32>(v + offset));
+  }
+}
+
+// One query head q [hd] against cache rows 0..visible-1 of one kv head; writes out [hd].
+// kHead, vHead point at row 0's slice of that kv head; rows are kvStride bytes apart.
+function attendHead(
+  out: usize, q: usize, kHead: usize, vHead: usize, scores: usize,
+  visible: i32, kvStride: usize, hd: i32, scale: f64,
+): void {
+  for (let s = 0; s < visible; s++) {
+    const dot = dotHead(q, kHead + <usize>s * kvStride, hd);
+    store<f32>(scores + (<usize>s << 2), <f32>(<f64>dot * scale));
+  }
+  softmax(scores, visible);
+  memory.fill(out, 0, <usize>hd << 2);
+  for (let s = 0; s < visible; s++) {
+    addScaledHead(out, load<f32>(scores + (<usize>s << 2)), vHead + <usize>s * kvStride, hd);
+  }
+}
+
+// out, q: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd] with rows 0 .. pos0+T-1 filled;
+// scores: scratch [pos0+T]. out must not overlap q or the caches.
+export function attention(
+  out: usize, q: usize, kCache: usize, vCache: usize, scores: usize,
+  T: i32, pos0: i32, nHeads: i32, nKvHeads: i32, hd: i32,
+): void {
+  const qStride = <usize>nHeads * hd * 4; // bytes per token row of q and out
+  const kvStride = <usize>nKvHeads * hd * 4; // bytes per cache row
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(<f64>hd);
+  for (let t = 0; t < T; t++) {
+    const visible = pos0 + t + 1; // causal: positions 0 .. pos0+t
+    for (let h = 0; h < nHeads; h++) {
+      const headOffset = <usize>h * hd * 4;
+      const kvOffset = <usize>(h / group) * hd * 4;
+      attendHead(
+        out + <usize>t * qStride + headOffset, q + <usize>t * qStride + headOffset,
+        kCache + kvOffset, vCache + kvOffset, scores, visible, kvStride, hd, scale,
+      );
+    }
+  }
+}

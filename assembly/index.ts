@@ -1,0 +1,17 @@
+// The WASM SIMD kernels of llama-ts: the same operations as reference/kernels.ts, over
+// byte offsets into an imported (shared) linear memory. The JavaScript side
+// (src/backends/wasm/) owns that memory, places weights and activations in it and calls
+// these. No allocation happens in here: every buffer, scratch included, comes from the
+// caller, so the runtime can be the stub and no GC ever runs.
+//
+// Build: node scripts/build-wasm.mjs (SIMD on; a relaxed-SIMD variant with fused
+// multiply-add is the same source with --enable relaxed-simd, see simd.ts madd).
+
+export { matmulF32, matmulF16, matmulQ8_0, matmulQ4_0 } from './matmul';
+export { rmsnorm, rope, swiglu } from './elementwise';
+export { attention, softmax } from './attention';
+
+// First byte the caller may use: everything below holds this module's static data.
+export function heapBase(): usize {
+  return __heap_base;
+}

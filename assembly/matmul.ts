@@ -1,0 +1,235 @@
+// out[T, N] = x[T, K] · Wᵀ with W stored [N, K], for the four weight storage types.
+//
+// All pointers are byte offsets into linear memory; x and out are f32. Only weight rows
+// n0 ≤ n < n1 are computed, so that later several workers can split one matmul by rows.
+//
+// Prompt processing (T > 1) goes in tiles of four tokens: each weight row is loaded and
+// decoded once per tile and dotted with four rows of x, instead of once per token. What
+// is left over (T mod 4 tokens, and all of decoding with T = 1) goes one token at a time.
+//
+// Generic parameter W picks the storage: f32 (4 bytes), u16 (IEEE half, f16 tensors),
+// i8 (q8_0 blocks) or u8 (q4_0 nibble blocks). Each branch on it folds at compile time.
+import { blockScale, hsum, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, halfToF32, loadHalves, madd, q4High, q4Low, QK, Q4_0_BYTES, Q8_0_BYTES } from './simd';
+
+// --- dense rows: f32 and f16 -----------------------------------------------------------------
+
+// Weights k .. k+3 of a dense row starting at w, as f32x4
+@inline
+function load4<W>(w: usize, k: i32): v128 {
+  if (sizeof<W>() == 4) return v128.load(w + (<usize>k << 2));
+  return loadHalves(w + (<usize>k << 1));
+}
+
+// Weight k of a dense row starting at w
+@inline
+function load1<W>(w: usize, k: i32): f32 {
+  if (sizeof<W>() == 4) return load<f32>(w + (<usize>k << 2));
+  return halfToF32(<u32>load<u16>(w + (<usize>k << 1)));
+}
+
+// Σ_k x[k]·w[k] for one token row x [K] and one weight row w [K]. Four accumulators keep
+// four independent add chains in flight (and halve the rounding error growth).
+function denseDot1<W>(x: usize, w: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const xk = x + (<usize>k << 2);
+    a0 = madd(v128.load(xk), load4<W>(w, k), a0);
+    a1 = madd(v128.load(xk, 16), load4<W>(w, k + 4), a1);
+    a2 = madd(v128.load(xk, 32), load4<W>(w, k + 8), a2);
+    a3 = madd(v128.load(xk, 48), load4<W>(w, k + 12), a3);
+  }
+  for (; k + 4 <= K; k += 4) a0 = madd(v128.load(x + (<usize>k << 2)), load4<W>(w, k), a0);
+  let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) sum += load<f32>(x + (<usize>k << 2)) * load1<W>(w, k);
+  return sum;
+}
+
+// Four token rows x, x+K, x+2K, x+3K against one weight row w; the four sums go to
+// out, out+N, out+2N, out+3N (a column of the output tile).
+function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
+  const xStride = <usize>K << 2;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const wk = load4<W>(w, k); // decoded once, used four times
+    const xk = x + (<usize>k << 2);
+    a0 = madd(v128.load(xk), wk, a0);
+    a1 = madd(v128.load(xk + xStride), wk, a1);
+    a2 = madd(v128.load(xk + 2 * xStride), wk, a2);
+    a3 = madd(v128.load(xk + 3 * xStride), wk, a3);
+  }
+  let s0 = hsum(a0);
+  let s1 = hsum(a1);
+  let s2 = hsum(a2);
+  let s3 = hsum(a3);
+  for (; k < K; k++) {
+    const wk = load1<W>(w, k);
+    const xk = x + (<usize>k << 2);
+    s0 += load<f32>(xk) * wk;
+    s1 += load<f32>(xk + xStride) * wk;
+    s2 += load<f32>(xk + 2 * xStride) * wk;
+    s3 += load<f32>(xk + 3 * xStride) * wk;
+  }
+  const outStride = <usize>N << 2;
+  store<f32>(out, s0);
+  store<f32>(out + outStride, s1);
+  store<f32>(out + 2 * outStride, s2);
+  store<f32>(out + 3 * outStride, s3);
+}
+
+// out: [T, N], x: [T, K], w: [N, K] dense (f32 or f16)
+function matmulDense<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  const rowBytes = <usize>K * sizeof<W>();
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const xt = x + <usize>t * K * 4;
+    for (let n = n0; n < n1; n++) {
+      denseDot4<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, K);
+    }
+  }
+  for (; t < T; t++) {
+    const xt = x + <usize>t * K * 4;
+    for (let n = n0; n < n1; n++) {
+      store<f32>(out + (<usize>t * N + n) * 4, denseDot1<W>(xt, w + <usize>n * rowBytes, K));
+    }
+  }
+}
+
+// --- quantized rows: q8_0 and q4_0 ----------------------------------------------------------
+//
+// Each block of 32 is decoded to eight f32x4 of d·q — the very floats the reference's
+// readRow produces — and dotted with x. Rows are whole blocks (K % 32 == 0), no tails.
+
+@inline
+function blockBytes<W>(): i32 {
+  return isSigned<W>() ? Q8_0_BYTES : Q4_0_BYTES;
+}
+
+// Values 0..15 of a block as sixteen signed bytes
+@inline
+function blockLow<W>(block: usize): v128 {
+  if (isSigned<W>()) return v128.load(block, 2);
+  return q4Low(block);
+}
+
+// Values 16..31 of a block as sixteen signed bytes
+@inline
+function blockHigh<W>(block: usize): v128 {
+  if (isSigned<W>()) return v128.load(block, 18);
+  return q4High(block);
+}
+
+// Σ_k x[k]·w[k] for one token row x [K] and one quantized weight row w (K/32 blocks)
+function blockDot1<W>(x: usize, w: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  const nBlocks = K / QK;
+  for (let b = 0; b < nBlocks; b++) {
+    const block = w + <usize>b * blockBytes<W>();
+    const xb = x + (<usize>b * QK << 2);
+    const d = f32x4.splat(blockScale(block));
+    const lo = blockLow<W>(block);
+    const hi = blockHigh<W>(block);
+    a0 = madd(f32x4.mul(d, i8Quarter0(lo)), v128.load(xb), a0);
+    a1 = madd(f32x4.mul(d, i8Quarter1(lo)), v128.load(xb, 16), a1);
+    a2 = madd(f32x4.mul(d, i8Quarter2(lo)), v128.load(xb, 32), a2);
+    a3 = madd(f32x4.mul(d, i8Quarter3(lo)), v128.load(xb, 48), a3);
+    a0 = madd(f32x4.mul(d, i8Quarter0(hi)), v128.load(xb, 64), a0);
+    a1 = madd(f32x4.mul(d, i8Quarter1(hi)), v128.load(xb, 80), a1);
+    a2 = madd(f32x4.mul(d, i8Quarter2(hi)), v128.load(xb, 96), a2);
+    a3 = madd(f32x4.mul(d, i8Quarter3(hi)), v128.load(xb, 112), a3);
+  }
+  return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+}
+
+// Four token rows against one quantized weight row; sums to out, out+N, out+2N, out+3N
+function blockDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
+  const xStride = <usize>K << 2;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  const nBlocks = K / QK;
+  for (let b = 0; b < nBlocks; b++) {
+    const block = w + <usize>b * blockBytes<W>();
+    const xb = x + (<usize>b * QK << 2);
+    const d = f32x4.splat(blockScale(block));
+    const lo = blockLow<W>(block);
+    const hi = blockHigh<W>(block);
+    // per half block: four f32x4 of decoded weights, each used by the four tokens
+    for (let half = 0; half < 2; half++) {
+      const q = half == 0 ? lo : hi;
+      const xh = xb + (<usize>half << 6);
+      const w0 = f32x4.mul(d, i8Quarter0(q));
+      const w1 = f32x4.mul(d, i8Quarter1(q));
+      const w2 = f32x4.mul(d, i8Quarter2(q));
+      const w3 = f32x4.mul(d, i8Quarter3(q));
+      a0 = madd(w0, v128.load(xh), a0);
+      a1 = madd(w0, v128.load(xh + xStride), a1);
+      a2 = madd(w0, v128.load(xh + 2 * xStride), a2);
+      a3 = madd(w0, v128.load(xh + 3 * xStride), a3);
+      a0 = madd(w1, v128.load(xh, 16), a0);
+      a1 = madd(w1, v128.load(xh + xStride, 16), a1);
+      a2 = madd(w1, v128.load(xh + 2 * xStride, 16), a2);
+      a3 = madd(w1, v128.load(xh + 3 * xStride, 16), a3);
+      a0 = madd(w2, v128.load(xh, 32), a0);
+      a1 = madd(w2, v128.load(xh + xStride, 32), a1);
+      a2 = madd(w2, v128.load(xh + 2 * xStride, 32), a2);
+      a3 = madd(w2, v128.load(xh + 3 * xStride, 32), a3);
+      a0 = madd(w3, v128.load(xh, 48), a0);
+      a1 = madd(w3, v128.load(xh + xStride, 48), a1);
+      a2 = madd(w3, v128.load(xh + 2 * xStride, 48), a2);
+      a3 = madd(w3, v128.load(xh + 3 * xStride, 48), a3);
+    }
+  }
+  const outStride = <usize>N << 2;
+  store<f32>(out, hsum(a0));
+  store<f32>(out + outStride, hsum(a1));
+  store<f32>(out + 2 * outStride, hsum(a2));
+  store<f32>(out + 3 * outStride, hsum(a3));
+}
+
+// out: [T, N], x: [T, K], w: [N, K/32 blocks] quantized (q8_0 or q4_0)
+function matmulBlocks<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  const rowBytes = <usize>(K / QK) * blockBytes<W>();
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const xt = x + <usize>t * K * 4;
+    for (let n = n0; n < n1; n++) {
+      blockDot4<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, K);
+    }
+  }
+  for (; t < T; t++) {
+    const xt = x + <usize>t * K * 4;
+    for (let n = n0; n < n1; n++) {
+      store<f32>(out + (<usize>t * N + n) * 4, blockDot1<W>(xt, w + <usize>n * rowBytes, K));
+    }
+  }
+}
+
+// --- exports, one per storage type ----------------------------------------------------------
+
+export function matmulF32(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulDense<f32>(out, x, w, T, K, N, n0, n1);
+}
+
+export function matmulF16(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulDense<u16>(out, x, w, T, K, N, n0, n1);
+}
+
+export function matmulQ8_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulBlocks<i8>(out, x, w, T, K, N, n0, n1);
+}
+
+export function matmulQ4_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulBlocks<u8>(out, x, w, T, K, N, n0, n1);
+}

@@ -1,0 +1,100 @@
+// Small SIMD building blocks shared by the kernels: multiply-add, horizontal sum, and
+// the conversions of stored weights (IEEE halves, GGUF int8 and int4 blocks) to f32x4.
+//
+// Everything here is @inline: the kernels are hot loops and a call per four values
+// would cost more than the arithmetic.
+
+// a·b + acc, four lanes. With relaxed SIMD (a second build, --enable relaxed-simd) this is
+// one fused multiply-add; without it, a rounded multiply then a rounded add.
+@inline
+export function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(f32x4.mul(a, b), acc);
+}
+
+// Sum of the four lanes, pairwise: (l0 + l1) + (l2 + l3).
+@inline
+export function hsum(v: v128): f32 {
+  const pairs = f32x4.add(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2)); // l0+l1, l0+l1, l2+l3, l2+l3
+  return f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 2);
+}
+
+// --- IEEE half -> float -----------------------------------------------------------------
+//
+// Shifting a half's exponent and mantissa left by 13 puts them in a float's exponent and
+// mantissa fields, but with the float's bias (127) where the half's (15) belongs; one
+// multiply by 2^112 corrects the bias, and — because halves and floats share the
+// subnormal scheme — it turns half subnormals into the right normal floats too. Only
+// infinities and NaN (exponent 31) need their exponent forced to 255; the sign is OR-ed in.
+
+const HALF_BIAS_FIX: f32 = 5.192296858534828e33; // 2^112
+
+// h: four halves, each zero-extended in an i32 lane -> four floats
+@inline
+export function halvesToF32x4(h: v128): v128 {
+  const magnitude = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  let f = f32x4.mul(magnitude, f32x4.splat(HALF_BIAS_FIX));
+  const infOrNaN = i32x4.eq(v128.and(h, i32x4.splat(0x7c00)), i32x4.splat(0x7c00));
+  f = v128.or(f, v128.and(infOrNaN, i32x4.splat(0x7f800000)));
+  return v128.or(f, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+// Four halves at ptr (8 bytes, any alignment) -> f32x4
+@inline
+export function loadHalves(ptr: usize): v128 {
+  return halvesToF32x4(v128.load16x4_u(ptr));
+}
+
+// One half (the scalar tails and the block scales of q8_0 / q4_0)
+@inline
+export function halfToF32(h: u32): f32 {
+  let f = reinterpret<f32>((h & 0x7fff) << 13) * HALF_BIAS_FIX;
+  if ((h & 0x7c00) == 0x7c00) f = reinterpret<f32>(reinterpret<u32>(f) | 0x7f800000);
+  return reinterpret<f32>(reinterpret<u32>(f) | ((h & 0x8000) << 16));
+}
+
+// --- int8 lanes -> float -----------------------------------------------------------------
+
+// Lanes 0-3, 4-7, 8-11, 12-15 of sixteen signed bytes, as f32x4 (exact: |q| ≤ 128)
+@inline
+export function i8Quarter0(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(q)));
+}
+@inline
+export function i8Quarter1(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(i16x8.extend_low_i8x16_s(q)));
+}
+@inline
+export function i8Quarter2(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_high_i8x16_s(q)));
+}
+@inline
+export function i8Quarter3(q: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(i16x8.extend_high_i8x16_s(q)));
+}
+
+// --- GGUF blocks of 32 ---------------------------------------------------------------------
+//
+//   q8_0: [f16 d][32 × int8]                      values 0..15 at +2, 16..31 at +18
+//   q4_0: [f16 d][16 bytes: lo nibble j, hi nibble j+16]   value = nibble − 8
+
+export const QK: i32 = 32;
+export const Q8_0_BYTES: i32 = 34;
+export const Q4_0_BYTES: i32 = 18;
+
+@inline
+export function blockScale(block: usize): f32 {
+  return halfToF32(<u32>load<u16>(block));
+}
+
+// q4_0: values 0..15 (low nibbles) and 16..31 (high nibbles) as signed bytes in −8..7
+@inline
+export function q4Low(block: usize): v128 {
+  const packed = v128.load(block, 2);
+  return i8x16.sub(v128.and(packed, i8x16.splat(0x0f)), i8x16.splat(8));
+}
+@inline
+export function q4High(block: usize): v128 {
+  const packed = v128.load(block, 2);
+  return i8x16.sub(i8x16.shr_u(packed, 4), i8x16.splat(8));
+}

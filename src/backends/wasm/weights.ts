@@ -1,0 +1,58 @@
+// Weight tensors in WASM memory: each uploaded once, in its file storage type (f32, f16
+// halves, q8_0 / q4_0 blocks — the kernels decode them on the fly), and found again by the
+// identity of its data array. Weights are taken to be immutable once a kernel has seen them.
+import { rowBytes, type WeightTensor } from '../../../reference/tensor.js';
+import type { LlamaModel } from '../../../reference/weights.js';
+import type { WasmHeap } from './heap.js';
+
+// Bytes a tensor's data must hold for its dtype and shape (throws for a quantized row
+// that is not whole blocks).
+export function tensorBytes(w: WeightTensor): number {
+  if (!Number.isSafeInteger(w.rows) || !Number.isSafeInteger(w.cols) || w.rows <= 0 || w.cols <= 0) {
+    throw new Error(`wasm kernels: weight tensor has a bad shape [${w.rows}, ${w.cols}]`);
+  }
+  return w.rows * rowBytes(w.dtype, w.cols);
+}
+
+// Every distinct weight tensor of a model (the shared classifier counted once).
+export function modelTensors(model: LlamaModel): WeightTensor[] {
+  const { weights } = model;
+  const all = [weights.tokenEmbedding, weights.output];
+  for (const layer of weights.layers) all.push(layer.wq, layer.wk, layer.wv, layer.wo, layer.w1, layer.w2, layer.w3);
+  return [...new Set(all)];
+}
+
+export class WeightStore {
+  private readonly pointers = new WeakMap<ArrayBufferView, number>(); // data array -> byte offset
+
+  constructor(private readonly heap: WasmHeap) {}
+
+  // Byte offset of the tensor's data in WASM memory, uploading it the first time.
+  pointer(w: WeightTensor): number {
+    const known = this.pointers.get(w.data);
+    if (known !== undefined) return known;
+    const bytes = tensorBytes(w);
+    const what = `${w.dtype} weight [${w.rows}, ${w.cols}]`;
+    if (w.data.byteLength < bytes) {
+      throw new Error(`wasm kernels: ${what} needs ${bytes} bytes of data, has ${w.data.byteLength}`);
+    }
+    let ptr: number;
+    if (this.heap.owns(w.data)) {
+      ptr = w.data.byteOffset; // already in WASM memory (e.g. a loader that read the file there)
+    } else {
+      ptr = this.heap.alloc(bytes, 'weights', what);
+      this.heap.u8().set(new Uint8Array(w.data.buffer, w.data.byteOffset, bytes), ptr);
+    }
+    this.pointers.set(w.data, ptr);
+    return ptr;
+  }
+
+  // Uploads every tensor of a model now; when the model cannot fit, throws before
+  // uploading anything, naming the sizes.
+  uploadModel(model: LlamaModel): void {
+    const pending = modelTensors(model).filter((w) => !this.pointers.has(w.data) && !this.heap.owns(w.data));
+    const total = pending.reduce((sum, w) => sum + tensorBytes(w) + 64, 0); // + alignment
+    this.heap.checkFits(total, `the weights of this model (${pending.length} tensors)`);
+    for (const w of pending) this.pointer(w);
+  }
+}
