@@ -30,4 +30,8 @@ export interface Kernels {
 
   // out[i] = silu(gate[i]) * up[i] for i < n, silu(x) = x·σ(x)
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+
+  // Optional: a zeroed buffer the backend reads and writes without copies (WASM: a view of
+  // its linear memory). The KV cache lives there, since attention reads all of it each call.
+  allocate?(length: number): Float32Array;
 }

@@ -21,7 +21,8 @@ export interface KVCache {
   v: Float32Array[]; // L × [S, nKvHeads*hd]
 }
 
-export function createKVCache(config: LlamaConfig, capacity = config.maxSeqLen): KVCache {
+// With kernels that can allocate (WASM), the cache lives in their memory.
+export function createKVCache(config: LlamaConfig, capacity = config.maxSeqLen, kernels?: Kernels): KVCache {
   if (capacity > config.maxSeqLen) {
     throw new Error(`KV cache of ${capacity} positions exceeds the model's context of ${config.maxSeqLen}`);
   }
@@ -29,8 +30,8 @@ export function createKVCache(config: LlamaConfig, capacity = config.maxSeqLen):
   const k: Float32Array[] = [];
   const v: Float32Array[] = [];
   for (let l = 0; l < config.nLayers; l++) {
-    k.push(new Float32Array(size));
-    v.push(new Float32Array(size));
+    k.push(kernels?.allocate?.(size) ?? new Float32Array(size));
+    v.push(kernels?.allocate?.(size) ?? new Float32Array(size));
   }
   return { capacity, k, v };
 }

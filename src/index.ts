@@ -1,5 +1,11 @@
 // llama-ts library API.
-export { loadLlama, kernelsFor, type Llama, type LoadOptions, type BackendName } from './llama.js';
+export { loadLlama, createKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
+export { createWasmKernels, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { quantize, quantizeModel } from './quant/quantize.js';
+export { dumpForward } from './conform/dump.js';
+export { conformTensors, conformSelf, formatReport, type ConformReport } from './conform/conform.js';
+export { readManifest, findCase } from './conform/golden.js';
+export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
 export { generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Rng } from './generate/rng.js';

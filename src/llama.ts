@@ -1,33 +1,55 @@
 // The library's front door: load a model file (and its tokenizer) and get something that
 // generates text. Everything here is glue over formats/, tokenizer/, generate/ and the kernels.
 import type { Kernels } from '../reference/kernels.js';
+import { createKVCache, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
+import type { LlamaModel } from '../reference/weights.js';
+import { createWasmKernels } from './backends/wasm/kernels.js';
 import { loadModel } from './formats/load.js';
-import { generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator } from './generate/generate.js';
+import { generateChunks, type GenerateOptions, type GenerationChunk, type Generator } from './generate/generate.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
 import { loadTokenizer, Tokenizer } from './tokenizer/tokenizer.js';
 
-export type BackendName = 'ts';
+export type BackendName = 'ts' | 'wasm';
+export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];
 
 export interface LoadOptions {
   model: string; // a GGUF or llama2.c file
   tokenizer?: string; // .model, tokenizer.bin or GGUF; default: the vocabulary inside a GGUF model
-  backend?: BackendName;
+  backend?: BackendName; // default wasm (SIMD); ts is the readable reference
+  contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
 }
 
-export interface Llama extends Generator {
+export interface Llama {
+  model: LlamaModel;
   tokenizer: Tokenizer;
+  kernels: Kernels;
+  contextLength: number;
+  // One generation at a time per Llama (they share its KV cache).
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
   generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
 }
 
-export function kernelsFor(backend: BackendName = 'ts'): Kernels {
+// The kernels of a backend, for a model (the WASM backend places the weights in its memory).
+export async function createKernels(backend: BackendName = 'wasm', model?: LlamaModel): Promise<Kernels> {
   if (backend === 'ts') return tsKernels;
-  throw new Error(`unknown backend "${backend}" (known: ts)`);
+  if (backend === 'wasm') {
+    const kernels = await createWasmKernels();
+    if (model) kernels.uploadModel(model);
+    return kernels;
+  }
+  throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
+}
+
+export function parseBackend(name: string | undefined): BackendName | undefined {
+  if (name === undefined) return undefined;
+  if (!(BACKENDS as readonly string[]).includes(name)) throw new Error(`unknown backend "${name}" (known: ${BACKENDS.join(', ')})`);
+  return name as BackendName;
 }
 
 export async function loadLlama(options: LoadOptions): Promise<Llama> {
   const loaded = loadModel(options.model);
+  const model = loaded.model;
   let tokenizer: Tokenizer;
   if (options.tokenizer) {
     tokenizer = loadTokenizer(options.tokenizer);
@@ -36,16 +58,38 @@ export async function loadLlama(options: LoadOptions): Promise<Llama> {
   } else {
     throw new Error(`${options.model}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
   }
-  if (tokenizer.vocabSize !== loaded.model.config.vocabSize) {
+  if (tokenizer.vocabSize !== model.config.vocabSize) {
     throw new Error(
-      `${options.tokenizer ?? options.model}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${loaded.model.config.vocabSize}`,
+      `${options.tokenizer ?? options.model}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`,
     );
   }
-  const g: Generator = { model: loaded.model, tokenizer, kernels: kernelsFor(options.backend) };
+  const contextLength = options.contextLength ?? Math.min(model.config.maxSeqLen, 4096);
+  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > model.config.maxSeqLen) {
+    throw new Error(`contextLength must be an integer in 1..${model.config.maxSeqLen} (the model's context), got ${contextLength}`);
+  }
+  const kernels = await createKernels(options.backend, model);
+
+  let cache: KVCache | undefined; // made on first use, then reused
+  let busy = false;
+  async function* chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
+    if (busy) throw new Error('this Llama is already generating: one generation at a time (load another for parallel work)');
+    busy = true;
+    try {
+      cache ??= createKVCache(model.config, contextLength, kernels);
+      const g: Generator = { model, tokenizer, kernels, cache };
+      yield* generateChunks(g, prompt, opts);
+    } finally {
+      busy = false;
+    }
+  }
   return {
-    ...g,
+    model,
     tokenizer,
-    generate: (prompt, opts) => generate(g, prompt, opts),
-    generateChunks: (prompt, opts) => generateChunks(g, prompt, opts),
+    kernels,
+    contextLength,
+    generateChunks: chunks,
+    generate: async function* (prompt, opts) {
+      for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
+    },
   };
 }

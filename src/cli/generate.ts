@@ -1,4 +1,4 @@
-import { loadLlama, type BackendName } from '../llama.js';
+import { loadLlama, parseBackend } from '../llama.js';
 import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts generate --model FILE [options]
@@ -16,7 +16,8 @@ Prints the prompt followed by the generated text on stdout, tokens per second on
   --repeat-penalty R    penalize recently seen tokens (default 1 = off)
   --stop TEXT           stop before this text (may be repeated)
   --seed S              random seed, for reproducible sampling (default: random)
-  --backend ts          kernels to run on (default ts)
+  --backend NAME        wasm (SIMD, default) or ts (the readable reference)
+  --context N           KV cache positions (default: the model's context, at most 4096)
 `;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -33,12 +34,13 @@ export async function generateCommand(argv: string[]): Promise<number> {
     stop: { type: 'string', multiple: true },
     seed: { type: 'string' },
     backend: { type: 'string' },
+    context: { type: 'string' },
   }, help);
   if (!args) return 0;
   const v = args.values;
   const model = stringFlag(v, 'model');
   if (!model) throw new Error('generate needs --model FILE (see llama-ts generate --help)');
-  const llama = await loadLlama({ model, tokenizer: stringFlag(v, 'tokenizer'), backend: stringFlag(v, 'backend') as BackendName | undefined });
+  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')) });
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();

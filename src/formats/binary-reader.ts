@@ -7,7 +7,7 @@
 //   bytes   Uint8Array [length]   the whole file (or any slice of one); never copied
 //   offset  number                the next byte to read, 0 <= offset <= length
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }); // keep a leading U+FEFF: it can be a vocabulary piece
 
 export class BinaryReader {
   readonly bytes: Uint8Array;

@@ -2,7 +2,7 @@
 // The prompt goes through the model in one call (prefill), then one token at a time
 // with the KV cache (decode).
 import type { Kernels } from '../../reference/kernels.js';
-import { createKVCache, forward } from '../../reference/model.js';
+import { createKVCache, forward, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 import { StopStringFilter } from './stop-strings.js';
@@ -33,6 +33,7 @@ export interface Generator {
   model: LlamaModel;
   tokenizer: TextCodec;
   kernels: Kernels;
+  cache?: KVCache; // reused across calls when given (one generation at a time); else one per call
 }
 
 export async function* generateChunks(g: Generator, prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk> {
@@ -40,7 +41,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   const maxTokens = options.maxTokens ?? 256;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new Error(`maxTokens must be a non-negative integer, got ${maxTokens}`);
   const promptTokens = tokenizer.encode(prompt, { bos: options.bos ?? true });
-  const context = model.config.maxSeqLen;
+  const context = g.cache?.capacity ?? model.config.maxSeqLen;
   if (promptTokens.length === 0) throw new Error('the prompt is empty and BOS is off: nothing to start from');
   if (promptTokens.length > context) {
     throw new Error(`the prompt is ${promptTokens.length} tokens long, longer than the model's context of ${context}`);
@@ -51,7 +52,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   for (const t of promptTokens) decoder.push(t); // primes the decoder: the prompt is not re-emitted
   const stops = new StopStringFilter(options.stop ?? []);
   // Positions needed: the prompt, then one forward pass per generated token but the last.
-  const cache = createKVCache(model.config, Math.min(context, promptTokens.length + Math.max(maxTokens, 1) - 1));
+  const cache = g.cache ?? createKVCache(model.config, Math.min(context, promptTokens.length + Math.max(maxTokens, 1) - 1), kernels);
   const history = [...promptTokens];
 
   let logits = forward(model, kernels, cache, promptTokens, 0);

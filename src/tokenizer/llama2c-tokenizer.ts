@@ -11,7 +11,7 @@
 // The file stores no piece types; they follow LLaMA's layout (see inferPieceType).
 import { SPACE_SYMBOL, inferPieceType, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading U+FEFF: LLaMA has it as a piece
 
 export interface Llama2cTokenizer {
   maxTokenLength: number;

@@ -20,7 +20,7 @@ export interface FieldKey {
   offset: number; // byte offset of the key in the file
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading U+FEFF: LLaMA has it as a piece
 
 export class ProtoReader {
   private pos: number;

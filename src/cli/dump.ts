@@ -1,0 +1,43 @@
+import { writeFileSync, renameSync } from 'node:fs';
+import { dumpForward, parseIdList } from '../conform/dump.js';
+import { loadModel } from '../formats/load.js';
+import { writeSafetensors } from '../formats/safetensors.js';
+import { createKernels, parseBackend } from '../llama.js';
+import { parseCommand, stringFlag } from './options.js';
+
+const help = `usage: llama-ts dump --model FILE --tokens 1,2,3 [--targets 2,3,4] --out FILE.safetensors
+
+Runs one forward pass and writes every intermediate tensor under golden/ names (see
+golden/FORMAT.md): tokens, embedding, per layer attention_norm, q, k, v, attn, attn_out, h,
+ffn_norm, ffn_out, out; norm, logits [T, vocab], decode_logits (one token at a time with the
+KV cache) and, with --targets, the loss. Compare it with a golden case: llama-ts conform.
+
+  --model FILE       GGUF or llama2.c checkpoint
+  --tokens IDS       comma-separated token ids
+  --targets IDS      next-token targets, one per token (-1 = ignored)
+  --out FILE         the safetensors file to write
+  --backend NAME     wasm (default) or ts
+`;
+
+export async function dumpCommand(argv: string[]): Promise<number> {
+  const args = parseCommand(argv, {
+    model: { type: 'string' }, tokens: { type: 'string' }, targets: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+  }, help);
+  if (!args) return 0;
+  const v = args.values;
+  const model = stringFlag(v, 'model');
+  const tokens = stringFlag(v, 'tokens');
+  const out = stringFlag(v, 'out');
+  if (!model || !tokens || !out) throw new Error('dump needs --model, --tokens and --out (see llama-ts dump --help)');
+  const targets = stringFlag(v, 'targets');
+  const llamaModel = loadModel(model).model;
+  const kernels = await createKernels(parseBackend(stringFlag(v, 'backend')), llamaModel);
+  const tensors = dumpForward(llamaModel, kernels, parseIdList(tokens, '--tokens'), {
+    targets: targets ? parseIdList(targets, '--targets') : undefined,
+  });
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, writeSafetensors(tensors, { producer: 'llama-ts dump' }));
+  renameSync(tmp, out);
+  process.stderr.write(`wrote ${tensors.length} tensors to ${out}\n`);
+  return 0;
+}

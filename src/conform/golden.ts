@@ -1,0 +1,143 @@
+// Reading golden/: the manifest, its cases, and a case's model (see golden/FORMAT.md).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { f32Tensor } from '../../reference/tensor.js';
+import { parameterNames, type LlamaModel } from '../../reference/weights.js';
+import { loadModel, readFileBytes } from '../formats/load.js';
+import { parseSafetensors, tensorToFloat64, type SafetensorsFile } from '../formats/safetensors.js';
+
+export interface Tolerance {
+  kind: string;
+  pattern: string;
+  atol: number;
+  rtol: number;
+  outlier_fraction?: number;
+  outlier_atol?: number;
+}
+
+export interface GoldenCase {
+  name: string;
+  description: string;
+  config: Record<string, number | boolean>;
+  weights: { file: string } | { external: { path: string; sha256: string } };
+  expected: string;
+  tokens: number[];
+  targets: number[];
+  tensors: string[]; // names in data-flow order
+}
+
+export interface GoldenManifest {
+  root: string; // the golden/ folder the manifest is in
+  tolerances: Tolerance[];
+  cases: GoldenCase[];
+}
+
+// golden/ beside the package: two levels up from src/conform/ or one from dist/.
+export function defaultGoldenDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../../golden', '../golden']) {
+    const dir = resolve(here, up);
+    if (existsSync(join(dir, 'manifest.json'))) return dir;
+  }
+  throw new Error(`cannot find golden/manifest.json near ${here}`);
+}
+
+export function readManifest(goldenDir = defaultGoldenDir()): GoldenManifest {
+  const path = join(goldenDir, 'manifest.json');
+  const json = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(json.tolerances) || !Array.isArray(json.cases)) throw new Error(`${path}: expected "tolerances" and "cases" lists`);
+  return { root: goldenDir, tolerances: json.tolerances, cases: json.cases };
+}
+
+// A case by name, or by a path to its folder or its expected.safetensors.
+export function findCase(spec: string): { manifest: GoldenManifest; goldenCase: GoldenCase } {
+  let goldenDir = defaultGoldenDirOrNull();
+  let name = spec;
+  if (spec.includes('/') || existsSync(spec)) {
+    let dir = resolve(spec.endsWith('.safetensors') ? dirname(spec) : spec);
+    name = dir.split('/').pop()!;
+    while (dir !== dirname(dir) && !existsSync(join(dir, 'manifest.json'))) dir = dirname(dir);
+    if (!existsSync(join(dir, 'manifest.json'))) throw new Error(`${spec}: no golden manifest.json in any folder above it`);
+    goldenDir = dir;
+  }
+  if (!goldenDir) throw new Error(`cannot find golden/manifest.json for case "${spec}"`);
+  const manifest = readManifest(goldenDir);
+  const goldenCase = manifest.cases.find((c) => c.name === name);
+  if (!goldenCase) throw new Error(`no golden case "${name}" in ${goldenDir}/manifest.json (cases: ${manifest.cases.map((c) => c.name).join(', ')})`);
+  return { manifest, goldenCase };
+}
+
+function defaultGoldenDirOrNull(): string | null {
+  try {
+    return defaultGoldenDir();
+  } catch {
+    return null;
+  }
+}
+
+export function caseConfig(c: GoldenCase): LlamaConfig {
+  const k = c.config;
+  const config: LlamaConfig = {
+    dim: k.dim as number, nLayers: k.n_layers as number, nHeads: k.n_heads as number, nKvHeads: k.n_kv_heads as number,
+    hiddenDim: k.hidden_dim as number, vocabSize: k.vocab_size as number, maxSeqLen: k.max_seq_len as number,
+    normEps: k.norm_eps as number, ropeTheta: k.rope_theta as number, sharedClassifier: k.shared_classifier as boolean,
+  };
+  validateConfig(config, `golden case ${c.name} config`);
+  return config;
+}
+
+export function readExpected(manifest: GoldenManifest, c: GoldenCase): SafetensorsFile {
+  const path = join(manifest.root, c.expected);
+  return parseSafetensors(readFileBytes(path), path);
+}
+
+// The case's model: its weights.safetensors (Meta's parameter names), or the external file it names.
+export function caseModel(manifest: GoldenManifest, c: GoldenCase): LlamaModel {
+  const config = caseConfig(c);
+  if ('external' in c.weights) {
+    const path = isAbsolute(c.weights.external.path) ? c.weights.external.path : resolve(manifest.root, '..', c.weights.external.path);
+    const model = loadModel(path).model;
+    return { config: { ...model.config, maxSeqLen: config.maxSeqLen }, weights: model.weights };
+  }
+  const path = join(manifest.root, c.weights.file);
+  return modelFromMetaTensors(config, parseSafetensors(readFileBytes(path), path), path);
+}
+
+// Builds a model from tensors named as in Meta's model.py state_dict.
+export function modelFromMetaTensors(config: LlamaConfig, file: SafetensorsFile, fileName: string): LlamaModel {
+  const get = (name: string, rows: number, cols: number) => {
+    const t = file.tensors.get(name);
+    if (!t) throw new Error(`${fileName}: missing tensor "${name}"`);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== rows * cols) throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape}], expected [${rows}, ${cols}]`);
+    return Float32Array.from(tensorToFloat64(t));
+  };
+  const hd = config.dim / config.nHeads;
+  const C = config.dim;
+  const H = config.hiddenDim;
+  const V = config.vocabSize;
+  const q = config.nHeads * hd;
+  const kv = config.nKvHeads * hd;
+  for (const name of parameterNames(config)) if (!file.tensors.has(name)) throw new Error(`${fileName}: missing tensor "${name}"`);
+  const tokenEmbedding = f32Tensor(get('tok_embeddings.weight', V, C), V, C);
+  const layers = [];
+  for (let l = 0; l < config.nLayers; l++) {
+    const p = `layers.${l}.`;
+    layers.push({
+      attentionNorm: get(p + 'attention_norm.weight', 1, C),
+      wq: f32Tensor(get(p + 'attention.wq.weight', q, C), q, C),
+      wk: f32Tensor(get(p + 'attention.wk.weight', kv, C), kv, C),
+      wv: f32Tensor(get(p + 'attention.wv.weight', kv, C), kv, C),
+      wo: f32Tensor(get(p + 'attention.wo.weight', C, q), C, q),
+      ffnNorm: get(p + 'ffn_norm.weight', 1, C),
+      w1: f32Tensor(get(p + 'feed_forward.w1.weight', H, C), H, C),
+      w2: f32Tensor(get(p + 'feed_forward.w2.weight', C, H), C, H),
+      w3: f32Tensor(get(p + 'feed_forward.w3.weight', H, C), H, C),
+    });
+  }
+  const norm = get('norm.weight', 1, C);
+  const output = config.sharedClassifier ? tokenEmbedding : f32Tensor(get('output.weight', V, C), V, C);
+  return { config, weights: { tokenEmbedding, layers, norm, output } };
+}
