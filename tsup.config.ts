@@ -6,6 +6,7 @@ export default defineConfig([
     entry: { index: 'src/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
+    shims: true, // import.meta.url in the CJS build (finding golden/ and kernels.wasm)
     sourcemap: true,
     clean: true,
     target: 'node20',
