@@ -46,3 +46,57 @@ export function attention(
     }
   }
 }
+
+// Backward of causal attention over one whole sequence (positions 0..T-1, no cache), with
+// p = softmax(s), s_ts = q_t · k_s / √hd, out_t = Σ_s p_ts v_s, per query head h and its group g:
+//
+//   dv_s  += p_ts · dout_t                      (summed over the group's query heads)
+//   dp_ts  = dout_t · v_s
+//   ds_ts  = p_ts · (dp_ts − Σ_s' p_ts' dp_ts')  (softmax backward)
+//   dq_t  += Σ_s ds_ts · k_s / √hd
+//   dk_s  += ds_ts · q_t / √hd                  (summed over the group's query heads)
+//
+// The probabilities are recomputed from q and k (O(T²·hd), like the forward) instead of kept.
+// dq, dout, q: [T, nHeads*hd]; dk, dv, k, v: [T, nKvHeads*hd]
+export function attentionBackward(
+  dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array,
+  q: Float32Array, k: Float32Array, v: Float32Array,
+  T: number, nHeads: number, nKvHeads: number, hd: number,
+): void {
+  const qDim = nHeads * hd;
+  const kvDim = nKvHeads * hd;
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(hd);
+  const p = new Float32Array(T); // [T] attention weights of one query row, as the forward had them
+  const dp = new Float64Array(T); // [T] gradient of those weights
+  for (let t = 0; t < T; t++) {
+    const visible = t + 1;
+    for (let h = 0; h < nHeads; h++) {
+      const qo = t * qDim + h * hd;
+      const kvo = Math.floor(h / group) * hd;
+      for (let s = 0; s < visible; s++) {
+        let dot = 0;
+        for (let i = 0; i < hd; i++) dot += q[qo + i] * k[s * kvDim + kvo + i];
+        p[s] = dot * scale;
+      }
+      softmax(p, visible);
+      let pdp = 0; // Σ_s p_s dp_s
+      for (let s = 0; s < visible; s++) {
+        let dot = 0;
+        for (let i = 0; i < hd; i++) {
+          dot += dout[qo + i] * v[s * kvDim + kvo + i];
+          dv[s * kvDim + kvo + i] += p[s] * dout[qo + i];
+        }
+        dp[s] = dot;
+        pdp += p[s] * dot;
+      }
+      for (let s = 0; s < visible; s++) {
+        const ds = p[s] * (dp[s] - pdp) * scale;
+        for (let i = 0; i < hd; i++) {
+          dq[qo + i] += ds * k[s * kvDim + kvo + i];
+          dk[s * kvDim + kvo + i] += ds * q[qo + i];
+        }
+      }
+    }
+  }
+}

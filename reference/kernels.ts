@@ -35,3 +35,31 @@ export interface Kernels {
   // its linear memory). The KV cache lives there, since attention reads all of it each call.
   allocate?(length: number): Float32Array;
 }
+
+// The backward passes training needs, beside the forward ones (llm.c style). Every gradient
+// buffer ACCUMULATES (+=) so that a tensor used twice sums both uses; the caller zeroes them.
+// Only ropeBackward works in place. Training weights are f32.
+export interface TrainingKernels extends Kernels {
+  // dx[T, K] += dout[T, N] · W;  dW[N, K] += doutᵀ · x[T, K]
+  matmulBackward(dx: Float32Array, dw: Float32Array, dout: Float32Array, x: Float32Array, w: WeightTensor, T: number): void;
+
+  // dx[T, C] and dgain[C] from dout[T, C], given the forward's input x and gain
+  rmsnormBackward(
+    dx: Float32Array, dgain: Float32Array, dout: Float32Array, x: Float32Array, gain: Float32Array,
+    T: number, C: number, eps: number,
+  ): void;
+
+  // Rotates the gradient of rope's output back by −angle, in place; dx is [T, nHeads*hd].
+  ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+
+  // Causal attention over one sequence at positions 0..T-1 (k, v are its own [T, nKvHeads*hd]
+  // rows): dq[T, nHeads*hd], dk, dv [T, nKvHeads*hd] from dout [T, nHeads*hd].
+  attentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array,
+    q: Float32Array, k: Float32Array, v: Float32Array,
+    T: number, nHeads: number, nKvHeads: number, hd: number,
+  ): void;
+
+  // dgate[n], dup[n] from dout[n] of out = silu(gate) ⊙ up
+  swigluBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+}

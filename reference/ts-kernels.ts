@@ -1,11 +1,11 @@
 // The readable TypeScript implementation of the kernel interface: the reference every
 // faster backend (WASM SIMD, WebGPU) is checked against.
-import { attention } from './attention.js';
-import type { Kernels } from './kernels.js';
-import { matmul } from './matmul.js';
-import { rmsnorm } from './rmsnorm.js';
-import { rope } from './rope.js';
-import { swiglu } from './swiglu.js';
+import { attention, attentionBackward } from './attention.js';
+import type { Kernels, TrainingKernels } from './kernels.js';
+import { matmul, matmulBackward } from './matmul.js';
+import { rmsnorm, rmsnormBackward } from './rmsnorm.js';
+import { rope, ropeBackward } from './rope.js';
+import { swiglu, swigluBackward } from './swiglu.js';
 
 export const tsKernels: Kernels = {
   name: 'ts',
@@ -14,4 +14,14 @@ export const tsKernels: Kernels = {
   rope,
   attention,
   swiglu,
+};
+
+// The same forward kernels with their backward passes, for training.
+export const tsTrainingKernels: TrainingKernels = {
+  ...tsKernels,
+  matmulBackward,
+  rmsnormBackward,
+  ropeBackward,
+  attentionBackward,
+  swigluBackward,
 };
