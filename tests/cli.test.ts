@@ -102,7 +102,8 @@ test('dump then conform: llama-ts agrees with the stories260K golden case', () =
   const d = cli(['dump', '--model', `${data}/stories260K/stories260K.bin`, '--tokens', golden.tokens.join(','), '--targets', golden.targets.join(','), '--out', out]);
   expect(d.status, d.stderr).toBe(0);
   const c = cli(['conform', 'stories260K', out]);
-  expect(c.stdout).toMatch(/stories260K: PASS/);
+  expect(c.stdout).toMatch(/stories260K: PASS, 104 tensors/); // 57 forward + loss + 46 gradients
+  expect(c.stdout).toMatch(/grad\.layers\.4\.feed_forward\.w2\.weight +grad/);
   expect(c.status).toBe(0);
   const j = cli(['conform', 'stories260K', out, '--json']);
   expect(JSON.parse(j.stdout).ok).toBe(true);

@@ -88,11 +88,12 @@ describe('conform names the first tensor a classic bug breaks', () => {
   });
 });
 
-test.each(['ts', 'wasm'])('every golden case passes conform --self on the %s kernels (forward tensors)', async (backend) => {
+test.each(['ts', 'wasm'])('every golden case passes conform --self on the %s kernels, every tensor', async (backend) => {
   const kernels = backend === 'ts' ? tsKernels : await createWasmKernels();
   for (const c of manifest.cases) {
     const r = conformSelf(manifest, c, kernels);
     expect(r.ok, `${c.name}: first failure ${r.firstFailure}`).toBe(true);
+    expect(r.missing).toEqual([]); // every golden tensor: forward, loss, gradients, AdamW
     const names = r.compared.map((t) => t.name);
     expect(names).toContain('logits');
     expect(names).toContain('decode_logits');

@@ -4,7 +4,7 @@ import type { Kernels } from '../../reference/kernels.js';
 import { readFileBytes } from '../formats/load.js';
 import { parseSafetensors, tensorToFloat64, type SafeTensor, type TensorToWrite } from '../formats/safetensors.js';
 import { compareTensor, toleranceFor, type TensorComparison } from './compare.js';
-import { dumpForward } from './dump.js';
+import { dumpAdamW, dumpForward } from './dump.js';
 import { caseModel, readExpected, type GoldenCase, type GoldenManifest } from './golden.js';
 
 export interface ConformReport {
@@ -49,11 +49,15 @@ export function conformDumpFile(manifest: GoldenManifest, c: GoldenCase, dumpPat
   return conformTensors(manifest, c, fromSafetensors(file.tensors));
 }
 
-// Runs a golden case through llama-ts itself (forward tensors; gradients once training lands).
+// Runs a golden case through llama-ts itself: forward, loss, gradients and AdamW steps.
 export function conformSelf(manifest: GoldenManifest, c: GoldenCase, kernels: Kernels): ConformReport {
   const model = caseModel(manifest, c);
-  const hasTargets = c.targets && c.targets.length === c.tokens.length;
-  return conformTensors(manifest, c, fromWritten(dumpForward(model, kernels, c.tokens, { targets: hasTargets ? c.targets : undefined })));
+  const targets = c.targets?.length === c.tokens.length ? c.targets : undefined;
+  const tensors = dumpForward(model, kernels, c.tokens, { targets });
+  if (targets && c.adamw) {
+    tensors.push(...dumpAdamW(model, kernels, c.tokens, targets, { lr: c.adamw.lr, steps: c.adamw.steps, savedSteps: c.adamw.saved_steps }));
+  }
+  return conformTensors(manifest, c, fromWritten(tensors));
 }
 
 export function fromSafetensors(tensors: Map<string, SafeTensor>): DumpTensors {

@@ -26,6 +26,7 @@ export interface GoldenCase {
   tokens: number[];
   targets: number[];
   tensors: string[]; // names in data-flow order
+  adamw?: { lr: number; steps: number; saved_steps: number[] }; // absent where the case has no optimizer vectors
 }
 
 export interface GoldenManifest {
