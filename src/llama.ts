@@ -4,8 +4,10 @@ import type { Kernels } from '../reference/kernels.js';
 import { createKVCache, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
-import { createWasmKernels } from './backends/wasm/kernels.js';
+import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
+import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
 import { loadModel } from './formats/load.js';
+import type { Vocabulary } from './tokenizer/vocabulary.js';
 import { generateChunks, type GenerateOptions, type GenerationChunk, type Generator } from './generate/generate.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
 import { loadTokenizer, Tokenizer } from './tokenizer/tokenizer.js';
@@ -14,10 +16,11 @@ export type BackendName = 'ts' | 'wasm';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];
 
 export interface LoadOptions {
-  model: string; // a GGUF or llama2.c file
+  model: string; // a GGUF or llama2.c file, or a Hugging Face folder
   tokenizer?: string; // .model, tokenizer.bin or GGUF; default: the vocabulary inside a GGUF model
   backend?: BackendName; // default wasm (SIMD); ts is the readable reference
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
+  threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
 }
 
 export interface Llama {
@@ -28,17 +31,29 @@ export interface Llama {
   // One generation at a time per Llama (they share its KV cache).
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
   generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
+  // Stops the kernels' worker threads (they never keep the process alive, but hold memory).
+  close(): Promise<void>;
 }
 
-// The kernels of a backend, for a model (the WASM backend places the weights in its memory).
-export async function createKernels(backend: BackendName = 'wasm', model?: LlamaModel): Promise<Kernels> {
+export interface KernelOptions {
+  threads?: number; // wasm: kernel threads (default: the available parallelism)
+  contextLength?: number; // wasm with a model: KV cache positions to plan memory for
+}
+
+// The kernels of a backend, for a model (the WASM backend places the weights in its memory,
+// in several memories when the model is larger than one holds).
+export async function createKernels(backend: BackendName = 'wasm', model?: LlamaModel, options: KernelOptions = {}): Promise<Kernels> {
   if (backend === 'ts') return tsKernels;
   if (backend === 'wasm') {
-    const kernels = await createWasmKernels();
-    if (model) kernels.uploadModel(model);
-    return kernels;
+    if (model) return createModelKernels(model, options);
+    return createWasmKernels({ threads: options.threads });
   }
   throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
+}
+
+// Stops a backend's threads, if it has any.
+export async function closeKernels(kernels: Kernels): Promise<void> {
+  await (kernels as Partial<WasmKernels>).close?.();
 }
 
 export function parseBackend(name: string | undefined): BackendName | undefined {
@@ -47,14 +62,24 @@ export function parseBackend(name: string | undefined): BackendName | undefined 
   return name as BackendName;
 }
 
+// The model, and the vocabulary that came with it (inside a GGUF, beside a Hugging Face checkpoint).
+function readModelAndVocabulary(path: string): { model: LlamaModel; vocabulary?: Vocabulary } {
+  if (isHuggingFaceFolder(path)) {
+    const hf = readHuggingFaceFolder(path);
+    return { model: hf.model, vocabulary: hf.vocabulary };
+  }
+  const loaded = loadModel(path);
+  const meta = loaded.gguf?.metadata;
+  return { model: loaded.model, vocabulary: meta && 'tokenizer.ggml.tokens' in meta ? vocabularyFromGGUF(meta, path) : undefined };
+}
+
 export async function loadLlama(options: LoadOptions): Promise<Llama> {
-  const loaded = loadModel(options.model);
-  const model = loaded.model;
+  const { model, vocabulary } = readModelAndVocabulary(options.model);
   let tokenizer: Tokenizer;
   if (options.tokenizer) {
     tokenizer = loadTokenizer(options.tokenizer);
-  } else if (loaded.gguf && 'tokenizer.ggml.tokens' in loaded.gguf.metadata) {
-    tokenizer = new Tokenizer(vocabularyFromGGUF(loaded.gguf.metadata, options.model));
+  } else if (vocabulary) {
+    tokenizer = new Tokenizer(vocabulary);
   } else {
     throw new Error(`${options.model}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
   }
@@ -67,7 +92,7 @@ export async function loadLlama(options: LoadOptions): Promise<Llama> {
   if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > model.config.maxSeqLen) {
     throw new Error(`contextLength must be an integer in 1..${model.config.maxSeqLen} (the model's context), got ${contextLength}`);
   }
-  const kernels = await createKernels(options.backend, model);
+  const kernels = await createKernels(options.backend, model, { threads: options.threads, contextLength });
 
   let cache: KVCache | undefined; // made on first use, then reused
   let busy = false;
@@ -75,7 +100,7 @@ export async function loadLlama(options: LoadOptions): Promise<Llama> {
     if (busy) throw new Error('this Llama is already generating: one generation at a time (load another for parallel work)');
     busy = true;
     try {
-      cache ??= createKVCache(model.config, contextLength, kernels);
+      cache ??= (kernels as Partial<WasmKernels>).createKVCache?.(model.config, contextLength) ?? createKVCache(model.config, contextLength, kernels);
       const g: Generator = { model, tokenizer, kernels, cache };
       yield* generateChunks(g, prompt, opts);
     } finally {
@@ -88,6 +113,7 @@ export async function loadLlama(options: LoadOptions): Promise<Llama> {
     kernels,
     contextLength,
     generateChunks: chunks,
+    close: () => closeKernels(kernels),
     generate: async function* (prompt, opts) {
       for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
     },

@@ -1,0 +1,51 @@
+// Changing the storage type of a model's matrices, with errors that name the tensor.
+// Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
+import { QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
+import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { quantize } from '../quant/quantize.js';
+
+type MatrixField = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
+const LAYER_MATRICES: MatrixField[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
+
+// Every matrix of the model with its Meta name.
+export function namedMatrices(model: LlamaModel): [string, WeightTensor][] {
+  const w = model.weights;
+  const out: [string, WeightTensor][] = [['tok_embeddings.weight', w.tokenEmbedding]];
+  w.layers.forEach((l, i) => LAYER_MATRICES.forEach((f) => out.push([`layers.${i}.${f}`, l[f]])));
+  if (!model.config.sharedClassifier) out.push(['output.weight', w.output]);
+  return out;
+}
+
+// The model with every matrix stored as `dtype`; norms stay f32, a shared classifier
+// stays shared. Quantized types need rows of whole 32-value blocks.
+// A matrix whose rows are not whole blocks cannot be quantized: it is stored as f16 instead
+// (as llama.cpp falls back), and `notes` says which.
+export function convertMatrices(model: LlamaModel, dtype: DType, notes: string[] = []): LlamaModel {
+  const quantized = dtype === 'q8_0' || dtype === 'q4_0';
+  const typeOf = (t: WeightTensor): DType => (quantized && t.cols % QK !== 0 ? 'f16' : dtype);
+  if (quantized) {
+    const kept = namedMatrices(model).filter(([, t]) => t.cols % QK !== 0).map(([name]) => name);
+    if (kept.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${kept.join(', ')}`);
+  }
+  const done = new Map<WeightTensor, WeightTensor>();
+  const convert = (t: WeightTensor): WeightTensor => {
+    const target = typeOf(t);
+    if (t.dtype === target) return t;
+    let out = done.get(t);
+    if (!out) {
+      out = quantize(toF32(t), t.rows, t.cols, target);
+      done.set(t, out);
+    }
+    return out;
+  };
+  const w = model.weights;
+  const layers: LayerWeights[] = w.layers.map((l) => {
+    const copy = { ...l };
+    for (const f of LAYER_MATRICES) copy[f] = convert(l[f]);
+    return copy;
+  });
+  return {
+    config: model.config,
+    weights: { tokenEmbedding: convert(w.tokenEmbedding), layers, norm: w.norm, output: convert(w.output) },
+  };
+}

@@ -1,0 +1,44 @@
+// A model (and its vocabulary) as a GGUF v3 file that llama.cpp runs with nothing else:
+// the `llama` architecture keys (gguf-model.ts ggufFromModel), general.file_type, and the
+// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16, Q8_0 or Q4_0 (quantized
+// as ggml's reference quantizers do, src/quant/quantize.ts); norm gains stay F32.
+import type { DType } from '../../reference/tensor.js';
+import type { LlamaModel } from '../../reference/weights.js';
+import { ggufFromModel } from '../formats/gguf-model.js';
+import type { GGUFMetadataEntry } from '../formats/gguf.js';
+import type { Vocabulary } from '../tokenizer/vocabulary.js';
+import { convertMatrices } from './storage.js';
+import { ggufTokenizerMetadata } from './tokenizer-metadata.js';
+
+// llama.cpp's `enum llama_ftype` for files whose matrices are all of one type.
+export const GGUF_FILE_TYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+
+export interface GGUFExportOptions {
+  dtype?: DType; // storage type of the matrices (default: as they are; f32 if mixed)
+  vocabulary?: Vocabulary; // written as tokenizer.ggml.*; without it llama.cpp cannot run the file
+  name?: string; // general.name
+  notes?: string[]; // receives what could not be stored as asked (e.g. matrices kept f16)
+}
+
+export function modelToGGUF(model: LlamaModel, options: GGUFExportOptions = {}): Uint8Array {
+  const dtype = options.dtype ?? uniformDType(model);
+  const stored = convertMatrices(model, dtype, options.notes);
+  const meta: GGUFMetadataEntry[] = [];
+  if (options.name !== undefined) meta.push(['general.name', options.name, 'string']);
+  meta.push(['general.file_type', GGUF_FILE_TYPE[dtype], 'u32']);
+  if (dtype === 'q8_0' || dtype === 'q4_0') meta.push(['general.quantization_version', 2, 'u32']);
+  if (options.vocabulary) {
+    if (options.vocabulary.pieces.length !== model.config.vocabSize) {
+      throw new Error(`modelToGGUF: the vocabulary has ${options.vocabulary.pieces.length} pieces, the model ${model.config.vocabSize}`);
+    }
+    meta.push(...ggufTokenizerMetadata(options.vocabulary));
+  }
+  return ggufFromModel(stored, meta);
+}
+
+// The storage type shared by every matrix, or f32 when they differ.
+function uniformDType(model: LlamaModel): DType {
+  const w = model.weights;
+  const all = [w.tokenEmbedding, w.output, ...w.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3])];
+  return all.every((t) => t.dtype === all[0].dtype) ? all[0].dtype : 'f32';
+}

@@ -1,0 +1,233 @@
+// Hugging Face LLaMA checkpoints (transformers' LlamaForCausalLM folder):
+//
+//   config.json                    hidden_size, intermediate_size, num_hidden_layers,
+//                                  num_attention_heads, num_key_value_heads (= heads),
+//                                  vocab_size, max_position_embeddings, rms_norm_eps,
+//                                  rope_theta (10000), tie_word_embeddings (false)
+//   model.safetensors              all tensors, or shards model-0000N-of-0000M.safetensors
+//   model.safetensors.index.json   { weight_map: { tensor name: shard file } } for shards
+//   tokenizer.model                SentencePiece model (or tokenizer.json, see
+//                                  huggingface-tokenizer.ts)
+//
+// Tensor names (HF) and ours (Meta's model.py), all [out, in]:
+//   model.embed_tokens.weight                      tokenEmbedding  [V, C]
+//   model.layers.N.input_layernorm.weight          attentionNorm   [C]
+//   model.layers.N.self_attn.{q,k,v,o}_proj.weight wq wk wv wo     q/k rows permuted, see
+//                                                                  huggingface-permute.ts
+//   model.layers.N.post_attention_layernorm.weight ffnNorm         [C]
+//   model.layers.N.mlp.{gate,down,up}_proj.weight  w1 w2 w3        [H, C], [C, H], [H, C]
+//   model.norm.weight                              norm            [C]
+//   lm_head.weight                                 output          [V, C]; tied: the embedding
+// Storage: F32 stays f32 and F16 stays f16 (views into the file when aligned); BF16 has no
+// WeightTensor type, so it is widened to f32 (exact). Norm gains are always f32.
+import { headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { f16ToF32, type WeightTensor } from '../../reference/tensor.js';
+import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { unpermuteFromHuggingFace } from './huggingface-permute.js';
+import { parseSafetensors, type SafeTensor } from './safetensors.js';
+import { f32View, u16View } from './views.js';
+
+// Reading a folder from disk (Node) is in huggingface-folder.ts; this file needs no Node APIs.
+
+// What config.json says, beyond the LlamaConfig.
+export interface HuggingFaceConfig {
+  config: LlamaConfig;
+  bosTokenId?: number;
+  eosTokenId?: number;
+  torchDtype?: string;
+}
+
+// Meta name → HF name for one layer's tensors.
+export const HF_LAYER_NAMES: Record<keyof LayerWeights, string> = {
+  attentionNorm: 'input_layernorm.weight',
+  wq: 'self_attn.q_proj.weight',
+  wk: 'self_attn.k_proj.weight',
+  wv: 'self_attn.v_proj.weight',
+  wo: 'self_attn.o_proj.weight',
+  ffnNorm: 'post_attention_layernorm.weight',
+  w1: 'mlp.gate_proj.weight',
+  w2: 'mlp.down_proj.weight',
+  w3: 'mlp.up_proj.weight',
+};
+export const HF_EMBEDDING = 'model.embed_tokens.weight';
+export const HF_NORM = 'model.norm.weight';
+export const HF_OUTPUT = 'lm_head.weight';
+
+// --- config.json ------------------------------------------------------------------------
+
+export function parseHuggingFaceConfig(text: string, fileName: string): HuggingFaceConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${fileName}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${fileName}: not a JSON object`);
+  const j = raw as Record<string, unknown>;
+  checkArchitecture(j, fileName);
+  const int = (key: string, fallback?: number): number => {
+    const v = j[key] ?? fallback;
+    if (v === undefined) throw new Error(`${fileName}: missing field ${key}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new Error(`${fileName}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const num = (key: string, fallback: number): number => {
+    const v = j[key] ?? fallback;
+    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${fileName}: ${key} must be a positive number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const nHeads = int('num_attention_heads');
+  const config: LlamaConfig = {
+    dim: int('hidden_size'),
+    nLayers: int('num_hidden_layers'),
+    nHeads,
+    nKvHeads: int('num_key_value_heads', nHeads),
+    hiddenDim: int('intermediate_size'),
+    vocabSize: int('vocab_size'),
+    maxSeqLen: int('max_position_embeddings', 2048),
+    normEps: num('rms_norm_eps', 1e-6), // transformers' LlamaConfig default
+    ropeTheta: num('rope_theta', 10000),
+    sharedClassifier: j.tie_word_embeddings === true,
+  };
+  validateConfig(config, fileName);
+  if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== headDim(config)) {
+    throw new Error(`${fileName}: head_dim ${JSON.stringify(j.head_dim)} differs from hidden_size / num_attention_heads = ${headDim(config)}`);
+  }
+  const optionalId = (key: string): number | undefined => (typeof j[key] === 'number' ? (j[key] as number) : undefined);
+  return {
+    config,
+    bosTokenId: optionalId('bos_token_id'),
+    eosTokenId: optionalId('eos_token_id'),
+    torchDtype: typeof j.torch_dtype === 'string' ? j.torch_dtype : undefined,
+  };
+}
+
+// Refuses configs that are not a plain LLaMA: other model types, RoPE scaling, biases,
+// other activations (each would silently compute something else).
+function checkArchitecture(j: Record<string, unknown>, fileName: string): void {
+  if (j.model_type !== undefined && j.model_type !== 'llama') {
+    throw new Error(`${fileName}: model_type is ${JSON.stringify(j.model_type)}, only "llama" is supported`);
+  }
+  const archs = j.architectures;
+  if (Array.isArray(archs) && !archs.includes('LlamaForCausalLM')) {
+    throw new Error(`${fileName}: architectures ${JSON.stringify(archs)} does not include "LlamaForCausalLM"`);
+  }
+  if (j.rope_scaling !== undefined && j.rope_scaling !== null) {
+    throw new Error(`${fileName}: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported`);
+  }
+  if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
+    throw new Error(`${fileName}: hidden_act ${JSON.stringify(j.hidden_act)} is not supported (LLaMA uses "silu")`);
+  }
+  for (const key of ['attention_bias', 'mlp_bias']) {
+    if (j[key] === true) throw new Error(`${fileName}: ${key} true is not supported (LLaMA has no biases)`);
+  }
+}
+
+// --- tensors ----------------------------------------------------------------------------
+
+// A tensor and the file it came from (for messages).
+export interface LocatedTensor {
+  tensor: SafeTensor;
+  file: string;
+}
+
+// All tensors of a set of safetensors files by name; a name in two files is an error.
+export function collectTensors(files: { name: string; bytes: Uint8Array }[]): Map<string, LocatedTensor> {
+  const all = new Map<string, LocatedTensor>();
+  for (const f of files) {
+    for (const [name, tensor] of parseSafetensors(f.bytes, f.name).tensors) {
+      const prev = all.get(name);
+      if (prev) throw new Error(`${f.name}: tensor ${name} is also in ${prev.file}`);
+      all.set(name, { tensor, file: f.name });
+    }
+  }
+  return all;
+}
+
+// The model from HF tensors, checking every shape against config.json (`configName`).
+export function modelFromHuggingFaceTensors(hf: HuggingFaceConfig, tensors: Map<string, LocatedTensor>, configName: string): LlamaModel {
+  const c = hf.config;
+  const C = c.dim, H = c.hiddenDim, KV = kvDim(c), V = c.vocabSize;
+  const get = (name: string): LocatedTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${configName}: the checkpoint has no tensor ${name}`);
+    return t;
+  };
+  const why = {
+    embedding: `vocab_size ${V}, hidden_size ${C}`,
+    q: `num_attention_heads ${c.nHeads}, hidden_size ${C}`,
+    kv: `num_key_value_heads ${c.nKvHeads}, head dim ${headDim(c)}, hidden_size ${C}`,
+    ffn: `intermediate_size ${H}, hidden_size ${C}`,
+  };
+  const matrix = (name: string, rows: number, cols: number, because: string) => toWeight(get(name), name, rows, cols, configName, because);
+  const gain = (name: string) => toGain(get(name), name, C, configName);
+  const tokenEmbedding = matrix(HF_EMBEDDING, V, C, why.embedding);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}.`;
+    const n = HF_LAYER_NAMES;
+    layers.push({
+      attentionNorm: gain(p + n.attentionNorm),
+      wq: unpermuteFromHuggingFace(matrix(p + n.wq, C, C, why.q), c.nHeads, p + n.wq),
+      wk: unpermuteFromHuggingFace(matrix(p + n.wk, KV, C, why.kv), c.nKvHeads, p + n.wk),
+      wv: matrix(p + n.wv, KV, C, why.kv),
+      wo: matrix(p + n.wo, C, C, why.q),
+      ffnNorm: gain(p + n.ffnNorm),
+      w1: matrix(p + n.w1, H, C, why.ffn),
+      w2: matrix(p + n.w2, C, H, why.ffn),
+      w3: matrix(p + n.w3, H, C, why.ffn),
+    });
+  }
+  const norm = gain(HF_NORM);
+  const output = c.sharedClassifier ? tokenEmbedding : matrix(HF_OUTPUT, V, C, `${why.embedding}, tie_word_embeddings false`);
+  return { config: c, weights: { tokenEmbedding, layers, norm, output } };
+}
+
+function shapeError(t: LocatedTensor, name: string, expected: number[], configName: string, because: string): Error {
+  return new Error(
+    `${t.file}: tensor ${name} has shape [${t.tensor.shape.join(', ')}], but ${configName} (${because}) implies [${expected.join(', ')}]`,
+  );
+}
+
+function toWeight(t: LocatedTensor, name: string, rows: number, cols: number, configName: string, because: string): WeightTensor {
+  const { dtype, shape, bytes } = t.tensor;
+  if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) throw shapeError(t, name, [rows, cols], configName, because);
+  const n = rows * cols;
+  if (dtype === 'F32') return { dtype: 'f32', rows, cols, data: f32View(bytes, 0, n) };
+  if (dtype === 'F16') return { dtype: 'f16', rows, cols, data: u16View(bytes, 0, n) };
+  if (dtype === 'BF16') return { dtype: 'f32', rows, cols, data: bf16ToF32(u16View(bytes, 0, n)) };
+  throw new Error(`${t.file}: tensor ${name} has dtype ${dtype}; only F32, F16 and BF16 weights can be read`);
+}
+
+function toGain(t: LocatedTensor, name: string, dim: number, configName: string): Float32Array {
+  const { dtype, shape, bytes } = t.tensor;
+  if (shape.length !== 1 || shape[0] !== dim) throw shapeError(t, name, [dim], configName, `hidden_size ${dim}`);
+  if (dtype === 'F32') return f32View(bytes, 0, dim);
+  if (dtype === 'F16') return Float32Array.from(u16View(bytes, 0, dim), f16ToF32);
+  if (dtype === 'BF16') return bf16ToF32(u16View(bytes, 0, dim));
+  throw new Error(`${t.file}: tensor ${name} has dtype ${dtype}; only F32, F16 and BF16 weights can be read`);
+}
+
+// bfloat16 is the top half of a float32, so widening is exact: shift the bits up.
+export function bf16ToF32(halves: Uint16Array): Float32Array {
+  const bits = new Uint32Array(halves.length); // [n] float32 bit patterns
+  for (let i = 0; i < halves.length; i++) bits[i] = halves[i] << 16;
+  return new Float32Array(bits.buffer);
+}
+
+// float32 → bfloat16 with round-to-nearest-even (what torch's .to(bfloat16) does);
+// NaN stays a quiet NaN.
+export function f32ToBf16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length); // [n] float32 bits
+  const out = new Uint16Array(values.length); // [n] bfloat16 bits
+  for (let i = 0; i < values.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0) {
+      out[i] = (b >>> 16) | 0x40;
+      continue;
+    }
+    const roundingBias = 0x7fff + ((b >>> 16) & 1);
+    out[i] = ((b + roundingBias) >>> 16) & 0xffff;
+  }
+  return out;
+}
