@@ -77,13 +77,22 @@ export function attention(
   out: usize, q: usize, kCache: usize, vCache: usize, scores: usize,
   T: i32, pos0: i32, nHeads: i32, nKvHeads: i32, hd: i32,
 ): void {
+  attentionHeads(out, q, kCache, vCache, scores, T, pos0, nHeads, nKvHeads, hd, 0, nHeads);
+}
+
+// The same for query heads h0 ≤ h < h1 only: threads split attention by heads, each with
+// its own scores scratch, and every head is computed by this one code path.
+export function attentionHeads(
+  out: usize, q: usize, kCache: usize, vCache: usize, scores: usize,
+  T: i32, pos0: i32, nHeads: i32, nKvHeads: i32, hd: i32, h0: i32, h1: i32,
+): void {
   const qStride = <usize>nHeads * hd * 4; // bytes per token row of q and out
   const kvStride = <usize>nKvHeads * hd * 4; // bytes per cache row
   const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(<f64>hd);
   for (let t = 0; t < T; t++) {
     const visible = pos0 + t + 1; // causal: positions 0 .. pos0+t
-    for (let h = 0; h < nHeads; h++) {
+    for (let h = h0; h < h1; h++) {
       const headOffset = <usize>h * hd * 4;
       const kvOffset = <usize>(h / group) * hd * 4;
       attendHead(

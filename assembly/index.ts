@@ -9,7 +9,7 @@
 
 export { matmulF32, matmulF16, matmulQ8_0, matmulQ4_0 } from './matmul';
 export { rmsnorm, rope, swiglu } from './elementwise';
-export { attention, softmax } from './attention';
+export { attention, attentionHeads, softmax } from './attention';
 
 // First byte the caller may use: everything below holds this module's static data.
 export function heapBase(): usize {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles the AssemblyScript kernels (assembly/index.ts) to build/kernels.wasm.
+// Compiles the AssemblyScript kernels (assembly/index.ts) to build/kernels.wasm, and bundles
+// the kernels worker thread (src/backends/wasm/worker.ts) to build/wasm-worker.mjs.
 //
 //   node scripts/build-wasm.mjs                 build/kernels.wasm (SIMD)
 //   node scripts/build-wasm.mjs --relaxed       also build/kernels-relaxed.wasm (relaxed SIMD: FMA)
@@ -11,6 +12,7 @@
 // for kernels.wasm next to the bundled module (dist/) first, then in build/ (running from
 // source, as the tests do).
 import asc from 'assemblyscript/asc';
+import { build as esbuild } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,16 +37,32 @@ export const VARIANTS = {
   relaxed: { file: 'kernels-relaxed.wasm', flags: ['--enable', 'relaxed-simd'] },
 };
 
-function newestSourceTime() {
-  const times = readdirSync(sourceDir)
-    .filter((name) => name.endsWith('.ts'))
-    .map((name) => statSync(join(sourceDir, name)).mtimeMs);
+// The worker script: worker.ts and what it imports (worker-ops.ts), one self-contained ES
+// module; node:worker_threads stays an import (it is only loaded in Node).
+const workerDir = join(root, 'src', 'backends', 'wasm');
+const WORKER = { entry: join(workerDir, 'worker.ts'), file: 'wasm-worker.mjs', sources: ['worker.ts', 'worker-ops.ts'] };
+
+function newestSourceTime(files = readdirSync(sourceDir).filter((name) => name.endsWith('.ts')).map((name) => join(sourceDir, name))) {
+  const times = files.map((file) => statSync(file).mtimeMs);
   times.push(statSync(fileURLToPath(import.meta.url)).mtimeMs);
   return Math.max(...times);
 }
 
-function isStale(outFile) {
-  return !existsSync(outFile) || statSync(outFile).mtimeMs < newestSourceTime();
+function isStale(outFile, sources) {
+  return !existsSync(outFile) || statSync(outFile).mtimeMs < newestSourceTime(sources);
+}
+
+export async function buildWorker({ ifStale = false } = {}) {
+  const outFile = join(buildDir, WORKER.file);
+  if (ifStale && !isStale(outFile, WORKER.sources.map((name) => join(workerDir, name)))) return outFile;
+  mkdirSync(buildDir, { recursive: true });
+  const tmpFile = `${outFile}.${process.pid}.tmp`;
+  await esbuild({
+    entryPoints: [WORKER.entry], outfile: tmpFile, bundle: true, format: 'esm', platform: 'neutral',
+    target: 'es2022', external: ['node:worker_threads'], logLevel: 'error',
+  });
+  renameSync(tmpFile, outFile);
+  return outFile;
 }
 
 // Compiles one variant; writes to a temporary name first and renames, so that a reader
@@ -67,12 +85,12 @@ export async function buildVariant(variant = 'simd', { ifStale = false } = {}) {
 function copyTo(dir) {
   const target = resolve(root, dir);
   mkdirSync(target, { recursive: true });
-  for (const { file } of Object.values(VARIANTS)) {
+  for (const { file } of [...Object.values(VARIANTS), WORKER]) {
     const from = join(buildDir, file);
     if (existsSync(from)) copyFileSync(from, join(target, file));
   }
-  if (!existsSync(join(target, VARIANTS.simd.file))) {
-    throw new Error(`build-wasm: ${join(buildDir, VARIANTS.simd.file)} does not exist; build it before --copy-to`);
+  for (const file of [VARIANTS.simd.file, WORKER.file]) {
+    if (!existsSync(join(target, file))) throw new Error(`build-wasm: ${join(buildDir, file)} does not exist; build it before --copy-to`);
   }
 }
 
@@ -85,7 +103,7 @@ async function cli(args) {
     return;
   }
   const ifStale = args.includes('--if-stale');
-  const built = [await buildVariant('simd', { ifStale })];
+  const built = [await buildVariant('simd', { ifStale }), await buildWorker({ ifStale })];
   if (args.includes('--relaxed')) built.push(await buildVariant('relaxed', { ifStale }));
   for (const file of built) console.log(`build-wasm: ${file} (${statSync(file).size} bytes)`);
 }

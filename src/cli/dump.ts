@@ -2,8 +2,8 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { dumpForward, parseIdList } from '../conform/dump.js';
 import { loadModel } from '../formats/load.js';
 import { writeSafetensors } from '../formats/safetensors.js';
-import { createKernels, parseBackend } from '../llama.js';
-import { parseCommand, stringFlag } from './options.js';
+import { closeKernels, createKernels, parseBackend } from '../llama.js';
+import { intFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts dump --model FILE --tokens 1,2,3 [--targets 2,3,4] --out FILE.safetensors
 
@@ -17,11 +17,12 @@ KV cache) and, with --targets, the loss. Compare it with a golden case: llama-ts
   --targets IDS      next-token targets, one per token (-1 = ignored)
   --out FILE         the safetensors file to write
   --backend NAME     wasm (default) or ts
+  --threads N        wasm kernel threads (default: the number of CPUs)
 `;
 
 export async function dumpCommand(argv: string[]): Promise<number> {
   const args = parseCommand(argv, {
-    model: { type: 'string' }, tokens: { type: 'string' }, targets: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+    model: { type: 'string' }, tokens: { type: 'string' }, targets: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
   }, help);
   if (!args) return 0;
   const v = args.values;
@@ -31,10 +32,11 @@ export async function dumpCommand(argv: string[]): Promise<number> {
   if (!model || !tokens || !out) throw new Error('dump needs --model, --tokens and --out (see llama-ts dump --help)');
   const targets = stringFlag(v, 'targets');
   const llamaModel = loadModel(model).model;
-  const kernels = await createKernels(parseBackend(stringFlag(v, 'backend')), llamaModel);
+  const kernels = await createKernels(parseBackend(stringFlag(v, 'backend')), llamaModel, { threads: intFlag(v, 'threads') });
   const tensors = dumpForward(llamaModel, kernels, parseIdList(tokens, '--tokens'), {
     targets: targets ? parseIdList(targets, '--targets') : undefined,
   });
+  await closeKernels(kernels);
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, writeSafetensors(tensors, { producer: 'llama-ts dump' }));
   renameSync(tmp, out);

@@ -18,6 +18,7 @@ Prints the prompt followed by the generated text on stdout, tokens per second on
   --seed S              random seed, for reproducible sampling (default: random)
   --backend NAME        wasm (SIMD, default) or ts (the readable reference)
   --context N           KV cache positions (default: the model's context, at most 4096)
+  --threads N           wasm kernel threads (default: the number of CPUs)
 `;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -35,12 +36,13 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     backend: { type: 'string' },
     context: { type: 'string' },
+    threads: { type: 'string' },
   }, help);
   if (!args) return 0;
   const v = args.values;
   const model = stringFlag(v, 'model');
   if (!model) throw new Error('generate needs --model FILE (see llama-ts generate --help)');
-  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')) });
+  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads') });
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();
@@ -65,5 +67,6 @@ export async function generateCommand(argv: string[]): Promise<number> {
   process.stdout.write('\n');
   const seconds = (performance.now() - start) / 1000;
   process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s\n`);
+  await llama.close();
   return 0;
 }

@@ -3,12 +3,14 @@ import { conformCommand } from './conform.js';
 import { convertCommand } from './convert.js';
 import { dumpCommand } from './dump.js';
 import { generateCommand } from './generate.js';
+import { quantizeCommand } from './quantize.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const commands: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
   generate: { summary: 'generate text from a prompt', run: generateCommand },
   tokenize: { summary: 'print the token ids of a text', run: tokenizeCommand },
   convert: { summary: 'convert between GGUF, llama2.c and Hugging Face, optionally quantizing', run: convertCommand },
+  quantize: { summary: 'rewrite a model as GGUF with Q8_0, Q4_0 or F16 matrices', run: quantizeCommand },
   dump: { summary: 'write every intermediate tensor of a forward pass (golden names)', run: dumpCommand },
   conform: { summary: 'compare a dump with a golden case, tensor by tensor', run: conformCommand },
 };

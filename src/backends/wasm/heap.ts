@@ -8,15 +8,14 @@
 //   [top, buffer end)    free; memory grows (in 64 KiB pages) when an allocation needs it
 //
 // The memory is shared (a SharedArrayBuffer): growing it leaves every existing view valid,
-// where growing an unshared memory detaches them all, and worker threads can later run
+// where growing an unshared memory detaches them all, and the worker threads (pool.ts) run
 // kernels on the same weights.
 //
-// A wasm32 memory stops at 4 GiB. A model that does not fit gets a clear error for now.
-// The plan beyond that is layer shards: several memories, each with its own instance of
-// the same module, holding a contiguous run of layers (and their KV cache); the forward
-// pass hands the residual stream [T, C] from shard to shard — a copy of T·C floats per
-// shard boundary, nothing next to the weights. Memory64 would lift the limit outright
-// once runtimes ship it.
+// A wasm32 memory stops at 4 GiB. A larger model is split into layer shards (plan.ts):
+// several memories, each with its own instance of the same module (in every thread),
+// holding a contiguous run of layers and their KV cache; the forward pass hands the
+// activations from shard to shard — a copy of T·C floats per shard boundary, nothing next
+// to the weights. Memory64 would lift the limit outright once runtimes ship it.
 
 export const PAGE_BYTES = 65536;
 export const WASM32_MAX_BYTES = 65536 * PAGE_BYTES; // 4 GiB
@@ -70,6 +69,15 @@ export class WasmHeap {
     return this.ownBuffers.has(array.buffer);
   }
 
+  // The first free byte: an allocation ending here is the last one, and can be extended.
+  get end(): number {
+    return this.top;
+  }
+
+  fits(bytes: number): boolean {
+    return alignUp(this.top, ALIGN) + bytes <= this.maxBytes;
+  }
+
   usage(): Record<Region, number> & { total: number; capacity: number } {
     return { ...this.used, total: this.top, capacity: this.maxBytes };
   }
@@ -109,9 +117,13 @@ export class WasmHeap {
 }
 
 // Per-call space for activations copied into WASM memory. Reset at the start of every
-// kernel call; when a call needs more than the arena holds, a bigger arena is taken from
-// the heap and the old one is abandoned (its pointers stay valid until the call ends, as
-// nothing else is ever placed there). Sizes double, so the waste stays below the final size.
+// kernel call. When a call needs more than the arena holds, the arena grows in place if
+// it is the last allocation of the heap (the usual case once weights and KV cache are
+// placed); otherwise a bigger arena is taken and the old one abandoned (its pointers stay
+// valid until the call ends, as nothing else is ever placed there). Sizes double, so the
+// waste stays below the final size.
+const MIN_ARENA = 64 * 1024;
+
 export class ScratchArena {
   private base = 0;
   private capacity = 0;
@@ -125,13 +137,25 @@ export class ScratchArena {
 
   take(bytes: number): number {
     const size = alignUp(bytes, ALIGN);
-    if (this.used + size > this.capacity) {
-      this.capacity = Math.max(size, 2 * this.capacity, 1 << 20);
-      this.base = this.heap.alloc(this.capacity, 'scratch', 'scratch space for activations');
-      this.used = 0;
-    }
+    if (this.used + size > this.capacity) this.makeRoom(size);
     const ptr = this.base + this.used;
     this.used += size;
     return ptr;
+  }
+
+  private makeRoom(size: number): void {
+    const what = 'scratch space for activations';
+    const doubled = Math.max(2 * this.capacity, MIN_ARENA);
+    if (this.capacity > 0 && this.heap.end === this.base + this.capacity) {
+      const needed = this.used + size;
+      const grown = Math.max(needed, doubled);
+      const target = this.heap.fits(grown - this.capacity) ? grown : needed; // doubling may not fit; exactly may
+      this.heap.alloc(target - this.capacity, 'scratch', what); // contiguous: capacity is 64-byte aligned
+      this.capacity = target;
+      return;
+    }
+    this.capacity = this.heap.fits(Math.max(size, doubled)) ? Math.max(size, doubled) : size;
+    this.base = this.heap.alloc(this.capacity, 'scratch', what);
+    this.used = 0;
   }
 }

@@ -2,9 +2,10 @@
 // scripts/build-wasm.mjs from assembly/).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kernelImports } from './worker-ops.js';
 
 // The functions assembly/index.ts exports. Pointers are byte offsets into the shared
-// memory; n0..n1 is the range of weight rows a call computes (all of them, for now).
+// memory; n0..n1 is the range of weight rows a call computes (threads split a matmul by it).
 export interface KernelExports {
   heapBase(): number;
   matmulF32(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
@@ -19,6 +20,10 @@ export interface KernelExports {
     out: number, q: number, kCache: number, vCache: number, scores: number,
     T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
   ): void;
+  attentionHeads(
+    out: number, q: number, kCache: number, vCache: number, scores: number,
+    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number, h0: number, h1: number,
+  ): void;
 }
 
 export const WASM_FILE = 'kernels.wasm';
@@ -31,12 +36,17 @@ function moduleUrl(): string | undefined {
   return typeof __filename === 'string' ? pathToFileURL(__filename).href : undefined;
 }
 
-// Where kernels.wasm may be: beside the bundle (dist/, where the package build copies it)
-// or in build/ at the root of a source checkout (src/backends/wasm/ is three levels down).
-export function wasmCandidates(): string[] {
+// Where a build asset (kernels.wasm, wasm-worker.mjs) may be: beside the bundle (dist/,
+// where the package build copies it) or in build/ at the root of a source checkout
+// (src/backends/wasm/ is three levels down).
+export function assetCandidates(file: string): string[] {
   const base = moduleUrl();
   if (!base) return [];
-  return [new URL(`./${WASM_FILE}`, base), new URL(`../../../build/${WASM_FILE}`, base)].map((u) => fileURLToPath(u));
+  return [new URL(`./${file}`, base), new URL(`../../../build/${file}`, base)].map((u) => fileURLToPath(u));
+}
+
+export function wasmCandidates(): string[] {
+  return assetCandidates(WASM_FILE);
 }
 
 export function readKernelsWasm(path?: string): Uint8Array<ArrayBuffer> {
@@ -68,16 +78,6 @@ export function compileKernels(path?: string): Promise<WebAssembly.Module> {
 }
 
 export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
-  const imports = {
-    env: {
-      memory,
-      // Only reachable from assertions, which the build strips (--noAssert); here so that
-      // a debug build still links.
-      abort(_message: number, _file: number, line: number, column: number): never {
-        throw new Error(`wasm kernels: abort at line ${line}, column ${column}`);
-      },
-    },
-  };
-  const instance = await WebAssembly.instantiate(module, imports);
+  const instance = await WebAssembly.instantiate(module, kernelImports(memory));
   return instance.exports as unknown as KernelExports;
 }
