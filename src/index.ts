@@ -1,6 +1,9 @@
 // llama-ts library API.
-export { loadLlama, createKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
-export { createWasmKernels, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { loadLlama, createKernels, closeKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
+export { createWasmKernels, createModelKernels, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { quantizeFile } from './quant/quantize-file.js';
+export { convertModel } from './convert/convert.js';
+export { readHuggingFaceFolder } from './formats/huggingface-folder.js';
 export { quantize, quantizeModel } from './quant/quantize.js';
 export { dumpForward } from './conform/dump.js';
 export { conformTensors, conformSelf, formatReport, type ConformReport } from './conform/conform.js';
