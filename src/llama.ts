@@ -1,5 +1,8 @@
 // The library's front door: load a model file (and its tokenizer) and get something that
 // generates text. Everything here is glue over formats/, tokenizer/, generate/ and the kernels.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Kernels } from '../reference/kernels.js';
 import { createKVCache, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
@@ -15,8 +18,21 @@ import { loadTokenizer, Tokenizer } from './tokenizer/tokenizer.js';
 export type BackendName = 'ts' | 'wasm';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];
 
+// The embedded default model (models/kjv.gguf: a small LLaMA this project trained on the King
+// James Bible, tokenizer inside), found beside the package: dist/../models or src/../models.
+export const DEFAULT_MODEL_FILE = 'kjv.gguf';
+
+export function defaultModelPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../models', '../../models']) {
+    const path = resolve(here, up, DEFAULT_MODEL_FILE);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`the default model models/${DEFAULT_MODEL_FILE} is not installed next to llama-ts (${here}); give a model file`);
+}
+
 export interface LoadOptions {
-  model: string; // a GGUF or llama2.c file, or a Hugging Face folder
+  model?: string; // a GGUF or llama2.c file, or a Hugging Face folder; default: the embedded model
   tokenizer?: string; // .model, tokenizer.bin or GGUF; default: the vocabulary inside a GGUF model
   backend?: BackendName; // default wasm (SIMD); ts is the readable reference
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
@@ -74,18 +90,19 @@ function readModelAndVocabulary(path: string): { model: LlamaModel; vocabulary?:
 }
 
 export async function loadLlama(options: LoadOptions): Promise<Llama> {
-  const { model, vocabulary } = readModelAndVocabulary(options.model);
+  const modelPath = options.model ?? defaultModelPath();
+  const { model, vocabulary } = readModelAndVocabulary(modelPath);
   let tokenizer: Tokenizer;
   if (options.tokenizer) {
     tokenizer = loadTokenizer(options.tokenizer);
   } else if (vocabulary) {
     tokenizer = new Tokenizer(vocabulary);
   } else {
-    throw new Error(`${options.model}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
+    throw new Error(`${modelPath}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
   }
   if (tokenizer.vocabSize !== model.config.vocabSize) {
     throw new Error(
-      `${options.tokenizer ?? options.model}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`,
+      `${options.tokenizer ?? modelPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`,
     );
   }
   const contextLength = options.contextLength ?? Math.min(model.config.maxSeqLen, 4096);

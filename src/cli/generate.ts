@@ -1,11 +1,12 @@
 import { loadLlama, parseBackend } from '../llama.js';
 import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
 
-const help = `usage: llama-ts generate --model FILE [options]
+const help = `usage: llama-ts generate [--model FILE] [options]
 
 Prints the prompt followed by the generated text on stdout, tokens per second on stderr.
 
-  --model FILE          GGUF or llama2.c checkpoint
+  --model FILE          GGUF, llama2.c checkpoint or Hugging Face folder (default: the embedded
+                        model, a small LLaMA trained by llama-ts on the King James Bible)
   --tokenizer FILE      tokenizer (.model, tokenizer.bin or GGUF); default: the one inside a GGUF model
   --prompt TEXT         text to continue (default: empty, start from BOS)
   --max-tokens N        new tokens at most (default 256)
@@ -40,8 +41,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   }, help);
   if (!args) return 0;
   const v = args.values;
-  const model = stringFlag(v, 'model');
-  if (!model) throw new Error('generate needs --model FILE (see llama-ts generate --help)');
+  const model = stringFlag(v, 'model'); // default: the embedded model
   const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads') });
   const prompt = stringFlag(v, 'prompt') ?? '';
 
