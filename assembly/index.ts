@@ -10,6 +10,7 @@
 export { matmulF32, matmulF16, matmulQ8_0, matmulQ4_0 } from './matmul';
 export { rmsnorm, rope, swiglu } from './elementwise';
 export { attention, attentionHeads, softmax } from './attention';
+export { gemmF32, transposeF32, rmsnormBackward, ropeBackward, softmaxF32, swigluF32, swigluBackward, attentionSequence, attentionSequenceBackward } from './backward';
 
 // First byte the caller may use: everything below holds this module's static data.
 export function heapBase(): usize {

@@ -5,6 +5,7 @@ import { dumpCommand } from './dump.js';
 import { generateCommand } from './generate.js';
 import { quantizeCommand } from './quantize.js';
 import { tokenizeCommand } from './tokenize.js';
+import { trainCommand } from './train.js';
 
 const commands: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
   generate: { summary: 'generate text from a prompt', run: generateCommand },
@@ -13,6 +14,7 @@ const commands: Record<string, { summary: string; run(argv: string[]): Promise<n
   quantize: { summary: 'rewrite a model as GGUF with Q8_0, Q4_0 or F16 matrices', run: quantizeCommand },
   dump: { summary: 'write every intermediate tensor of a forward pass (golden names)', run: dumpCommand },
   conform: { summary: 'compare a dump with a golden case, tensor by tensor', run: conformCommand },
+  train: { summary: 'train a LLaMA on text files (resumable checkpoints)', run: trainCommand },
 };
 
 const usage = `llama-ts: LLaMA in TypeScript
