@@ -89,7 +89,7 @@ function readModelAndVocabulary(path: string): { model: LlamaModel; vocabulary?:
   return { model: loaded.model, vocabulary: meta && 'tokenizer.ggml.tokens' in meta ? vocabularyFromGGUF(meta, path) : undefined };
 }
 
-export async function loadLlama(options: LoadOptions): Promise<Llama> {
+export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   const modelPath = options.model ?? defaultModelPath();
   const { model, vocabulary } = readModelAndVocabulary(modelPath);
   let tokenizer: Tokenizer;
