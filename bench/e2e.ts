@@ -1,0 +1,188 @@
+// End-to-end CPU inference: llama-ts against llama.cpp (node-llama-cpp), side by side.
+//
+//   npm run bench [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
+//                    [--decode-seconds 6] [--relaxed] [--no-bandwidth] [--out FILE]
+//
+// For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0) a random model
+// is written once as a GGUF with the LLaMA vocabulary, and both engines load that file. At
+// each thread count the two run alternately (ours, theirs, ours, theirs, ...): greedy decode
+// after an 8-token prompt (only the single-token steps timed; --decode steps, or fewer when
+// --decode-seconds run out, so that a very slow engine cannot stretch the run) and a 128-token prompt in one
+// forward call. Medians of the repetitions, their ratio, and PASS/MISS against the issue's
+// targets are printed and written to bench/results/e2e.json with the machine and its load.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { DType } from '../reference/tensor.js';
+import type { LlamaModel } from '../reference/weights.js';
+import { intFlag, listFlag, parseFlags, selects } from './lib/args.js';
+import { measureBandwidth, type BandwidthResult } from './lib/bandwidth.js';
+import { openLlamaCpp, startLlamaCpp, theirDecodeSeconds, theirPromptSeconds } from './lib/llamacpp.js';
+import { loadavg, machineInfo } from './lib/machine.js';
+import { BENCH_DTYPES, benchModel, loadVocabulary, SHAPE_NAMES, SHAPES, shapeSeed, weightBytesPerToken, writeBenchGGUF, type ShapeName } from './lib/models.js';
+import { openOurs, ourDecodeSeconds, ourPromptSeconds } from './lib/ours.js';
+import { LLAMA_TOKENIZER, RESULTS_DIR } from './lib/paths.js';
+import { formatTable, makeRow, scalingNotes, summarize, type E2EReport, type E2ERow } from './lib/report.js';
+import { benchPrompt, leadingAgreement } from './lib/tokens.js';
+import { relaxedVariant, simdVariant } from './lib/wasm.js';
+
+const PROMPT_TOKENS = 128;
+const DECODE_PROMPT_TOKENS = 8;
+
+interface Settings {
+  shapes: ShapeName[];
+  only: string[];
+  threads: number[];
+  reps: number;
+  decodeTokens: number;
+  decodeSeconds: number; // a decode run stops after this long even with steps left
+  wasmPath: string;
+  bandwidthBytes: number; // 0: not measured
+  out: string;
+}
+
+function readSettings(argv: string[]): Settings {
+  const flags = parseFlags(argv, ['only', 'threads', 'reps', 'decode', 'decode-seconds', 'out'], ['quick', 'relaxed', 'no-bandwidth']);
+  const quick = flags.has('quick');
+  const only = listFlag(flags, 'only', []);
+  const threads = listFlag(flags, 'threads', ['1', '2']).map((t) => {
+    const n = Number(t);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new Error(`--threads: "${t}" is not a thread count`);
+    return n;
+  });
+  const wasm = flags.has('relaxed') ? relaxedVariant() : simdVariant();
+  if (!wasm) throw new Error('--relaxed: build/kernels-relaxed.wasm is missing; run `node scripts/build-wasm.mjs --relaxed`');
+  return {
+    shapes: SHAPE_NAMES.filter((s) => BENCH_DTYPES.some((d) => selects(only, s, d, SHAPE_NAMES, BENCH_DTYPES))),
+    only,
+    threads,
+    reps: intFlag(flags, 'reps', quick ? 1 : 3, 1, 50),
+    decodeTokens: intFlag(flags, 'decode', quick ? 32 : 64, 2, 240),
+    decodeSeconds: intFlag(flags, 'decode-seconds', quick ? 3 : 6, 1, 3600),
+    wasmPath: wasm.path,
+    bandwidthBytes: flags.has('no-bandwidth') ? 0 : quick ? 2 ** 28 : 2 ** 30,
+    out: resolve(String(flags.get('out') ?? join(RESULTS_DIR, 'e2e.json'))),
+  };
+}
+
+type LlamaCpp = Awaited<ReturnType<typeof startLlamaCpp>>;
+
+// Both engines on one GGUF at one thread count, alternating; returns the decode and prompt rows.
+async function benchPair(
+  s: Settings, cpp: LlamaCpp, path: string, shape: ShapeName, dtype: DType, threads: number, bandwidth: BandwidthResult | null,
+): Promise<{ rows: E2ERow[]; kvCacheType: string; batchSize: number }> {
+  const config = SHAPES[shape];
+  const context = config.maxSeqLen;
+  const batchSize = Math.min(512, context);
+  const prompt = benchPrompt(PROMPT_TOKENS, config.vocabSize, shapeSeed(shape));
+  const decodePrompt = prompt.slice(0, DECODE_PROMPT_TOKENS);
+  const ours = await openOurs(path, s.wasmPath, threads, context);
+  const theirs = await openLlamaCpp(cpp.llama, path, threads, context, batchSize);
+  try {
+    // Warm-up: JIT tiers, page faults on the weights, llama.cpp's graph allocation.
+    ourPromptSeconds(ours, prompt);
+    ourDecodeSeconds(ours, decodePrompt, 4);
+    await theirPromptSeconds(theirs, prompt);
+    await theirDecodeSeconds(theirs, decodePrompt, 4, s.decodeSeconds);
+
+    const samples = { oursDecode: [] as number[], theirsDecode: [] as number[], oursPrompt: [] as number[], theirsPrompt: [] as number[] };
+    let agreement = 0;
+    for (let rep = 0; rep < s.reps; rep++) {
+      const a = ourDecodeSeconds(ours, decodePrompt, s.decodeTokens, s.decodeSeconds);
+      const b = await theirDecodeSeconds(theirs, decodePrompt, s.decodeTokens, s.decodeSeconds);
+      samples.oursDecode.push(a.steps / a.seconds);
+      samples.theirsDecode.push(b.steps / b.seconds);
+      if (rep === 0) agreement = leadingAgreement(a.tokens, b.tokens);
+      samples.oursPrompt.push(PROMPT_TOKENS / ourPromptSeconds(ours, prompt));
+      samples.theirsPrompt.push(PROMPT_TOKENS / (await theirPromptSeconds(theirs, prompt)));
+    }
+    const base = { shape, dtype, threads, ourThreads: ours.threadsInUse, weightBytesPerToken: weightBytesPerToken(config, dtype) };
+    const bw = bandwidth?.gbPerSecond[String(threads)];
+    const rows = [
+      makeRow({ ...base, phase: 'decode', tokens: s.decodeTokens, greedyAgreement: agreement }, samples.oursDecode, samples.theirsDecode, bw),
+      makeRow({ ...base, phase: 'prompt', tokens: PROMPT_TOKENS }, samples.oursPrompt, samples.theirsPrompt),
+    ];
+    return { rows, kvCacheType: theirs.kvCacheType, batchSize };
+  } finally {
+    await ours.close();
+    await theirs.close();
+  }
+}
+
+function log(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+async function main(): Promise<void> {
+  const s = readSettings(process.argv.slice(2));
+  const machine = machineInfo();
+  log(`llama-ts e2e bench: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavgBefore.join(' ')}`);
+  let bandwidth: BandwidthResult | null = null;
+  if (s.bandwidthBytes > 0) {
+    bandwidth = await measureBandwidth(s.threads, s.bandwidthBytes);
+    log(`memory bandwidth (SIMD sum of ${s.bandwidthBytes / 2 ** 20} MiB): ${Object.entries(bandwidth.gbPerSecond).map(([t, g]) => `${t} thread(s) ${g} GB/s`).join(', ')}`);
+  }
+  const cpp = await startLlamaCpp();
+  log(`llama.cpp: ${cpp.info.release} (${cpp.info.buildType})`);
+  const vocabulary = loadVocabulary(LLAMA_TOKENIZER);
+  const dir = mkdtempSync(join(tmpdir(), 'llama-ts-bench-'));
+  const rows: E2ERow[] = [];
+  let kvCacheType = 'F16';
+  const batchSizes = new Set<number>();
+  try {
+    for (const shape of s.shapes) {
+      let model: LlamaModel | undefined; // made once per shape, stored in every dtype
+      for (const dtype of BENCH_DTYPES) {
+        if (!selects(s.only, shape, dtype, SHAPE_NAMES, BENCH_DTYPES)) continue;
+        model ??= benchModel(SHAPES[shape], shapeSeed(shape));
+        const path = writeBenchGGUF(model, dtype, vocabulary, dir, shape);
+        for (const threads of s.threads) {
+          const result = await benchPair(s, cpp, path, shape, dtype, threads, bandwidth);
+          kvCacheType = result.kvCacheType;
+          batchSizes.add(result.batchSize);
+          for (const r of result.rows) {
+            rows.push(r);
+            log(`  ${shape} ${dtype} ${threads}t ${r.phase}: ours ${r.ours.tokensPerSecond} tok/s, llama.cpp ${r.llamaCpp.tokensPerSecond} tok/s, ratio ${r.ratio}`);
+          }
+        }
+        rmSync(path, { force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await cpp.llama.dispose();
+  }
+  machine.loadavgAfter = loadavg();
+
+  const report: E2EReport = {
+    schema: 'llama-ts-bench-e2e/1',
+    date: new Date().toISOString(),
+    machine,
+    settings: {
+      repetitions: s.reps, decodeTokens: s.decodeTokens, decodeSeconds: s.decodeSeconds, decodePromptTokens: DECODE_PROMPT_TOKENS, promptTokens: PROMPT_TOKENS,
+      threads: s.threads, wasm: s.wasmPath.slice(s.wasmPath.lastIndexOf('/') + 1),
+      llamaCpp: { ...cpp.info, kvCacheType, batchSize: batchSizes.size ? Math.max(...batchSizes) : 0 },
+    },
+    bandwidth,
+    rows,
+    summary: summarize(rows),
+    training: null,
+  };
+  log('');
+  log(formatTable(rows));
+  log('');
+  log('thr "2(1)": 2 threads asked, our kernels ran 1. BW: weight bytes/token × tok/s ÷ measured bandwidth at that thread count.');
+  for (const note of scalingNotes(rows)) log(`note: ${note}`);
+  log(`${report.summary.pass}/${report.summary.rows} PASS; load average before ${machine.loadavgBefore.join(' ')}, after ${machine.loadavgAfter.join(' ')}`);
+  mkdirSync(dirname(s.out), { recursive: true });
+  writeFileSync(s.out, JSON.stringify(report, null, 2) + '\n');
+  log(`wrote ${s.out}`);
+}
+
+main().then(
+  () => process.exit(0), // worker threads of kernels or llama.cpp must not keep the process alive
+  (error: Error) => {
+    process.stderr.write(`bench: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);
