@@ -15,6 +15,10 @@ import type { KernelExports } from './module.js';
 
 export const WORKER_FILE = 'wasm-worker.mjs';
 const SPIN = 500; // polls of PENDING before sleeping (~5 µs): workers often finish within microseconds of us
+// Every wait also times out after this long and re-checks its condition: a safety net. The
+// training pool (same protocol) once hung with the main thread and its worker both asleep in
+// Atomics.wait; workers now loop on the generation number rather than trusting a wake-up.
+const WAIT_MS = 20;
 
 // What we need of a Node worker_threads Worker or a Web Worker.
 interface AnyWorker {
@@ -109,7 +113,7 @@ export class WorkerPool {
     const c = this.control;
     for (let i = 0; i < SPIN && Atomics.load(c, PENDING) !== 0; i++);
     for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) {
-      Atomics.wait(c, PENDING, left);
+      Atomics.wait(c, PENDING, left, WAIT_MS);
     }
   }
 

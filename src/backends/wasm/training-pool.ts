@@ -21,6 +21,11 @@ const SLICES = 4;
 const ARGS = 5;
 const MAX_ARGS = 16;
 const SPIN = 2000; // polls before sleeping: jobs follow each other within microseconds
+// Every wait also times out after this long and re-checks its condition: a safety net. A run
+// of llama-ts train hung once with the main thread and its worker both asleep in
+// Atomics.wait (a notify lost, or a wake-up taken for a new job); the conditions are
+// re-checked either way.
+const WAIT_MS = 20;
 
 export const Job = {
   stop: 0,
@@ -103,8 +108,10 @@ function workerMain(run: typeof runJob): void {
     let seen = Atomics.load(c, 0);
     parentPort.postMessage('ready');
     for (;;) {
+      // A wake-up is no proof of a new job: loop on the generation itself, and wake now and
+      // then so that a lost notify costs a few milliseconds, not a hung process.
       for (let i = 0; i < 2000 && Atomics.load(c, 0) === seen; i++);
-      Atomics.wait(c, 0, seen);
+      while (Atomics.load(c, 0) === seen) Atomics.wait(c, 0, seen, 20);
       seen = Atomics.load(c, 0);
       if (c[2] === 0) return;
       try {
@@ -180,7 +187,7 @@ export class TrainingPool {
   private waitForWorkers(): void {
     const c = this.control;
     for (let i = 0; i < SPIN && Atomics.load(c, PENDING) !== 0; i++);
-    for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) Atomics.wait(c, PENDING, left);
+    for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) Atomics.wait(c, PENDING, left, WAIT_MS);
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ import type { KernelExports } from './module.js';
 import { FAILED, GEN, kernelImports, Op, OP, PENDING, runSlice, SHARD, type WorkerInit } from './worker-ops.js';
 
 const SPIN = 500; // Atomics.load polls before sleeping: ~5 µs (2000 measured 23 µs on a 2-core x86)
+const WAIT_MS = 20; // every wait re-checks its condition at least this often
 
 function serve(init: WorkerInit, ready: () => void): void {
   const instances: KernelExports[] = init.memories.map(
@@ -25,8 +26,10 @@ function serve(init: WorkerInit, ready: () => void): void {
   let seen = Atomics.load(control, GEN);
   ready();
   for (;;) {
+    // A wake-up is no proof of a new job: loop on the generation itself, and wake now and
+    // then so that a lost notify costs milliseconds, not a hung process (see pool.ts).
     for (let i = 0; i < SPIN && Atomics.load(control, GEN) === seen; i++);
-    Atomics.wait(control, GEN, seen);
+    while (Atomics.load(control, GEN) === seen) Atomics.wait(control, GEN, seen, WAIT_MS);
     seen = Atomics.load(control, GEN);
     if (control[OP] === Op.stop) return;
     try {
