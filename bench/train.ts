@@ -1,22 +1,25 @@
 // Training throughput: tokens per second of full AdamW steps (forward, backward, clipping,
-// optimizer) on a small LLaMA, TypeScript kernels against WASM SIMD kernels.
+// optimizer) on the embedded model's shape, WASM SIMD kernels against PyTorch (Debian's torch,
+// CPU, same shape, batch and thread count: bench/train_torch.py), measured alternately in the
+// same run; optionally the TypeScript reference kernels too.
 //
-//   npx esbuild bench/train.ts --bundle --platform=node --format=esm --outfile=build/bench/train.mjs \
-//     && cp build/kernels*.wasm build/wasm-worker.mjs build/bench/ && node build/bench/train.mjs [flags]
+//   npm run bench:train [-- flags]      (bundles to build/bench/train.js)
 //
 //   --steps N      timed steps per run (default 5; the TypeScript kernels get at most 2)
-//   --threads N    threads the WASM matrix products are split across (default 1)
+//   --threads 1,2  thread counts, the same for both engines (default 1,2)
+//   --rounds N     alternations ours/torch per thread count (default 2; the best median is kept)
 //   --relaxed      the relaxed-SIMD build (fused multiply-add); Node 20 needs
-//                  `node --experimental-wasm-relaxed-simd build/bench/train.mjs --relaxed`
-//   --no-ts        skip the TypeScript kernels
+//                  `node --experimental-wasm-relaxed-simd build/bench/train.js --relaxed`
+//   --ts           also time the TypeScript kernels
 //   --profile      time each kernel of one WASM step
+//   --out FILE     JSON report (default bench/results/train.json)
 //
-// Parameters placed in WASM memory (placeModel) and
-// parameters copied in per call are timed alternately, twice each, best median kept: the
-// machine is shared, and the order should not favour either.
-//
-// The shape: dim 128, 4 layers, 8 heads, hidden 344, vocab 512, B 8 × T 128 (1024 tokens a
-// step), ~0.85M parameters. bench/train_torch.py runs the same step in PyTorch.
+// The shape: dim 128, 4 layers, 8 heads, 4 kv heads, hidden 352, vocab 1024, B 16 × T 128
+// (2048 tokens a step), ~1.0M parameters: scripts/train-default.sh's model.
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LlamaConfig } from '../reference/config.js';
 import { randomModel, seededUniform } from '../reference/init.js';
@@ -28,10 +31,10 @@ import { createWasmTrainingKernels } from '../src/backends/wasm/training.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 
 const CONFIG: LlamaConfig = {
-  dim: 128, nLayers: 4, nHeads: 8, nKvHeads: 8, hiddenDim: 344, vocabSize: 512, maxSeqLen: 128,
+  dim: 128, nLayers: 4, nHeads: 8, nKvHeads: 4, hiddenDim: 352, vocabSize: 1024, maxSeqLen: 128,
   normEps: 1e-5, ropeTheta: 10000, sharedClassifier: false,
 };
-const B = 8;
+const B = 16;
 const T = 128;
 
 function flag(name: string): boolean {
@@ -41,6 +44,28 @@ function flag(name: string): boolean {
 function intFlag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number.parseInt(process.argv[i + 1], 10) : fallback;
+}
+
+function stringFlag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+interface TorchResult {
+  torch: string;
+  blas: string | null;
+  threads: number;
+  parameters: number;
+  seconds_per_step: number;
+  tokens_per_second: number;
+}
+
+// One PyTorch measurement at `threads`, same shape and batch (bench/train_torch.py).
+function torchStep(threads: number, steps: number): TorchResult {
+  const script = fileURLToPath(new URL('../../bench/train_torch.py', import.meta.url));
+  const shape = [CONFIG.dim, CONFIG.nLayers, CONFIG.nHeads, CONFIG.nKvHeads, CONFIG.hiddenDim, CONFIG.vocabSize, B, T].join(',');
+  const out = execFileSync('/usr/bin/python3', [script, '--threads', String(threads), '--steps', String(steps), '--shape', shape, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as TorchResult;
 }
 
 function randomBatch(s: number): Batch {
@@ -89,24 +114,35 @@ function profiled(kernels: TrainingKernels, totals: Map<string, number>): Traini
 
 async function main(): Promise<void> {
   const steps = intFlag('--steps', 5);
+  const rounds = intFlag('--rounds', 2);
+  const threadCounts = stringFlag('--threads', '1,2').split(',').map(Number);
+  const outFile = stringFlag('--out', fileURLToPath(new URL('../../bench/results/train.json', import.meta.url)));
   const model = randomModel(CONFIG, 1);
-  console.log(`shape: dim ${CONFIG.dim}, ${CONFIG.nLayers} layers, ${CONFIG.nHeads} heads, hidden ${CONFIG.hiddenDim}, vocab ${CONFIG.vocabSize}, B ${B} × T ${T}; ${parameterCount(model)} parameters`);
+  const params = parameterCount(model);
+  const load = { before: loadavg() };
+  console.log(`shape: dim ${CONFIG.dim}, ${CONFIG.nLayers} layers, ${CONFIG.nHeads}/${CONFIG.nKvHeads} heads, hidden ${CONFIG.hiddenDim}, vocab ${CONFIG.vocabSize}, B ${B} × T ${T}; ${params} parameters; load average ${load.before.map((l) => l.toFixed(2)).join(' ')}`);
 
   const wasmPath = flag('--relaxed') ? fileURLToPath(new URL('./kernels-relaxed.wasm', import.meta.url)) : undefined;
-  const threads = intFlag('--threads', 1);
-  const wasm = await createWasmTrainingKernels({ threads, wasmPath });
   const build = wasmPath ? 'relaxed SIMD' : 'SIMD';
-  let placed = Infinity;
-  let copied = Infinity;
-  for (let round = 0; round < 2; round++) {
-    placed = Math.min(placed, timeSteps(wasm.placeModel(randomModel(CONFIG, 1)), wasm, steps).seconds);
-    copied = Math.min(copied, timeSteps(randomModel(CONFIG, 1), wasm, steps).seconds);
+  const rows: Array<{ threads: number; oursTokensPerSecond: number; torchTokensPerSecond: number; ratio: number; torch: TorchResult }> = [];
+  for (const threads of threadCounts) {
+    const wasm = await createWasmTrainingKernels({ threads, wasmPath });
+    let ours = Infinity;
+    let torch: TorchResult | undefined;
+    for (let round = 0; round < rounds; round++) {
+      ours = Math.min(ours, timeSteps(wasm.placeModel(randomModel(CONFIG, 1)), wasm, steps).seconds);
+      const t = torchStep(threads, steps);
+      if (!torch || t.seconds_per_step < torch.seconds_per_step) torch = t;
+    }
+    await wasm.close();
+    const oursTps = (B * T) / ours;
+    const row = { threads, oursTokensPerSecond: oursTps, torchTokensPerSecond: torch!.tokens_per_second, ratio: oursTps / torch!.tokens_per_second, torch: torch! };
+    rows.push(row);
+    console.log(`${threads} thread${threads > 1 ? 's' : ' '}: llama-ts wasm ${build} ${oursTps.toFixed(0).padStart(6)} tok/s   torch ${torch!.torch} (BLAS ${torch!.blas}) ${torch!.tokens_per_second.toFixed(0).padStart(6)} tok/s   ratio ${row.ratio.toFixed(2)}×  ${row.ratio >= 1 ? 'PASS' : 'MISS'} (target ≥ 1.0×)`);
   }
-  const report = (what: string, seconds: number) => console.log(`wasm ${build}, ${threads} thread${threads > 1 ? 's' : ''}, ${what}: ${(seconds * 1000).toFixed(0)} ms/step, ${((B * T) / seconds).toFixed(0)} tokens/s`);
-  report('parameters in WASM memory', placed);
-  report('parameters copied per call', copied);
 
   if (flag('--profile')) {
+    const wasm = await createWasmTrainingKernels({ threads: threadCounts[0], wasmPath });
     const totals = new Map<string, number>();
     const trainer = createTrainer(wasm.placeModel(randomModel(CONFIG, 1)), profiled(wasm, totals));
     trainStep(trainer, randomBatch(0), 1e-3);
@@ -120,14 +156,23 @@ async function main(): Promise<void> {
       kernelsMs += ms;
     }
     console.log(`  ${'outside kernels'.padEnd(18)} ${(total - kernelsMs).toFixed(1).padStart(7)} ms (embedding, residual adds, cross-entropy, clipping, AdamW, allocation)`);
+    await wasm.close();
   }
-  await wasm.close();
 
-  if (!flag('--no-ts')) {
+  let tsTokensPerSecond: number | null = null;
+  if (flag('--ts')) {
     const ts = timeSteps(randomModel(CONFIG, 1), tsTrainingKernels, Math.min(steps, 2));
-    console.log(`ts kernels: ${(ts.seconds * 1000).toFixed(0)} ms/step, ${((B * T) / ts.seconds).toFixed(0)} tokens/s; losses ${ts.losses.map((l) => l.toFixed(3)).join(' ')}`);
-    console.log(`speed-up wasm/ts: ${(ts.seconds / Math.min(placed, copied)).toFixed(1)}×`);
+    tsTokensPerSecond = (B * T) / ts.seconds;
+    console.log(`ts kernels: ${(ts.seconds * 1000).toFixed(0)} ms/step, ${tsTokensPerSecond.toFixed(0)} tokens/s`);
   }
+  const report = {
+    bench: 'train', date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length,
+    loadavg: { ...load, after: loadavg() }, shape: { ...CONFIG, B, T, parameters: params }, build, steps, rounds,
+    rows, tsTokensPerSecond,
+  };
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+  console.log(`wrote ${outFile}`);
 }
 
 main().catch((error) => {

@@ -1,18 +1,20 @@
 """The training step of bench/train.ts in PyTorch on the CPU, for comparison: the same tiny
-LLaMA (dim 128, 4 layers, 8 heads, hidden 344, vocab 512), batch 8 x 128 tokens, AdamW with
-gradient clipping, float32, eager mode.
+LLaMA (by default the embedded model's shape: dim 128, 4 layers, 8 heads, 4 kv heads, hidden
+352, vocab 1024), batch 16 x 128 tokens, AdamW with gradient clipping, float32, eager mode.
 
-    /usr/bin/python3 bench/train_torch.py [--threads 1,2] [--steps 5]
+    /usr/bin/python3 bench/train_torch.py [--threads 1,2] [--steps 5] [--shape DIM,LAYERS,HEADS,KV,HIDDEN,VOCAB,B,T] [--json]
 """
 import argparse
+import json
 import math
+import re
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DIM, LAYERS, HEADS, HIDDEN, VOCAB, B, T = 128, 4, 8, 344, 512, 8, 128
+DIM, LAYERS, HEADS, KV_HEADS, HIDDEN, VOCAB, B, T = 128, 4, 8, 4, 352, 1024, 16, 128
 HD = DIM // HEADS
 
 
@@ -44,8 +46,8 @@ class Block(nn.Module):
         super().__init__()
         self.attention_norm = RMSNorm(DIM)
         self.wq = nn.Linear(DIM, DIM, bias=False)
-        self.wk = nn.Linear(DIM, DIM, bias=False)
-        self.wv = nn.Linear(DIM, DIM, bias=False)
+        self.wk = nn.Linear(DIM, KV_HEADS * HD, bias=False)
+        self.wv = nn.Linear(DIM, KV_HEADS * HD, bias=False)
         self.wo = nn.Linear(DIM, DIM, bias=False)
         self.ffn_norm = RMSNorm(DIM)
         self.w1 = nn.Linear(DIM, HIDDEN, bias=False)
@@ -55,8 +57,10 @@ class Block(nn.Module):
     def forward(self, h, cos, sin, mask):
         x = self.attention_norm(h)
         q = rope(self.wq(x).view(B, T, HEADS, HD), cos, sin).transpose(1, 2)
-        k = rope(self.wk(x).view(B, T, HEADS, HD), cos, sin).transpose(1, 2)
-        v = self.wv(x).view(B, T, HEADS, HD).transpose(1, 2)
+        k = rope(self.wk(x).view(B, T, KV_HEADS, HD), cos, sin).transpose(1, 2)
+        v = self.wv(x).view(B, T, KV_HEADS, HD).transpose(1, 2)
+        k = k.repeat_interleave(HEADS // KV_HEADS, dim=1)  # grouped KV: head h reads kv head h // group
+        v = v.repeat_interleave(HEADS // KV_HEADS, dim=1)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(HD) + mask
         att = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, T, DIM)
         h = h + self.wo(att)
@@ -88,7 +92,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--threads', default='1,2')
     parser.add_argument('--steps', type=int, default=5)
+    parser.add_argument('--shape', help='DIM,LAYERS,HEADS,KV_HEADS,HIDDEN,VOCAB,B,T')
+    parser.add_argument('--json', action='store_true', help='one JSON object a thread count on stdout')
     args = parser.parse_args()
+    global DIM, LAYERS, HEADS, KV_HEADS, HIDDEN, VOCAB, B, T, HD
+    if args.shape:
+        DIM, LAYERS, HEADS, KV_HEADS, HIDDEN, VOCAB, B, T = (int(v) for v in args.shape.split(','))
+        HD = DIM // HEADS
+    blas = re.search(r'BLAS_INFO=(\w+)', torch.__config__.show())
     torch.manual_seed(0)
     for threads in [int(t) for t in args.threads.split(',')]:
         torch.set_num_threads(threads)
@@ -109,8 +120,12 @@ def main():
                 times.append(time.perf_counter() - start)
         times.sort()
         median = times[len(times) // 2]
-        print(f'torch {torch.__version__}, {threads} thread(s), {params} parameters: '
-              f'{median * 1000:.0f} ms/step, {B * T / median:.0f} tokens/s (loss {loss.item():.3f})')
+        if args.json:
+            print(json.dumps({'torch': torch.__version__, 'blas': blas.group(1) if blas else None, 'threads': threads,
+                              'parameters': params, 'seconds_per_step': median, 'tokens_per_second': B * T / median}), flush=True)
+        else:
+            print(f'torch {torch.__version__}, {threads} thread(s), {params} parameters: '
+                  f'{median * 1000:.0f} ms/step, {B * T / median:.0f} tokens/s (loss {loss.item():.3f})')
 
 
 if __name__ == '__main__':

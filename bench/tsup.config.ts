@@ -8,13 +8,13 @@ import { defineConfig } from 'tsup';
 const ASSETS = ['kernels.wasm', 'kernels-relaxed.wasm', 'wasm-worker.mjs'];
 
 export default defineConfig({
-  entry: { e2e: 'bench/e2e.ts', kernels: 'bench/kernels.ts' },
+  entry: { e2e: 'bench/e2e.ts', kernels: 'bench/kernels.ts', train: 'bench/train.ts' },
   outDir: 'build/bench',
   format: ['esm'],
   target: 'node20',
   platform: 'node',
   sourcemap: true,
-  clean: false, // build/bench/ also holds other benches (train.mjs)
+  clean: false, // build/bench/ may hold other files (scale-7b's output)
   skipNodeModulesBundle: true,
   onSuccess: async () => {
     for (const file of ASSETS) if (existsSync(`build/${file}`)) copyFileSync(`build/${file}`, `build/bench/${file}`);
