@@ -26,26 +26,17 @@ import type { LayerWeights, LlamaModel } from '../../../reference/weights.js';
 import { createWasmKernels, DEFAULT_MIN_PARALLEL_WORK, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './kernels.js';
 import { compileKernels, instantiateKernels, type KernelExports } from './module.js';
 import { Frame, ScratchBlock, type FrameHost } from './training-frame.js';
-import { attentionScratch, Job, TrainingPool } from './training-pool.js';
+import { attentionScratch, Job, TrainingPool, type PoolExports } from './training-pool.js';
 
-// The functions assembly/backward.ts adds. Pointers are byte offsets into the memory.
-export interface TrainingExports extends KernelExports {
-  gemmF32(c: number, a: number, b: number, M: number, R: number, P: number, p0: number, p1: number, accumulate: number): void;
+// The functions assembly/backward.ts adds (the pool's slice functions among them). Pointers
+// are byte offsets into the memory.
+export interface TrainingExports extends KernelExports, PoolExports {
   transposeF32(dst: number, src: number, rows: number, cols: number): void;
   rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, T: number, C: number, eps: number): void;
   ropeBackward(dx: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
   swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
   softmaxF32(x: number, n: number): void;
   swigluF32(out: number, gate: number, up: number, n: number): void;
-  attentionSequence(
-    out: number, q: number, k: number, v: number, scores: number, kT: number,
-    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
-  ): void;
-  attentionSequenceBackward(
-    dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number,
-    p: number, dp: number, pT: number, kT: number, vT: number,
-    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
-  ): void;
 }
 
 export interface WasmTrainingKernels extends TrainingKernels {
