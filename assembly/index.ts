@@ -8,6 +8,8 @@
 // multiply-add is the same source with --enable relaxed-simd, see simd.ts madd).
 
 export { matmulF32, matmulF16, matmulQ8_0, matmulQ4_0 } from './matmul';
+export { quantizeActivations } from './activations';
+export { matmulQ8_0Q8, matmulQ4_0Q8 } from './qmatmul';
 export { rmsnorm, rope, swiglu } from './elementwise';
 export { attention, attentionHeads, softmax } from './attention';
 export { gemmF32, transposeF32, rmsnormBackward, ropeBackward, softmaxF32, swigluF32, swigluBackward, attentionSequence, attentionSequenceBackward } from './backward';

@@ -16,17 +16,19 @@ import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernel
 import { quantize } from '../src/quant/quantize.js';
 import { EPS32, ensureWasmBuilt, randomArray, wasmPath } from './wasm-helpers.js';
 
-let wasm: WasmKernels;
+let wasm: WasmKernels; // the default: q8_0 / q4_0 matmuls quantize their activations
+let wasmF32: WasmKernels; // activations: 'f32', the reference's arithmetic for every dtype
 beforeAll(async () => {
   ensureWasmBuilt();
   wasm = await createWasmKernels({ maxMemoryBytes: 1 << 30, wasmPath });
+  wasmF32 = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, activations: 'f32' });
 });
 
 const RUNS = { numRuns: 100 };
 
-// The array as the kernels will see it: a plain copy, or a copy in WASM memory.
-function place(a: Float32Array, inWasm: boolean): Float32Array {
-  const placed = inWasm ? wasm.allocate(a.length) : new Float32Array(a.length);
+// The array as the kernels will see it: a plain copy, or a copy in their WASM memory.
+function place(a: Float32Array, inWasm: boolean, kernels: WasmKernels = wasm): Float32Array {
+  const placed = inWasm ? kernels.allocate(a.length) : new Float32Array(a.length);
   placed.set(a);
   return placed;
 }
@@ -43,16 +45,16 @@ function expectClose(got: Float32Array, want: Float32Array, tol: (i: number) => 
 }
 
 describe('wasm matmul', () => {
-  // out[t, n] = Σ_k x[t, k]·W[n, k]. The WASM decode of W (f16, d·q) gives the same f32
-  // values as the reference's readRow, so only the summation differs:
+  // out[t, n] = Σ_k x[t, k]·W[n, k]. With f32 activations the WASM decode of W (f16, d·q)
+  // gives the same f32 values as the reference's readRow, so only the summation differs:
   //   |wasm − ref| ≤ (K + 2)·ε·Σ_k |x[t, k]·W[n, k]| + ε·|ref|
   function checkMatmul(dtype: DType, T: number, K: number, N: number, seed: number, inWasm: boolean): void {
     const x = randomArray(T * K, seed);
     const w: WeightTensor = quantize(randomArray(N * K, seed + 1, 0.5), N, K, dtype);
     const want = new Float32Array(T * N);
     tsKernels.matmul(want, x, w, T);
-    const out = place(new Float32Array(T * N).fill(NaN), inWasm);
-    wasm.matmul(out, place(x, inWasm), w, T);
+    const out = place(new Float32Array(T * N).fill(NaN), inWasm, wasmF32);
+    wasmF32.matmul(out, place(x, inWasm, wasmF32), w, T);
     const W = toF32(w);
     const tol = (i: number): number => {
       const t = Math.floor(i / N);
@@ -81,7 +83,7 @@ describe('wasm matmul', () => {
     });
   }
   for (const dtype of ['q8_0', 'q4_0'] as const) {
-    it(`${dtype}: equals the reference on the same quantized weights`, () => {
+    it(`${dtype}, f32 activations: equals the reference on the same quantized weights`, () => {
       fc.assert(fc.property(shape(blockK), (s) => checkMatmul(dtype, s.T, s.K, s.N, s.seed, s.inWasm)), RUNS);
     });
   }
@@ -109,6 +111,118 @@ describe('wasm matmul', () => {
     const before = wasm.memoryUsage().weights;
     wasm.matmul(out, randomArray(32, 9), w, 1);
     expect(wasm.memoryUsage().weights).toBe(before);
+  });
+});
+
+describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () => {
+  // Each block of 32 activations becomes d_x·q (d_x = max|x|/127 of the block in f32,
+  // q = round(x/d_x), |q| ≤ 127), the weights meet it in exact integer sums, and each
+  // block's sum is scaled by d_w·d_x in f32 (llama.cpp's scheme). Against the f32 reference:
+  //   activation rounding  |Σ_k W_k·(x_k − d_x·q_k)| ≤ Σ_k |W_k|·d_x·(1/2 + 2⁻¹⁶)
+  //     (x·(1/d_x) takes two f32 roundings, each under 2⁻²³ of 127, before the rounding to
+  //     an integer: together less than 2⁻¹⁶ of a step)
+  //   f32 rounding         ≤ (K + 8)·ε·Σ_k (|W_k| + 8|d_w|)·(|x_k| + d_x)
+  //     of the ~K/32 block terms, their scales and the four-lane sums, each term's size
+  //     bounded through |d_w·n| ≤ |W| + 8|d_w| (q4_0 sums its stored nibble n = W/d_w + 8
+  //     and takes the 8 off per block) and |d_x·q| ≤ |x| + d_x
+  // A wrong lane order, nibble or scale costs whole terms, far above both.
+  const blocksOf = (K: number) => K / 32;
+
+  // d_x per block of each row of x [T, K], as the kernel computes it
+  function activationScales(x: Float32Array): Float32Array {
+    const d = new Float32Array(x.length / 32);
+    for (let b = 0; b < d.length; b++) {
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
+      d[b] = Math.fround(amax / 127);
+    }
+    return d;
+  }
+
+  // d_w per block of the q8_0 / q4_0 weight rows [N, K/32 blocks]
+  function weightScales(w: WeightTensor): Float32Array {
+    const bytes = w.data as Uint8Array;
+    const blockBytes = w.dtype === 'q8_0' ? 34 : 18;
+    return Float32Array.from({ length: bytes.length / blockBytes }, (_, b) => f16ToF32(bytes[b * blockBytes] | (bytes[b * blockBytes + 1] << 8)));
+  }
+
+  function check(w: WeightTensor, x: Float32Array, T: number, inWasm: boolean, rounding = 0.5 + 2 ** -16): void {
+    const { rows: N, cols: K } = w;
+    const want = new Float32Array(T * N);
+    tsKernels.matmul(want, x, w, T);
+    const out = place(new Float32Array(T * N).fill(NaN), inWasm);
+    wasm.matmul(out, place(x, inWasm), w, T);
+    const W = toF32(w);
+    const dx = activationScales(x);
+    const dw = weightScales(w);
+    const offset = w.dtype === 'q4_0' ? 8 : 0;
+    const tol = (i: number): number => {
+      const t = Math.floor(i / N);
+      const n = i % N;
+      let activation = 0;
+      let terms = 0;
+      for (let k = 0; k < K; k++) {
+        const d = dx[t * blocksOf(K) + Math.floor(k / 32)];
+        const wk = Math.abs(W[n * K + k]);
+        activation += wk * d * rounding;
+        terms += (wk + offset * Math.abs(dw[n * blocksOf(K) + Math.floor(k / 32)])) * (Math.abs(x[t * K + k]) + d);
+      }
+      return activation + (K + 8) * EPS32 * terms + EPS32 * Math.abs(want[i]);
+    };
+    expectClose(out, want, tol, `${w.dtype} matmul (quantized activations) T=${T} K=${K} N=${N}`);
+  }
+
+  const arb = fc.record({
+    T: fc.integer({ min: 1, max: 9 }),
+    blocks: fc.integer({ min: 1, max: 9 }), // groups of four blocks and the tails 1-3
+    N: fc.integer({ min: 1, max: 13 }),
+    seed: fc.integer({ min: 0, max: 2 ** 30 }),
+    inWasm: fc.boolean(),
+  });
+
+  for (const dtype of ['q8_0', 'q4_0'] as const) {
+    it(`${dtype}: within the activation rounding bound of the reference`, () => {
+      fc.assert(
+        fc.property(arb, ({ T, blocks, N, seed, inWasm }) => {
+          const K = 32 * blocks;
+          check(quantize(randomArray(N * K, seed + 1, 0.5), N, K, dtype), randomArray(T * K, seed), T, inWasm);
+        }),
+        RUNS,
+      );
+    });
+
+    // Integer activations with ±127 in every block: d_x = 1 and q = x, nothing to round,
+    // so only the f32 bound remains, and every integer product is checked.
+    it(`${dtype}: exact activations leave only f32 rounding`, () => {
+      fc.assert(
+        fc.property(arb, ({ T, blocks, N, seed, inWasm }) => {
+          const K = 32 * blocks;
+          const x = randomArray(T * K, seed, 60).map((v) => Math.max(-127, Math.min(127, Math.round(v))));
+          for (let b = 0; b < T * blocks; b++) x[32 * b + (seed % 32)] = seed % 2 ? 127 : -127;
+          check(quantize(randomArray(N * K, seed + 1, 0.5), N, K, dtype), x, T, inWasm, 0);
+        }),
+        RUNS,
+      );
+    });
+
+    // Every output goes through the same code whatever T (and thread, tests/wasm-threads):
+    // a prompt's rows equal the same rows computed one token at a time, bit for bit.
+    it(`${dtype}: a row of a prompt equals that token alone, bit for bit`, () => {
+      const [T, K, N] = [7, 160, 11];
+      const w = quantize(randomArray(N * K, 3, 0.5), N, K, dtype);
+      const x = randomArray(T * K, 4);
+      const all = new Float32Array(T * N);
+      wasm.matmul(all, x, w, T);
+      for (let t = 0; t < T; t++) {
+        const one = new Float32Array(N);
+        wasm.matmul(one, x.subarray(t * K, (t + 1) * K), w, 1);
+        expect(Array.from(one)).toEqual(Array.from(all.subarray(t * N, (t + 1) * N)));
+      }
+    });
+  }
+
+  it('rejects an unknown activations option', async () => {
+    await expect(createWasmKernels({ activations: 'q4' as 'q8' })).rejects.toThrow(/activations must be 'q8' or 'f32', got q4/);
   });
 });
 

@@ -42,6 +42,10 @@ export interface WasmKernelsOptions {
   // A matmul or attention call is split across threads only from this many multiply-adds
   // on: below it, waking the workers costs more than it saves (0 = always split).
   minParallelWork?: number;
+  // Activations of q8_0 / q4_0 matmuls: 'q8' (default) quantizes each row of x to blocks of
+  // 32 with one scale (as llama.cpp does) and multiplies in integers, several times faster;
+  // 'f32' multiplies the decoded weights with x as it is, the reference's arithmetic.
+  activations?: 'q8' | 'f32';
 }
 
 export interface ModelKernelsOptions extends WasmKernelsOptions {
@@ -149,6 +153,11 @@ function positiveInts(kernel: string, values: Record<string, number>): void {
 
 const MATMUL = { f32: Op.matmulF32, f16: Op.matmulF16, q8_0: Op.matmulQ8_0, q4_0: Op.matmulQ4_0 } as const;
 const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', q4_0: 'matmulQ4_0' } as const;
+// q8_0 / q4_0 weights with quantized activations (assembly/qmatmul.ts)
+const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8 } as const;
+const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8' } as const;
+// Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
+const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm' as const;
@@ -158,6 +167,7 @@ class WasmBackend implements WasmKernels {
     private readonly shardList: Shard[],
     private readonly pool: WorkerPool | undefined,
     private readonly minParallelWork: number,
+    private readonly quantizeActivations: boolean,
     private readonly plan?: ShardPlan,
   ) {}
 
@@ -258,8 +268,15 @@ class WasmBackend implements WasmKernels {
     const f = this.frame(shard, 'matmul');
     const xPtr = f.input(x, T * K, 'x'); // [T, K]
     const outPtr = f.output(out, T * N, 'out'); // [T, N]
-    if (this.parallel(T * K * N, N)) this.pool!.run(MATMUL[w.dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
-    else shard.wasm[MATMUL_EXPORT[w.dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N);
+    const dtype = w.dtype;
+    if (this.quantizeActivations && (dtype === 'q8_0' || dtype === 'q4_0')) {
+      // x quantized once here, on this thread; every thread then reads the same blocks
+      const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
+      shard.wasm.quantizeActivations(xqPtr, xPtr, T, K);
+      if (this.parallel(T * K * N, N)) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
+      else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
+    } else if (this.parallel(T * K * N, N)) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
+    else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N);
     f.finish();
   }
 
@@ -358,6 +375,8 @@ async function start(module: WebAssembly.Module, shards: Shard[], options: WasmK
   const threads = checkThreads(options.threads ?? defaultThreads());
   const minWork = options.minParallelWork ?? DEFAULT_MIN_PARALLEL_WORK;
   if (!(minWork >= 0)) throw new Error(`wasm kernels: minParallelWork must be >= 0, got ${minWork}`);
+  const activations = options.activations ?? 'q8';
+  if (activations !== 'q8' && activations !== 'f32') throw new Error(`wasm kernels: activations must be 'q8' or 'f32', got ${String(activations)}`);
   const pool = threads > 1 ? await WorkerPool.start(threads - 1, module, shards.map((s) => s.memory)) : undefined;
-  return new WasmBackend(shards, pool, minWork, plan);
+  return new WasmBackend(shards, pool, minWork, activations === 'q8', plan);
 }

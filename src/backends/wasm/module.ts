@@ -12,6 +12,12 @@ export interface KernelExports {
   matmulF16(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ8_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ4_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
+  // (assembly/activations.ts)
+  quantizeActivations(xq: number, x: number, T: number, K: number): void;
+  // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
+  matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ4_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   rmsnorm(out: number, x: number, gain: number, T: number, C: number, eps: number): void;
   rope(x: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;

@@ -34,6 +34,8 @@ export const Op = {
   matmulQ8_0: 3,
   matmulQ4_0: 4,
   attention: 5, // args: out q k v scores T pos0 nHeads nKvHeads hd scoresStride
+  matmulQ8_0Q8: 6, // args as matmul, with x the quantized activations (quantizeActivations)
+  matmulQ4_0Q8: 7,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -42,6 +44,8 @@ const MATMUL_EXPORT = {
   [Op.matmulF16]: 'matmulF16',
   [Op.matmulQ8_0]: 'matmulQ8_0',
   [Op.matmulQ4_0]: 'matmulQ4_0',
+  [Op.matmulQ8_0Q8]: 'matmulQ8_0Q8',
+  [Op.matmulQ4_0Q8]: 'matmulQ4_0Q8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
@@ -54,7 +58,7 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
   const op = control[OP];
   const slices = control[SLICES];
   const a = (i: number): number => control[ARGS + i] >>> 0; // byte offsets may pass 2 GiB
-  if (op >= Op.matmulF32 && op <= Op.matmulQ4_0) {
+  if (op in MATMUL_EXPORT) {
     // matmul(out, x, w, T, K, N): split the N weight rows
     const [n0, n1] = sliceRange(a(5), slice, slices);
     if (n0 < n1) wasm[MATMUL_EXPORT[op as keyof typeof MATMUL_EXPORT]](a(0), a(1), a(2), a(3), a(4), a(5), n0, n1);

@@ -1,0 +1,101 @@
+// Activation rows x [T, K] f32 -> blocks of 32 integers with one scale each, the input of
+// the integer q8_0 / q4_0 matmul (qmatmul.ts). As llama.cpp quantizes its activations to
+// q8_0 before a quantized matmul, with two differences that only add precision: the scale
+// stays f32 (not f16), and the integers are stored widened to i16, since they meet the
+// weights in i32x4.dot_i16x8_s and widening them once here saves doing it per weight row.
+//
+// The buffer xq for T rows of K values (K % 32 == 0, nb = K / 32 blocks per row):
+//
+//   quants [T, nb, 32] i16   at xq             q = round(x / d), |q| ≤ 127
+//   scales [T, nb]     f32   at xq + 64·T·nb   d = max|x| / 127 of the block
+//   sums   [T, nb]     i32   at xq + 68·T·nb   Σ q of the block (for q4_0's offset of 8)
+//
+// 72·T·nb bytes in all (src/backends/wasm/kernels.ts reserves them).
+//
+// Within a block the 32 quants are in the order in which the weights are widened (by
+// shifts and masks within 16-bit lanes, qmatmul.ts), so the hot loop never shuffles:
+//
+//   lanes   0..7: values 0 2 4 … 14    (even bytes: q8_0 values 0..15 / q4_0 low nibbles)
+//   lanes  8..15: values 1 3 5 … 15    (odd bytes)
+//   lanes 16..23: values 16 18 … 30    (q8_0: even bytes of the second half; q4_0: high nibbles)
+//   lanes 24..31: values 17 19 … 31
+import { QK } from './simd';
+
+export const QUANT_BYTES: usize = 64; // one block of quants: 32 × i16
+
+// Where the scales and the sums of a buffer for T rows of nb blocks start
+@inline
+export function scalesAt(xq: usize, T: i32, nb: i32): usize {
+  return xq + <usize>T * nb * QUANT_BYTES;
+}
+
+@inline
+export function sumsAt(xq: usize, T: i32, nb: i32): usize {
+  return xq + <usize>T * nb * (QUANT_BYTES + 4);
+}
+
+@inline
+function hsumI32(v: v128): i32 {
+  const pairs = i32x4.add(v, v128.shuffle<i32>(v, v, 1, 0, 3, 2));
+  return i32x4.extract_lane(pairs, 0) + i32x4.extract_lane(pairs, 2);
+}
+
+// round(x · inv) to the nearest integer (ties to even), as i32x4
+@inline
+function roundToI32(x: v128, inv: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(x, inv)));
+}
+
+// max |x| over eight f32x4
+@inline
+function absMax8(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128): f32 {
+  const a = f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3)));
+  const b = f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7)));
+  const m = f32x4.max(a, b);
+  return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+}
+
+// One block: the 32 floats at x -> 32 quants at q (in the order above), d at scale, Σq at sum
+@inline
+function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize): void {
+  const x0 = v128.load(x);
+  const x1 = v128.load(x, 16);
+  const x2 = v128.load(x, 32);
+  const x3 = v128.load(x, 48);
+  const x4 = v128.load(x, 64);
+  const x5 = v128.load(x, 80);
+  const x6 = v128.load(x, 96);
+  const x7 = v128.load(x, 112);
+  const d = absMax8(x0, x1, x2, x3, x4, x5, x6, x7) / 127;
+  const inv = f32x4.splat(d > 0 ? 1 / d : 0);
+  const q0 = roundToI32(x0, inv); // values 0..3
+  const q1 = roundToI32(x1, inv);
+  const q2 = roundToI32(x2, inv);
+  const q3 = roundToI32(x3, inv);
+  const q4 = roundToI32(x4, inv);
+  const q5 = roundToI32(x5, inv);
+  const q6 = roundToI32(x6, inv);
+  const q7 = roundToI32(x7, inv); // values 28..31
+  const v0 = i16x8.narrow_i32x4_s(q0, q1); // values 0..7
+  const v1 = i16x8.narrow_i32x4_s(q2, q3); // 8..15
+  const v2 = i16x8.narrow_i32x4_s(q4, q5); // 16..23
+  const v3 = i16x8.narrow_i32x4_s(q6, q7); // 24..31
+  v128.store(q, v128.shuffle<i16>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14));
+  v128.store(q, v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15), 16);
+  v128.store(q, v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14), 32);
+  v128.store(q, v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15), 48);
+  const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
+  store<f32>(scale, d);
+  store<i32>(sum, hsumI32(s));
+}
+
+// xq: the buffer above, x: [T, K] f32 with K % 32 == 0
+export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32): void {
+  const nb = K / QK;
+  const scales = scalesAt(xq, T, nb);
+  const sums = sumsAt(xq, T, nb);
+  const blocks = <usize>T * nb;
+  for (let i: usize = 0; i < blocks; i++) {
+    quantizeBlock(xq + i * QUANT_BYTES, x + i * (QK << 2), scales + (i << 2), sums + (i << 2));
+  }
+}
