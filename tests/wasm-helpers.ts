@@ -1,6 +1,7 @@
 // Shared by the tests/wasm-*.test.ts files: builds the kernels when the .wasm is missing
 // or older than assembly/, and generates seeded test data.
 import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { seededNormal } from '../reference/init.js';
 
@@ -25,4 +26,25 @@ export function randomArray(n: number, seed: number, std = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = normal() * std;
   return a;
+}
+
+// The array as the kernels will see it: a plain copy, or a copy in their WASM memory.
+// `placer(() => wasm)` gives a place(a, inWasm, kernels = wasm) for a test file.
+export function placer<K extends { allocate(length: number): Float32Array }>(defaultKernels: () => K) {
+  return (a: Float32Array, inWasm: boolean, kernels: K = defaultKernels()): Float32Array => {
+    const placed = inWasm ? kernels.allocate(a.length) : new Float32Array(a.length);
+    placed.set(a);
+    return placed;
+  };
+}
+
+// Asserts |got − want| ≤ tol(i) for every element, reporting the first failure.
+export function expectClose(got: Float32Array, want: Float32Array, tol: (i: number) => number, what: string): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= tol(i))) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, reference ${want[i]} (|error| ${err} > tolerance ${tol(i)})`);
+    }
+  }
 }

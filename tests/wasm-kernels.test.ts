@@ -14,9 +14,10 @@ import { f16ToF32, toF32, type DType, type WeightTensor } from '../reference/ten
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { quantize } from '../src/quant/quantize.js';
-import { EPS32, ensureWasmBuilt, randomArray, wasmPath } from './wasm-helpers.js';
+import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
 
 let wasm: WasmKernels; // the default: q8_0 / q4_0 matmuls quantize their activations
+const place = placer(() => wasm);
 let wasmF32: WasmKernels; // activations: 'f32', the reference's arithmetic for every dtype
 beforeAll(async () => {
   ensureWasmBuilt();
@@ -26,23 +27,7 @@ beforeAll(async () => {
 
 const RUNS = { numRuns: 100 };
 
-// The array as the kernels will see it: a plain copy, or a copy in their WASM memory.
-function place(a: Float32Array, inWasm: boolean, kernels: WasmKernels = wasm): Float32Array {
-  const placed = inWasm ? kernels.allocate(a.length) : new Float32Array(a.length);
-  placed.set(a);
-  return placed;
-}
 
-// Asserts |got − want| ≤ tol(i) for every element, reporting the first failure.
-function expectClose(got: Float32Array, want: Float32Array, tol: (i: number) => number, what: string): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= tol(i))) {
-      throw new Error(`${what}: element ${i} is ${got[i]}, reference ${want[i]} (|error| ${err} > tolerance ${tol(i)})`);
-    }
-  }
-}
 
 describe('wasm matmul', () => {
   // out[t, n] = Σ_k x[t, k]·W[n, k]. With f32 activations the WASM decode of W (f16, d·q)

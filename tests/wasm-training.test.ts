@@ -24,9 +24,10 @@ import { columnRange } from '../src/backends/wasm/training-pool.js';
 import { createWasmTrainingKernels, type WasmTrainingKernels } from '../src/backends/wasm/training.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 import { expectGolden } from './train-golden-helpers.js';
-import { EPS32, ensureWasmBuilt, randomArray, wasmPath } from './wasm-helpers.js';
+import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
 
 let wasm: WasmTrainingKernels;
+const place = placer(() => wasm);
 beforeAll(async () => {
   ensureWasmBuilt();
   wasm = await createWasmTrainingKernels({ maxMemoryBytes: 1 << 30, wasmPath, threads: 1 });
@@ -36,21 +37,7 @@ afterAll(() => wasm?.close());
 const RUNS = { numRuns: 40 };
 const seed = fc.integer({ min: 0, max: 2 ** 30 });
 
-// The array as the kernels will see it: a plain copy, or a copy in WASM memory.
-function place(a: Float32Array, inWasm: boolean): Float32Array {
-  const placed = inWasm ? wasm.allocate(a.length) : new Float32Array(a.length);
-  placed.set(a);
-  return placed;
-}
 
-// Asserts |got − want| ≤ tol(i) for every element, reporting the first failure.
-function expectClose(got: Float32Array, want: Float32Array, tol: (i: number) => number, what: string): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= tol(i))) throw new Error(`${what}: element ${i} is ${got[i]}, reference ${want[i]} (|error| ${err} > ${tol(i)})`);
-  }
-}
 
 describe('wasm training matmul', () => {
   // T up to 21: the blocked product (T ≥ 8) with 4-row tiles and 1-3 leftover rows, and the
