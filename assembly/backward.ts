@@ -7,6 +7,7 @@
 // Pointers are byte offsets into the shared linear memory; every buffer, scratch included,
 // comes from the caller (no allocation in here). Dimension letters as in reference/:
 // T rows, K input width, N output width, C model width, hd head dimension.
+import { rotatePairs } from './elementwise';
 import { sigmoid1, sigmoid4 } from './exp';
 import { madd } from './simd';
 
@@ -96,24 +97,7 @@ export function rmsnormBackward(dx: usize, dgain: usize, dout: usize, x: usize, 
 
 // dx: [T, nHeads*hd]; row t is at position pos0 + t
 export function ropeBackward(dx: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64): void {
-  const rowFloats = <usize>nHeads * hd;
-  for (let t = 0; t < T; t++) {
-    const pos = <f64>(pos0 + t);
-    const row = dx + <usize>t * rowFloats * 4;
-    for (let i = 0; i < hd / 2; i++) {
-      const angle = pos * Math.pow(theta, <f64>(-2 * i) / <f64>hd);
-      const cos = f64x2.splat(Math.cos(angle));
-      const sin = Math.sin(angle);
-      const signedSin = f64x2(sin, -sin);
-      for (let h = 0; h < nHeads; h++) {
-        const pair = row + ((<usize>h * hd + 2 * i) << 2);
-        const v = f64x2.promote_low_f32x4(v128.load64_zero(pair));
-        const swapped = v128.shuffle<f64>(v, v, 1, 0);
-        const rotated = f64x2.add(f64x2.mul(v, cos), f64x2.mul(swapped, signedSin));
-        v128.store64_lane(pair, f32x4.demote_f64x2_zero(rotated), 0);
-      }
-    }
-  }
+  rotatePairs(dx, T, nHeads, hd, pos0, theta, -1);
 }
 
 // --- SwiGLU in f32, with the f32x4 sigmoid of exp.ts ---------------------------------------------

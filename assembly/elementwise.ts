@@ -55,6 +55,12 @@ export function rmsnorm(out: usize, x: usize, gain: usize, T: i32, C: i32, eps: 
 
 // x: [T, nHeads*hd] rotated in place; row t is at position pos0 + t
 export function rope(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64): void {
+  rotatePairs(x, T, nHeads, hd, pos0, theta, 1);
+}
+
+// Rotates every pair by `direction`·φ: +1 is RoPE, −1 its backward (backward.ts). Multiplying
+// sin by ±1 is exact, so both directions round as the reference does.
+export function rotatePairs(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64, direction: f64): void {
   const rowFloats = <usize>nHeads * hd;
   for (let t = 0; t < T; t++) {
     const pos = <f64>(pos0 + t);
@@ -62,7 +68,7 @@ export function rope(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f
     for (let i = 0; i < hd / 2; i++) {
       const angle = pos * Math.pow(theta, <f64>(-2 * i) / <f64>hd); // f64 like the reference
       const cos = f64x2.splat(Math.cos(angle));
-      const sin = Math.sin(angle);
+      const sin = direction * Math.sin(angle);
       const signedSin = f64x2(-sin, sin);
       for (let h = 0; h < nHeads; h++) {
         const pair = row + ((<usize>h * hd + 2 * i) << 2);
