@@ -1,6 +1,6 @@
 // End-to-end CPU inference: llama-ts against llama.cpp (node-llama-cpp), side by side.
 //
-//   npm run bench [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
+//   npm run bench:e2e [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
 //                    [--decode-seconds 6] [--relaxed] [--no-bandwidth] [--out FILE]
 //
 // For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0) a random model
