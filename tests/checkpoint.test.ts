@@ -7,7 +7,7 @@ import { randomModel } from '../reference/init.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { loadModel } from '../src/formats/load.js';
 import { accumulatedStep } from '../src/train/accumulate.js';
-import { writeFileAtomic } from '../src/train/atomic.js';
+import { writeFileAtomic } from '../src/formats/atomic-file.js';
 import { loadCheckpoint, optimizerBytes, parseOptimizerFile, restoreOptimizer, type TrainState } from '../src/train/checkpoint.js';
 import { stepBatches } from '../src/train/data.js';
 import { createTrainer } from '../src/train/step.js';

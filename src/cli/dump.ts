@@ -1,4 +1,4 @@
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/atomic-file.js';
 import { dumpForward, parseIdList } from '../conform/dump.js';
 import { loadModel } from '../formats/load.js';
 import { writeSafetensors } from '../formats/safetensors.js';
@@ -37,9 +37,7 @@ export async function dumpCommand(argv: string[]): Promise<number> {
     targets: targets ? parseIdList(targets, '--targets') : undefined,
   });
   await closeKernels(kernels);
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, writeSafetensors(tensors, { producer: 'llama-ts dump' }));
-  renameSync(tmp, out);
+  writeFileAtomic(out, writeSafetensors(tensors, { producer: 'llama-ts dump' }));
   process.stderr.write(`wrote ${tensors.length} tensors to ${out}\n`);
   return 0;
 }

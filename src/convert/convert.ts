@@ -7,7 +7,8 @@
 // The vocabulary comes from --tokenizer when given, else from the input (a GGUF's metadata,
 // a HF folder's tokenizer.model / tokenizer.json). A SentencePiece tokenizer.model is kept
 // as bytes so that a HF folder can be written with it unchanged.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/atomic-file.js';
 import { extname } from 'node:path';
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
@@ -110,11 +111,11 @@ export function writeSource(
   if (format === 'gguf') {
     if (vocabulary) notes.push(...vocabularyNotes(vocabulary));
     else notes.push('no vocabulary: the GGUF has no tokenizer.ggml.* keys, so llama.cpp cannot run it (pass --tokenizer)');
-    writeFileSync(output, modelToGGUF(model, { dtype: type as DType, vocabulary, notes }));
+    writeFileAtomic(output, modelToGGUF(model, { dtype: type as DType, vocabulary, notes }));
     return { files: [output], notes };
   }
   if (format === 'llama2c') {
-    writeFileSync(output, writeLlama2c(model, llama2cVersion));
+    writeFileAtomic(output, writeLlama2c(model, llama2cVersion));
     notes.push('llama2.c files hold no vocabulary: use a tokenizer.bin with run.c');
     return { files: [output], notes };
   }

@@ -8,7 +8,8 @@
 //                           (tokenizer-json.ts); with a tokenizer_config.json naming specials
 //
 // Returned as file name → bytes; writeFolder puts them on disk.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/atomic-file.js';
 import { join } from 'node:path';
 import { headDim } from '../../reference/config.js';
 import { f32ToF16, toF32, type WeightTensor } from '../../reference/tensor.js';
@@ -48,7 +49,7 @@ export function writeFolder(dir: string, files: Map<string, Uint8Array>): string
   mkdirSync(dir, { recursive: true });
   return [...files].map(([name, bytes]) => {
     const path = join(dir, name);
-    writeFileSync(path, bytes);
+    writeFileAtomic(path, bytes);
     return path;
   });
 }

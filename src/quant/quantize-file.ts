@@ -9,7 +9,7 @@
 // stored; from a llama2.c input (which holds none), from --tokenizer (any tokenizer file we
 // read: .model, tokenizer.bin, tokenizer.json, GGUF) through src/convert's
 // Vocabulary → tokenizer.ggml.* writer. A --tokenizer also overrides a GGUF's own.
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/atomic-file.js';
 import { QK, type DType, type WeightTensor } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { readTokenizerFile } from '../convert/convert.js';
@@ -109,8 +109,6 @@ export function quantizeFile(input: string, output: string, options: QuantizeOpt
   const { model, quantized, kept } = quantizeMatrices(loaded.model, options.type);
   if (kept.length) notes.push(`kept in their storage type: ${kept.join(', ')}`);
   const bytes = ggufFromModel(model, meta);
-  const tmp = `${output}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, output);
+  writeFileAtomic(output, bytes);
   return { model, quantized, kept, notes, bytes: bytes.length };
 }

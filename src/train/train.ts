@@ -19,7 +19,7 @@ import type { LlamaModel } from '../../reference/weights.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { accumulatedStep, meanLoss } from './accumulate.js';
 import { LLAMA_ADAMW } from './adamw.js';
-import { removeStaleTemporaries } from './atomic.js';
+import { removeStaleTemporaries } from '../formats/atomic-file.js';
 import { createTrainingBackend, type TrainBackend } from './backend.js';
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { readTokenFile, splitTokens, stepBatches, validationBatches, type TokenArray } from './data.js';
