@@ -190,20 +190,24 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
       );
     });
 
-    // Every output goes through the same code whatever T (and thread, tests/wasm-threads):
-    // a prompt's rows equal the same rows computed one token at a time, bit for bit.
-    it(`${dtype}: a row of a prompt equals that token alone, bit for bit`, () => {
-      const [T, K, N] = [7, 160, 11];
-      const w = quantize(randomArray(N * K, 3, 0.5), N, K, dtype);
-      const x = randomArray(T * K, 4);
-      const all = new Float32Array(T * N);
-      wasm.matmul(all, x, w, T);
-      for (let t = 0; t < T; t++) {
-        const one = new Float32Array(N);
-        wasm.matmul(one, x.subarray(t * K, (t + 1) * K), w, 1);
-        expect(Array.from(one)).toEqual(Array.from(all.subarray(t * N, (t + 1) * N)));
-      }
-    });
+    // Every output goes through the same float operations whatever T (and thread,
+    // tests/wasm-threads): a prompt's rows equal the same rows computed one token at a time,
+    // bit for bit. T = 7: one group of four tokens a weight row (qmatmul.ts rowDot1x4) and
+    // three single tokens; T = 21: a full tile of 16 and a second tile of five (four plus one);
+    // odd N: a weight row without a pair.
+    for (const [T, K, N] of [[7, 160, 11], [21, 288, 13]]) {
+      it(`${dtype}: a row of a prompt equals that token alone, bit for bit (T=${T}, K=${K}, N=${N})`, () => {
+        const w = quantize(randomArray(N * K, 3, 0.5), N, K, dtype);
+        const x = randomArray(T * K, 4);
+        const all = new Float32Array(T * N);
+        wasm.matmul(all, x, w, T);
+        for (let t = 0; t < T; t++) {
+          const one = new Float32Array(N);
+          wasm.matmul(one, x.subarray(t * K, (t + 1) * K), w, 1);
+          expect(Array.from(one)).toEqual(Array.from(all.subarray(t * N, (t + 1) * N)));
+        }
+      });
+    }
   }
 
   it('rejects an unknown activations option', async () => {
