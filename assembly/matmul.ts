@@ -84,24 +84,6 @@ function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
   store<f32>(out + 3 * outStride, s3);
 }
 
-// out: [T, N], x: [T, K], w: [N, K] dense (f32 or f16)
-function matmulDense<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  const rowBytes = <usize>K * sizeof<W>();
-  let t = 0;
-  for (; t + 4 <= T; t += 4) {
-    const xt = x + <usize>t * K * 4;
-    for (let n = n0; n < n1; n++) {
-      denseDot4<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, K);
-    }
-  }
-  for (; t < T; t++) {
-    const xt = x + <usize>t * K * 4;
-    for (let n = n0; n < n1; n++) {
-      store<f32>(out + (<usize>t * N + n) * 4, denseDot1<W>(xt, w + <usize>n * rowBytes, K));
-    }
-  }
-}
-
 // --- quantized rows: q8_0 and q4_0 ----------------------------------------------------------
 //
 // Each block of 32 is decoded to eight f32x4 of d·q — the very floats the reference's
@@ -198,20 +180,31 @@ function blockDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
   store<f32>(out + 3 * outStride, hsum(a3));
 }
 
-// out: [T, N], x: [T, K], w: [N, K/32 blocks] quantized (q8_0 or q4_0)
-function matmulBlocks<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  const rowBytes = <usize>(K / QK) * blockBytes<W>();
+// --- all storage types: tiles of 4 tokens, each weight row decoded once per tile --------------
+
+// Quantized storage (i8 for q8_0, u8 for q4_0) is in blocks; f32 and f16 (u16) are dense.
+@inline
+function isBlocks<W>(): bool {
+  return sizeof<W>() == 1;
+}
+
+// out: [T, N], x: [T, K], w: [N, K] in storage type W (rows of K/32 blocks when quantized)
+function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  const rowBytes: usize = isBlocks<W>() ? <usize>(K / QK) * blockBytes<W>() : <usize>K * sizeof<W>();
   let t = 0;
   for (; t + 4 <= T; t += 4) {
     const xt = x + <usize>t * K * 4;
     for (let n = n0; n < n1; n++) {
-      blockDot4<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, K);
+      const o = out + (<usize>t * N + n) * 4;
+      if (isBlocks<W>()) blockDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
+      else denseDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
     }
   }
   for (; t < T; t++) {
     const xt = x + <usize>t * K * 4;
     for (let n = n0; n < n1; n++) {
-      store<f32>(out + (<usize>t * N + n) * 4, blockDot1<W>(xt, w + <usize>n * rowBytes, K));
+      const dot = isBlocks<W>() ? blockDot1<W>(xt, w + <usize>n * rowBytes, K) : denseDot1<W>(xt, w + <usize>n * rowBytes, K);
+      store<f32>(out + (<usize>t * N + n) * 4, dot);
     }
   }
 }
@@ -219,17 +212,17 @@ function matmulBlocks<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32,
 // --- exports, one per storage type ----------------------------------------------------------
 
 export function matmulF32(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulDense<f32>(out, x, w, T, K, N, n0, n1);
+  matmulRows<f32>(out, x, w, T, K, N, n0, n1);
 }
 
 export function matmulF16(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulDense<u16>(out, x, w, T, K, N, n0, n1);
+  matmulRows<u16>(out, x, w, T, K, N, n0, n1);
 }
 
 export function matmulQ8_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulBlocks<i8>(out, x, w, T, K, N, n0, n1);
+  matmulRows<i8>(out, x, w, T, K, N, n0, n1);
 }
 
 export function matmulQ4_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulBlocks<u8>(out, x, w, T, K, N, n0, n1);
+  matmulRows<u8>(out, x, w, T, K, N, n0, n1);
 }
