@@ -3,29 +3,13 @@
 //   out_h(t) = Σ_{s ≤ pos0+t} softmax_s(q_h(t) · k_g(s) / √hd) v_g(s),   g = ⌊h / (nHeads/nKvHeads)⌋
 //
 // The dot products and the weighted sum of values run along the head dimension in f32x4
-// (hd is even but need not be a multiple of 4: a two-float tail). The softmax is scalar
-// f64 like the reference; it touches S numbers per head against the S·hd of the rest.
+// (hd is even but need not be a multiple of 4: a two-float tail). The softmax is f32x4
+// too (exp.ts): in f64 with Math.exp it cost as much as the dot products.
+import { softmaxF32 } from './exp';
 import { hsum, madd } from './simd';
 
-// x: [n] softmax in place: exp(x − max) / Σ, sums in f64, stored as f32 like the reference
-export function softmax(x: usize, n: i32): void {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = <f64>load<f32>(x + (<usize>i << 2));
-    if (v > max) max = v;
-  }
-  let sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    const p = x + (<usize>i << 2);
-    const e = <f32>Math.exp(<f64>load<f32>(p) - max);
-    store<f32>(p, e);
-    sum += <f64>e;
-  }
-  for (let i = 0; i < n; i++) {
-    const p = x + (<usize>i << 2);
-    store<f32>(p, <f32>(<f64>load<f32>(p) / sum));
-  }
-}
+// x: [n] softmax in place, in f32 with exp.ts's f32x4 exponential
+export { softmaxF32 as softmax } from './exp';
 
 // q · k over hd floats
 function dotHead(q: usize, k: usize, hd: i32): f32 {
@@ -64,7 +48,7 @@ function attendHead(
     const dot = dotHead(q, kHead + <usize>s * kvStride, hd);
     store<f32>(scores + (<usize>s << 2), <f32>(<f64>dot * scale));
   }
-  softmax(scores, visible);
+  softmaxF32(scores, visible);
   memory.fill(out, 0, <usize>hd << 2);
   for (let s = 0; s < visible; s++) {
     addScaledHead(out, load<f32>(scores + (<usize>s << 2)), vHead + <usize>s * kvStride, hd);

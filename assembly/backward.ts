@@ -100,22 +100,9 @@ export function ropeBackward(dx: usize, T: i32, nHeads: i32, hd: i32, pos0: i32,
   rotatePairs(dx, T, nHeads, hd, pos0, theta, -1);
 }
 
-// --- SwiGLU in f32, with the f32x4 sigmoid of exp.ts ---------------------------------------------
+// --- SwiGLU in f32: the forward kernel itself (elementwise.ts) -------------------------------
 
-// out[i] = silu(gate[i]) · up[i] = gate σ(gate) up, in f32; out may be gate or up
-export function swigluF32(out: usize, gate: usize, up: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const offset = <usize>i << 2;
-    const g = v128.load(gate + offset);
-    v128.store(out + offset, f32x4.mul(f32x4.mul(g, sigmoid4(g)), v128.load(up + offset)));
-  }
-  for (; i < n; i++) {
-    const offset = <usize>i << 2;
-    const g = load<f32>(gate + offset);
-    store<f32>(out + offset, g * sigmoid1(g) * load<f32>(up + offset));
-  }
-}
+export { swiglu as swigluF32 } from './elementwise';
 
 // --- SwiGLU backward ------------------------------------------------------------------------------
 //

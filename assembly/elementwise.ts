@@ -1,6 +1,9 @@
-// The row-wise kernels: RMSNorm, RoPE and SwiGLU. They are a sliver of the work next to
-// the matmuls, so they follow the reference's f64 arithmetic (JavaScript numbers) step
-// by step, in f64x2 lanes where that is free, and so agree with it to the last bit or two.
+// The row-wise kernels: RMSNorm, RoPE and SwiGLU. RMSNorm and RoPE are a sliver of the
+// work next to the matmuls, so they follow the reference's f64 arithmetic (JavaScript
+// numbers) step by step, in f64x2 lanes where that is free, and so agree with it to the
+// last bit or two. SwiGLU is f32x4 with exp.ts's exponential: a scalar f64 Math.exp per
+// hidden unit cost more than a decode step's feed-forward matmuls at small widths.
+import { sigmoid1, sigmoid4 } from './exp';
 
 // --- RMSNorm: out[t] = x[t] / sqrt(mean(x[t]²) + eps) ⊙ gain ------------------------------
 
@@ -62,14 +65,14 @@ export function rope(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f
 // sin by ±1 is exact, so both directions round as the reference does.
 export function rotatePairs(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64, direction: f64): void {
   const rowFloats = <usize>nHeads * hd;
-  for (let t = 0; t < T; t++) {
-    const pos = <f64>(pos0 + t);
-    const row = x + <usize>t * rowFloats * 4;
-    for (let i = 0; i < hd / 2; i++) {
-      const angle = pos * Math.pow(theta, <f64>(-2 * i) / <f64>hd); // f64 like the reference
+  for (let i = 0; i < hd / 2; i++) {
+    const frequency = Math.pow(theta, <f64>(-2 * i) / <f64>hd); // f64 like the reference
+    for (let t = 0; t < T; t++) {
+      const angle = <f64>(pos0 + t) * frequency;
       const cos = f64x2.splat(Math.cos(angle));
       const sin = direction * Math.sin(angle);
       const signedSin = f64x2(-sin, sin);
+      const row = x + <usize>t * rowFloats * 4;
       for (let h = 0; h < nHeads; h++) {
         const pair = row + ((<usize>h * hd + 2 * i) << 2);
         const v = f64x2.promote_low_f32x4(v128.load64_zero(pair));
@@ -81,13 +84,21 @@ export function rotatePairs(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, t
   }
 }
 
-// --- SwiGLU: out[i] = silu(gate[i]) · up[i], silu(a) = a / (1 + e^−a) ------------------------
+// --- SwiGLU: out[i] = silu(gate[i]) · up[i], silu(g) = g σ(g) = g / (1 + e^−g) -----------------
+//
+// In f32: σ from exp.ts (relative error a few units of the last place), then two products.
 
 // out, gate, up: [n]; out may be gate or up (each element is read before it is written)
 export function swiglu(out: usize, gate: usize, up: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const offset = <usize>i << 2;
-    const a = <f64>load<f32>(gate + offset);
-    store<f32>(out + offset, <f32>(a / (1 + Math.exp(-a)) * <f64>load<f32>(up + offset)));
+    const g = v128.load(gate + offset);
+    v128.store(out + offset, f32x4.mul(f32x4.mul(g, sigmoid4(g)), v128.load(up + offset)));
+  }
+  for (; i < n; i++) {
+    const offset = <usize>i << 2;
+    const g = load<f32>(gate + offset);
+    store<f32>(out + offset, g * sigmoid1(g) * load<f32>(up + offset));
   }
 }

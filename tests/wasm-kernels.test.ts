@@ -269,7 +269,8 @@ describe('wasm rmsnorm, rope, swiglu', () => {
     );
   });
 
-  // swiglu: the same f64 expression; exp may differ in its last f64 bit: ≤ 1 f32 ulp.
+  // swiglu is f32 with exp.ts's exponential (relative error ≤ 2u, u = 2⁻²⁴): 1 + e^−g adds
+  // u, the division u, the two products u each: ≤ 6u relative to first order; 7u allowed.
   it('swiglu: equals the reference, also with out = gate or out = up', () => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 100 }),
@@ -287,7 +288,7 @@ describe('wasm rmsnorm, rope, swiglu', () => {
         const u = place(up, inWasm);
         const out = alias === 'gate' ? g : alias === 'up' ? u : place(new Float32Array(n), inWasm);
         wasm.swiglu(out, g, u, n);
-        expectClose(out, want, (i) => 2 * EPS32 * Math.abs(want[i]), `swiglu n=${n} alias=${alias}`);
+        expectClose(out, want, (i) => 7 * EPS32 * Math.abs(want[i]), `swiglu n=${n} alias=${alias}`);
       }),
       RUNS,
     );
