@@ -110,6 +110,19 @@ function load4(p: usize, count: i32): v128 {
 
 // --- outputs: two weight rows against one activation row -----------------------------------------
 
+// Two blocks' partial sums p, q (i32x4 each) -> one i32x4 holding, in lanes 0, 2, the
+// halves of p's total and in lanes 1, 3 those of q's: [p0+p2, q0+q2, p1+p3, q1+q3]
+@inline
+function pairSums(p: v128, q: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(p, q, 0, 4, 1, 5), v128.shuffle<i32>(p, q, 2, 6, 3, 7));
+}
+
+// pairSums of blocks 0, 1 and of blocks 2, 3 -> the four block totals, lane j for block j
+@inline
+function blockTotals(u01: v128, u23: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(u01, u23, 0, 1, 4, 5), v128.shuffle<i32>(u01, u23, 2, 3, 6, 7));
+}
+
 // out0 = Σ_k x[k]·w0[k] and out1 = Σ_k x[k]·w1[k] for the activation row with quants xa,
 // scales xs and sums xsum (one row of a quantizeActivations buffer). Two weight rows share
 // each activation load. (For one row alone, w1 = w0 and out1 = out0: every row is computed
@@ -117,42 +130,58 @@ function load4(p: usize, count: i32): v128 {
 // thus not on the thread count.)
 //
 // Blocks go in groups of four: the group's scales d_w·d_x are made together (lane j for
-// block j), then each block's integer sum is converted and scaled by lane 0, the scales
-// rotated one lane on. One block per inner iteration keeps the loop body small: V8 issues
-// a basic block's loads first, and more blocks at once spill registers.
+// block j); each block's four integer partial sums are folded with its neighbour's
+// (pairSums) and then into one vector of the four block totals (blockTotals), which is
+// converted and scaled by the group's scales in one step. Missing blocks of a short last
+// group count as zeros.
 function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nb: i32): void {
   const bytes = blockBytes<W>();
-  let acc0 = f32x4.splat(0); // four partial sums of each row
+  const zero = i32x4.splat(0);
+  let acc0 = f32x4.splat(0); // lane j: blocks j, j+4, j+8, … of row 0
   let acc1 = f32x4.splat(0);
   for (let b = 0; b < nb; b += 4) {
     const count = min(4, nb - b);
-    let block0 = w0 + <usize>b * bytes;
-    let block1 = w1 + <usize>b * bytes;
-    let xb = xa + <usize>b * QUANT_BYTES;
+    const block0 = w0 + <usize>b * bytes;
+    const block1 = w1 + <usize>b * bytes;
+    const xb = xa + <usize>b * QUANT_BYTES;
     const dx = load4(xs + (<usize>b << 2), count);
-    let scales0 = f32x4.mul(weightScales<W>(loadHalves(block0, bytes, count)), dx);
-    let scales1 = f32x4.mul(weightScales<W>(loadHalves(block1, bytes, count)), dx);
+    const scales0 = f32x4.mul(weightScales<W>(loadHalves(block0, bytes, count)), dx);
+    const scales1 = f32x4.mul(weightScales<W>(loadHalves(block1, bytes, count)), dx);
     if (!isSigned<W>()) {
       // q4_0's n = w + 8: Σ w·q_x = Σ n·q_x − 8·Σq_x, the second term here, in floats
       const offsets = f32x4.convert_i32x4_s(i32x4.shl(load4(xsum + (<usize>b << 2), count), 3));
       acc0 = f32x4.sub(acc0, f32x4.mul(offsets, scales0));
       acc1 = f32x4.sub(acc1, f32x4.mul(offsets, scales1));
     }
-    for (let j = 0; j < count; j++) {
-      const x0 = v128.load(xb);
-      const x1 = v128.load(xb, 16);
-      const x2 = v128.load(xb, 32);
-      const x3 = v128.load(xb, 48);
-      const d0 = v128.shuffle<f32>(scales0, scales0, 0, 0, 0, 0);
-      const d1 = v128.shuffle<f32>(scales1, scales1, 0, 0, 0, 0);
-      acc0 = madd(f32x4.convert_i32x4_s(blockDot<W>(block0, x0, x1, x2, x3)), d0, acc0);
-      acc1 = madd(f32x4.convert_i32x4_s(blockDot<W>(block1, x0, x1, x2, x3)), d1, acc1);
-      scales0 = v128.shuffle<f32>(scales0, scales0, 1, 2, 3, 0);
-      scales1 = v128.shuffle<f32>(scales1, scales1, 1, 2, 3, 0);
-      block0 += bytes;
-      block1 += bytes;
-      xb += QUANT_BYTES;
+    // blocks 0 and 1 of the group
+    let x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+    let p0 = blockDot<W>(block0, x0, x1, x2, x3);
+    let p1 = blockDot<W>(block1, x0, x1, x2, x3);
+    let q0 = zero, q1 = zero;
+    if (count > 1) {
+      const xc = xb + QUANT_BYTES;
+      x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
+      q0 = blockDot<W>(block0 + bytes, x0, x1, x2, x3);
+      q1 = blockDot<W>(block1 + bytes, x0, x1, x2, x3);
     }
+    const u0 = pairSums(p0, q0);
+    const u1 = pairSums(p1, q1);
+    // blocks 2 and 3
+    p0 = zero; p1 = zero; q0 = zero; q1 = zero;
+    if (count > 2) {
+      const xc = xb + 2 * QUANT_BYTES;
+      x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
+      p0 = blockDot<W>(block0 + 2 * bytes, x0, x1, x2, x3);
+      p1 = blockDot<W>(block1 + 2 * bytes, x0, x1, x2, x3);
+    }
+    if (count > 3) {
+      const xc = xb + 3 * QUANT_BYTES;
+      x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
+      q0 = blockDot<W>(block0 + 3 * bytes, x0, x1, x2, x3);
+      q1 = blockDot<W>(block1 + 3 * bytes, x0, x1, x2, x3);
+    }
+    acc0 = madd(f32x4.convert_i32x4_s(blockTotals(u0, pairSums(p0, q0))), scales0, acc0);
+    acc1 = madd(f32x4.convert_i32x4_s(blockTotals(u1, pairSums(p1, q1))), scales1, acc1);
   }
   store<f32>(out0, hsum(acc0));
   store<f32>(out1, hsum(acc1));
@@ -176,31 +205,82 @@ function offsets(xsum: usize, count: i32): v128 {
   return f32x4.convert_i32x4_s(i32x4.shl(load4(xsum, count), 3));
 }
 
-// out[t·N + n] for four consecutive activation rows t (quants xa, scales xs, sums xsum of the
-// first; the next rows xaRow and xsRow bytes on) and one weight row w. Why: a prompt's weight
-// block is widened once for four tokens instead of once per token (four of q8_0's and seven
-// of q4_0's ops per block, of about 15 per token).
+// One block of one weight row, widened once (w0..w3), against four activation rows at
+// xb, xb + xaRow, …: the four tokens' Σ w·q_x partial sums
+@inline
+function widenedDot4(w0: v128, w1: v128, w2: v128, w3: v128, xb: usize, xaRow: usize, t: i32): v128 {
+  return widenedDot(w0, w1, w2, w3, xb + <usize>t * xaRow);
+}
+
+// out[t·N + n] for four consecutive activation rows t (quants xa, scales xs and sums xsum of
+// the first; the next rows xaRow and xsRow bytes on) and one weight row w. Why: a prompt's
+// weight block is widened once for four tokens instead of once per token (four of q8_0's
+// and seven of q4_0's ops per block, of about 14 per token).
 //
 // Each output goes through exactly rowDot2's float operations, in its order (the same
-// scales d_w·d_x per lane, the same offset subtraction, the same madd chain and hsum), and
-// integer sums are exact whatever their grouping: results equal rowDot2's bit for bit, so
-// they still do not depend on T, the tiling or the thread.
+// scales d_w·d_x per lane, the same offset subtraction, block totals, madd chain and hsum),
+// and integer sums are exact whatever their grouping: results equal rowDot2's bit for bit,
+// so they still do not depend on T, the tiling or the thread.
 function rowDot1x4<W>(out: usize, outRow: usize, w: usize, xa: usize, xaRow: usize, xs: usize, xsum: usize, xsRow: usize, nb: i32): void {
   const bytes = blockBytes<W>();
-  let acc0 = f32x4.splat(0); // four partial sums of each token's output
+  const zero = i32x4.splat(0);
+  let acc0 = f32x4.splat(0); // lane j: blocks j, j+4, … of token 0's output
   let acc1 = f32x4.splat(0);
   let acc2 = f32x4.splat(0);
   let acc3 = f32x4.splat(0);
   for (let b = 0; b < nb; b += 4) {
     const count = min(4, nb - b);
-    let block = w + <usize>b * bytes;
-    let xb = xa + <usize>b * QUANT_BYTES;
+    const block = w + <usize>b * bytes;
+    const xb = xa + <usize>b * QUANT_BYTES;
+    // blocks 0 and 1 of the group, folded per token (pairSums)
+    let lo = v128.load(block, 2);
+    let hi = isSigned<W>() ? v128.load(block, 18) : lo;
+    let w0 = weightLanes0<W>(lo), w1 = weightLanes1<W>(lo), w2 = weightLanes2<W>(lo, hi), w3 = weightLanes3<W>(lo, hi);
+    const p0 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 0);
+    const p1 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 1);
+    const p2 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 2);
+    const p3 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 3);
+    let u0 = pairSums(p0, zero), u1 = pairSums(p1, zero), u2 = pairSums(p2, zero), u3 = pairSums(p3, zero);
+    if (count > 1) {
+      lo = v128.load(block + bytes, 2);
+      hi = isSigned<W>() ? v128.load(block + bytes, 18) : lo;
+      w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
+      const xc = xb + QUANT_BYTES;
+      u0 = pairSums(p0, widenedDot4(w0, w1, w2, w3, xc, xaRow, 0));
+      u1 = pairSums(p1, widenedDot4(w0, w1, w2, w3, xc, xaRow, 1));
+      u2 = pairSums(p2, widenedDot4(w0, w1, w2, w3, xc, xaRow, 2));
+      u3 = pairSums(p3, widenedDot4(w0, w1, w2, w3, xc, xaRow, 3));
+    }
+    // blocks 2 and 3
+    let v0 = zero, v1 = zero, v2 = zero, v3 = zero;
+    if (count > 2) {
+      lo = v128.load(block + 2 * bytes, 2);
+      hi = isSigned<W>() ? v128.load(block + 2 * bytes, 18) : lo;
+      w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
+      const xc = xb + 2 * QUANT_BYTES;
+      const r0 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 0);
+      const r1 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 1);
+      const r2 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 2);
+      const r3 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 3);
+      v0 = pairSums(r0, zero); v1 = pairSums(r1, zero); v2 = pairSums(r2, zero); v3 = pairSums(r3, zero);
+      if (count > 3) {
+        lo = v128.load(block + 3 * bytes, 2);
+        hi = isSigned<W>() ? v128.load(block + 3 * bytes, 18) : lo;
+        w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
+        const xd = xb + 3 * QUANT_BYTES;
+        v0 = pairSums(r0, widenedDot4(w0, w1, w2, w3, xd, xaRow, 0));
+        v1 = pairSums(r1, widenedDot4(w0, w1, w2, w3, xd, xaRow, 1));
+        v2 = pairSums(r2, widenedDot4(w0, w1, w2, w3, xd, xaRow, 2));
+        v3 = pairSums(r3, widenedDot4(w0, w1, w2, w3, xd, xaRow, 3));
+      }
+    }
+    // scales d_w·d_x per token (lane j for block j), the q4_0 offsets, then the block totals
     const dw = weightScales<W>(loadHalves(block, bytes, count));
     const dx = xs + (<usize>b << 2); // token 0's scales of this group
-    let scales0 = f32x4.mul(dw, load4(dx, count));
-    let scales1 = f32x4.mul(dw, load4(dx + xsRow, count));
-    let scales2 = f32x4.mul(dw, load4(dx + 2 * xsRow, count));
-    let scales3 = f32x4.mul(dw, load4(dx + 3 * xsRow, count));
+    const scales0 = f32x4.mul(dw, load4(dx, count));
+    const scales1 = f32x4.mul(dw, load4(dx + xsRow, count));
+    const scales2 = f32x4.mul(dw, load4(dx + 2 * xsRow, count));
+    const scales3 = f32x4.mul(dw, load4(dx + 3 * xsRow, count));
     if (!isSigned<W>()) {
       const sums = xsum + (<usize>b << 2);
       acc0 = f32x4.sub(acc0, f32x4.mul(offsets(sums, count), scales0));
@@ -208,24 +288,10 @@ function rowDot1x4<W>(out: usize, outRow: usize, w: usize, xa: usize, xaRow: usi
       acc2 = f32x4.sub(acc2, f32x4.mul(offsets(sums + 2 * xsRow, count), scales2));
       acc3 = f32x4.sub(acc3, f32x4.mul(offsets(sums + 3 * xsRow, count), scales3));
     }
-    for (let j = 0; j < count; j++) {
-      const lo = v128.load(block, 2);
-      const hi = isSigned<W>() ? v128.load(block, 18) : lo;
-      const w0 = weightLanes0<W>(lo);
-      const w1 = weightLanes1<W>(lo);
-      const w2 = weightLanes2<W>(lo, hi);
-      const w3 = weightLanes3<W>(lo, hi);
-      acc0 = madd(f32x4.convert_i32x4_s(widenedDot(w0, w1, w2, w3, xb)), v128.shuffle<f32>(scales0, scales0, 0, 0, 0, 0), acc0);
-      acc1 = madd(f32x4.convert_i32x4_s(widenedDot(w0, w1, w2, w3, xb + xaRow)), v128.shuffle<f32>(scales1, scales1, 0, 0, 0, 0), acc1);
-      acc2 = madd(f32x4.convert_i32x4_s(widenedDot(w0, w1, w2, w3, xb + 2 * xaRow)), v128.shuffle<f32>(scales2, scales2, 0, 0, 0, 0), acc2);
-      acc3 = madd(f32x4.convert_i32x4_s(widenedDot(w0, w1, w2, w3, xb + 3 * xaRow)), v128.shuffle<f32>(scales3, scales3, 0, 0, 0, 0), acc3);
-      scales0 = v128.shuffle<f32>(scales0, scales0, 1, 2, 3, 0);
-      scales1 = v128.shuffle<f32>(scales1, scales1, 1, 2, 3, 0);
-      scales2 = v128.shuffle<f32>(scales2, scales2, 1, 2, 3, 0);
-      scales3 = v128.shuffle<f32>(scales3, scales3, 1, 2, 3, 0);
-      block += bytes;
-      xb += QUANT_BYTES;
-    }
+    acc0 = madd(f32x4.convert_i32x4_s(blockTotals(u0, v0)), scales0, acc0);
+    acc1 = madd(f32x4.convert_i32x4_s(blockTotals(u1, v1)), scales1, acc1);
+    acc2 = madd(f32x4.convert_i32x4_s(blockTotals(u2, v2)), scales2, acc2);
+    acc3 = madd(f32x4.convert_i32x4_s(blockTotals(u3, v3)), scales3, acc3);
   }
   store<f32>(out, hsum(acc0));
   store<f32>(out + outRow, hsum(acc1));
