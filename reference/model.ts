@@ -36,6 +36,24 @@ export function createKVCache(config: LlamaConfig, capacity = config.maxSeqLen, 
   return { capacity, k, v };
 }
 
+// The activation buffers of a forward pass. Kernels that lend memory of their own
+// (allocate: WASM linear memory) would otherwise copy every plain array argument in and
+// every output back, at every call; so with them each buffer is taken once, kept for
+// these kernels, and grown when a call has more tokens. Its contents never outlive a call.
+const lentBuffers = new WeakMap<Kernels, Map<string, Float32Array>>();
+
+function buffer(kernels: Kernels, name: string, length: number): Float32Array {
+  if (!kernels.allocate) return new Float32Array(length);
+  let buffers = lentBuffers.get(kernels);
+  if (!buffers) lentBuffers.set(kernels, (buffers = new Map()));
+  let b = buffers.get(name);
+  if (!b || b.length < length) {
+    b = kernels.allocate(Math.max(length, 2 * (b?.length ?? 0))); // doubling: a bounded total
+    buffers.set(name, b);
+  }
+  return b.subarray(0, length);
+}
+
 // Receives every intermediate tensor by its golden/ name (see golden/FORMAT.md); `data`
 // is only valid during the call, so copy what you keep.
 export type Trace = (name: string, data: Float32Array, shape: number[]) => void;
@@ -63,13 +81,13 @@ export function forward(
     throw new Error(`forward: positions ${pos0}..${pos0 + T - 1} do not fit the context of ${cache.capacity}`);
   }
 
-  const h = new Float32Array(T * C); // [T, C] residual stream
-  const xn = new Float32Array(T * C); // [T, C] normalized input of a sub-layer
-  const q = new Float32Array(T * qDim); // [T, nHeads*hd]
-  const att = new Float32Array(T * qDim); // [T, nHeads*hd] attention output before wo
-  const proj = new Float32Array(T * C); // [T, C] output of wo or w2
-  const gate = new Float32Array(T * c.hiddenDim); // [T, H] w1 x, then silu(w1 x) ⊙ w3 x
-  const up = new Float32Array(T * c.hiddenDim); // [T, H] w3 x
+  const h = buffer(kernels, 'h', T * C); // [T, C] residual stream
+  const xn = buffer(kernels, 'xn', T * C); // [T, C] normalized input of a sub-layer
+  const q = buffer(kernels, 'q', T * qDim); // [T, nHeads*hd]
+  const att = buffer(kernels, 'att', T * qDim); // [T, nHeads*hd] attention output before wo
+  const proj = buffer(kernels, 'proj', T * C); // [T, C] output of wo or w2
+  const gate = buffer(kernels, 'gate', T * c.hiddenDim); // [T, H] w1 x, then silu(w1 x) ⊙ w3 x
+  const up = buffer(kernels, 'up', T * c.hiddenDim); // [T, H] w3 x
 
   // Token embedding: row `token` of the embedding matrix.
   const row = new Float32Array(C);
@@ -123,8 +141,8 @@ export function forward(
   kernels.rmsnorm(xn, h, w.norm, T, C, c.normEps);
   trace?.('norm', xn, [T, C]);
   const rows = options.allLogits ? T : 1;
-  const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
+  const logits = buffer(kernels, 'logits', rows * c.vocabSize); // [rows, V]
   kernels.matmul(logits, xn.subarray((T - rows) * C), w.output, rows);
   if (options.allLogits) trace?.('logits', logits, [T, c.vocabSize]);
-  return logits;
+  return kernels.allocate ? logits.slice() : logits; // the caller's own copy
 }
