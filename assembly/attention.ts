@@ -24,17 +24,41 @@ function dotHead(q: usize, k: usize, hd: i32): f32 {
   return sum;
 }
 
-// out[0..hd) += p · v[0..hd)
-function addScaledHead(out: usize, p: f32, v: usize, hd: i32): void {
-  const ps = f32x4.splat(p);
+// out[0..hd) = Σ_s p[s] · v_s[0..hd) over `visible` rows v_s = vHead + s·kvStride, held in
+// registers a slice at a time (16 floats, then 4, then a 2-float tail), so that out is
+// written once instead of loaded and stored per row. Per element the sum runs s = 0, 1, …
+// as a running out += p·v would.
+function weightedSum(out: usize, p: usize, vHead: usize, visible: i32, kvStride: usize, hd: i32): void {
   let i = 0;
+  for (; i + 16 <= hd; i += 16) {
+    const offset = <usize>i << 2;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let s = 0; s < visible; s++) {
+      const ps = v128.load32_splat(p + (<usize>s << 2));
+      const v = vHead + <usize>s * kvStride + offset;
+      a0 = madd(ps, v128.load(v), a0);
+      a1 = madd(ps, v128.load(v, 16), a1);
+      a2 = madd(ps, v128.load(v, 32), a2);
+      a3 = madd(ps, v128.load(v, 48), a3);
+    }
+    v128.store(out + offset, a0);
+    v128.store(out + offset, a1, 16);
+    v128.store(out + offset, a2, 32);
+    v128.store(out + offset, a3, 48);
+  }
   for (; i + 4 <= hd; i += 4) {
     const offset = <usize>i << 2;
-    v128.store(out + offset, madd(ps, v128.load(v + offset), v128.load(out + offset)));
+    let a = f32x4.splat(0);
+    for (let s = 0; s < visible; s++) {
+      a = madd(v128.load32_splat(p + (<usize>s << 2)), v128.load(vHead + <usize>s * kvStride + offset), a);
+    }
+    v128.store(out + offset, a);
   }
   for (; i < hd; i++) {
     const offset = <usize>i << 2;
-    store<f32>(out + offset, load<f32>(out + offset) + p * load<f32>(v + offset));
+    let a: f32 = 0;
+    for (let s = 0; s < visible; s++) a += load<f32>(p + (<usize>s << 2)) * load<f32>(vHead + <usize>s * kvStride + offset);
+    store<f32>(out + offset, a);
   }
 }
 
@@ -49,10 +73,7 @@ function attendHead(
     store<f32>(scores + (<usize>s << 2), <f32>(<f64>dot * scale));
   }
   softmaxF32(scores, visible);
-  memory.fill(out, 0, <usize>hd << 2);
-  for (let s = 0; s < visible; s++) {
-    addScaledHead(out, load<f32>(scores + (<usize>s << 2)), vHead + <usize>s * kvStride, hd);
-  }
+  weightedSum(out, scores, vHead, visible, kvStride, hd);
 }
 
 // out, q: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd] with rows 0 .. pos0+T-1 filled;
