@@ -1,7 +1,7 @@
 // End-to-end CPU inference: llama-ts against llama.cpp (node-llama-cpp), side by side.
 //
 //   npm run bench:e2e [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
-//                    [--decode-seconds 6] [--relaxed] [--no-bandwidth] [--out FILE]
+//                    [--decode-seconds 6] [--plain] [--no-bandwidth] [--out FILE]
 //
 // For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0) a random model
 // is written once as a GGUF with the LLaMA vocabulary, and both engines load that file. At
@@ -42,7 +42,7 @@ interface Settings {
 }
 
 function readSettings(argv: string[]): Settings {
-  const flags = parseFlags(argv, ['only', 'threads', 'reps', 'decode', 'decode-seconds', 'out'], ['quick', 'relaxed', 'no-bandwidth']);
+  const flags = parseFlags(argv, ['only', 'threads', 'reps', 'decode', 'decode-seconds', 'out'], ['quick', 'plain', 'no-bandwidth']);
   const quick = flags.has('quick');
   const only = listFlag(flags, 'only', []);
   const threads = listFlag(flags, 'threads', ['1', '2']).map((t) => {
@@ -50,8 +50,9 @@ function readSettings(argv: string[]): Settings {
     if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new Error(`--threads: "${t}" is not a thread count`);
     return n;
   });
-  const wasm = flags.has('relaxed') ? relaxedVariant() : simdVariant();
-  if (!wasm) throw new Error('--relaxed: build/kernels-relaxed.wasm is missing; run `node scripts/build-wasm.mjs --relaxed`');
+  // the build the library picks by default (relaxed SIMD), or with --plain the SIMD one
+  const wasm = flags.has('plain') ? simdVariant() : relaxedVariant();
+  if (!wasm) throw new Error('build/kernels-relaxed.wasm is missing; run `node scripts/build-wasm.mjs` (or pass --plain)');
   return {
     shapes: SHAPE_NAMES.filter((s) => BENCH_DTYPES.some((d) => selects(only, s, d, SHAPE_NAMES, BENCH_DTYPES))),
     only,
@@ -66,6 +67,14 @@ function readSettings(argv: string[]): Settings {
 }
 
 type LlamaCpp = Awaited<ReturnType<typeof startLlamaCpp>>;
+
+// A pause before each timed run: llama.cpp's worker threads poll for a while after a call
+// returns, and our workers spin briefly before sleeping; either would otherwise take the
+// core from the next run of the other engine.
+const SETTLE_MS = 200;
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+}
 
 // Both engines on one GGUF at one thread count, alternating; returns the decode and prompt rows.
 async function benchPair(
@@ -88,12 +97,16 @@ async function benchPair(
     const samples = { oursDecode: [] as number[], theirsDecode: [] as number[], oursPrompt: [] as number[], theirsPrompt: [] as number[] };
     let agreement = 0;
     for (let rep = 0; rep < s.reps; rep++) {
+      await settle();
       const a = ourDecodeSeconds(ours, decodePrompt, s.decodeTokens, s.decodeSeconds);
+      await settle();
       const b = await theirDecodeSeconds(theirs, decodePrompt, s.decodeTokens, s.decodeSeconds);
       samples.oursDecode.push(a.steps / a.seconds);
       samples.theirsDecode.push(b.steps / b.seconds);
       if (rep === 0) agreement = leadingAgreement(a.tokens, b.tokens);
+      await settle();
       samples.oursPrompt.push(PROMPT_TOKENS / ourPromptSeconds(ours, prompt));
+      await settle();
       samples.theirsPrompt.push(PROMPT_TOKENS / (await theirPromptSeconds(theirs, prompt)));
     }
     const base = { shape, dtype, threads, ourThreads: ours.threadsInUse, weightBytesPerToken: weightBytesPerToken(config, dtype) };

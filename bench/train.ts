@@ -8,8 +8,8 @@
 //   --steps N      timed steps per run (default 5; the TypeScript kernels get at most 2)
 //   --threads 1,2  thread counts, the same for both engines (default 1,2)
 //   --rounds N     alternations ours/torch per thread count (default 2; the best median is kept)
-//   --relaxed      the relaxed-SIMD build (fused multiply-add); Node 20 needs
-//                  `node --experimental-wasm-relaxed-simd build/bench/train.js --relaxed`
+//   --plain        the plain SIMD build (default: the one the library picks, relaxed SIMD
+//                  with fused multiply-add where the runtime has it)
 //   --ts           also time the TypeScript kernels
 //   --profile      time each kernel of one WASM step
 //   --out FILE     JSON report (default bench/results/train.json)
@@ -122,11 +122,12 @@ async function main(): Promise<void> {
   const load = { before: loadavg() };
   console.log(`shape: dim ${CONFIG.dim}, ${CONFIG.nLayers} layers, ${CONFIG.nHeads}/${CONFIG.nKvHeads} heads, hidden ${CONFIG.hiddenDim}, vocab ${CONFIG.vocabSize}, B ${B} × T ${T}; ${params} parameters; load average ${load.before.map((l) => l.toFixed(2)).join(' ')}`);
 
-  const wasmPath = flag('--relaxed') ? fileURLToPath(new URL('./kernels-relaxed.wasm', import.meta.url)) : undefined;
-  const build = wasmPath ? 'relaxed SIMD' : 'SIMD';
+  const simd = flag('--plain') ? 'plain' : 'auto';
+  let build = '';
   const rows: Array<{ threads: number; oursTokensPerSecond: number; torchTokensPerSecond: number; ratio: number; torch: TorchResult }> = [];
   for (const threads of threadCounts) {
-    const wasm = await createWasmTrainingKernels({ threads, wasmPath });
+    const wasm = await createWasmTrainingKernels({ threads, simd });
+    build = wasm.forward.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD';
     let ours = Infinity;
     let torch: TorchResult | undefined;
     for (let round = 0; round < rounds; round++) {
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
   }
 
   if (flag('--profile')) {
-    const wasm = await createWasmTrainingKernels({ threads: threadCounts[0], wasmPath });
+    const wasm = await createWasmTrainingKernels({ threads: threadCounts[0], simd });
     const totals = new Map<string, number>();
     const trainer = createTrainer(wasm.placeModel(randomModel(CONFIG, 1)), profiled(wasm, totals));
     trainStep(trainer, randomBatch(0), 1e-3);

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// Compiles the AssemblyScript kernels (assembly/index.ts) to build/kernels.wasm, and bundles
-// the kernels worker thread (src/backends/wasm/worker.ts) to build/wasm-worker.mjs.
+// Compiles the AssemblyScript kernels (assembly/index.ts) twice, and bundles the kernels
+// worker thread (src/backends/wasm/worker.ts) to build/wasm-worker.mjs:
 //
-//   node scripts/build-wasm.mjs                 build/kernels.wasm (SIMD)
-//   node scripts/build-wasm.mjs --relaxed       also build/kernels-relaxed.wasm (relaxed SIMD: FMA)
-//   node scripts/build-wasm.mjs --if-stale      only when assembly/ is newer than the output
-//   node scripts/build-wasm.mjs --copy-to dist  copy the built .wasm files into dist/ (after tsup,
+//   build/kernels.wasm          SIMD
+//   build/kernels-relaxed.wasm  relaxed SIMD (f32x4.relaxed_madd: fused multiply-add)
+//
+//   node scripts/build-wasm.mjs                 both builds and the worker
+//   node scripts/build-wasm.mjs --if-stale      only what is older than its sources
+//   node scripts/build-wasm.mjs --copy-to dist  copy the built files into dist/ (after tsup,
 //                                               whose `clean` empties dist/)
 //
-// build/ is a generated folder (gitignored). At run time src/backends/wasm/module.ts looks
-// for kernels.wasm next to the bundled module (dist/) first, then in build/ (running from
-// source, as the tests do).
+// (--relaxed, once needed for the relaxed build, is accepted and changes nothing.)
+// build/ is a generated folder (gitignored). At run time src/backends/wasm/module.ts picks
+// the relaxed build where the runtime supports it, and looks for it next to the bundled
+// module (dist/) first, then in build/ (running from source, as the tests do).
 import asc from 'assemblyscript/asc';
 import { build as esbuild } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -89,7 +92,7 @@ function copyTo(dir) {
     const from = join(buildDir, file);
     if (existsSync(from)) copyFileSync(from, join(target, file));
   }
-  for (const file of [VARIANTS.simd.file, WORKER.file]) {
+  for (const file of [VARIANTS.simd.file, VARIANTS.relaxed.file, WORKER.file]) {
     if (!existsSync(join(target, file))) throw new Error(`build-wasm: ${join(buildDir, file)} does not exist; build it before --copy-to`);
   }
 }
@@ -103,8 +106,7 @@ async function cli(args) {
     return;
   }
   const ifStale = args.includes('--if-stale');
-  const built = [await buildVariant('simd', { ifStale }), await buildWorker({ ifStale })];
-  if (args.includes('--relaxed')) built.push(await buildVariant('relaxed', { ifStale }));
+  const built = [await buildVariant('simd', { ifStale }), await buildVariant('relaxed', { ifStale }), await buildWorker({ ifStale })];
   for (const file of built) console.log(`build-wasm: ${file} (${statSync(file).size} bytes)`);
 }
 

@@ -12,10 +12,9 @@ export function ensureWasmBuilt(): void {
   execFileSync(process.execPath, [buildScript, '--if-stale'], { stdio: 'pipe' });
 }
 
-// Which kernels file the tests load: the default build, or another one named by
-// LLAMA_TS_WASM_KERNELS, e.g. the relaxed-SIMD build (Node 20 runs that one only with
-// NODE_OPTIONS=--experimental-wasm-relaxed-simd; its fused multiply-adds round less, so
-// the same tolerances hold).
+// Which kernels file the tests load: the default build (relaxed SIMD, whose fused
+// multiply-adds round less, so the same tolerances hold; LLAMA_TS_SIMD=plain runs the tests
+// on the plain SIMD build), or another file named by LLAMA_TS_WASM_KERNELS.
 export const wasmPath: string | undefined = process.env.LLAMA_TS_WASM_KERNELS;
 
 export const EPS32 = 2 ** -24; // unit roundoff of float32

@@ -1,5 +1,5 @@
-// The WASM kernel builds a bench can time: the SIMD build (always) and the relaxed-SIMD
-// build (fused multiply-add) when `node scripts/build-wasm.mjs --relaxed` has made it.
+// The WASM kernel builds a bench can time: the SIMD build and the relaxed-SIMD build (fused
+// multiply-add), both made by `node scripts/build-wasm.mjs`.
 // Node 20 compiles relaxed SIMD only behind a V8 flag; setting it at run time, before the
 // first compile, is enough.
 import { existsSync } from 'node:fs';

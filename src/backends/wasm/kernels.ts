@@ -16,7 +16,6 @@
 // Shards (plan.ts): createModelKernels places a model too large for one wasm32 memory in
 // several, by layers. A matmul runs in the memory holding its weight, attention in the
 // memory holding its KV cache, the row-wise kernels wherever one of their arguments lives.
-import { availableParallelism } from 'node:os';
 import type { LlamaConfig } from '../../../reference/config.js';
 import { kvDim } from '../../../reference/config.js';
 import type { Kernels } from '../../../reference/kernels.js';
@@ -24,7 +23,8 @@ import type { KVCache } from '../../../reference/model.js';
 import type { WeightTensor } from '../../../reference/tensor.js';
 import type { LlamaModel } from '../../../reference/weights.js';
 import { alignUp, WASM32_MAX_BYTES, type Region, type ScratchArena, type WasmHeap } from './heap.js';
-import { compileKernels } from './module.js';
+import { hardwareThreads, isBrowserMainThread } from './host.js';
+import { loadKernels, type CompiledKernels, type SimdBuild, type SimdChoice } from './module.js';
 import { planShards, type ShardPlan } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { createShard, type Shard } from './shard.js';
@@ -34,8 +34,11 @@ export interface WasmKernelsOptions {
   // Upper bound of each WASM memory in bytes (default and most: 4 GiB); smaller bounds
   // reserve less address space, and make "does not fit" (and sharding) testable.
   maxMemoryBytes?: number;
-  // A kernels .wasm file to load instead of the default build (e.g. the relaxed-SIMD build).
+  // A kernels .wasm file (a URL in browsers) to load instead of the chosen build.
   wasmPath?: string;
+  // Which build (module.ts): 'relaxed' (fused multiply-add), 'plain' SIMD, or 'auto'
+  // (default; $LLAMA_TS_SIMD in Node): relaxed where the runtime supports it.
+  simd?: SimdChoice;
   // Threads running the kernels, this one included (default: the available parallelism;
   // 1 = no workers).
   threads?: number;
@@ -57,6 +60,7 @@ export interface WasmKernels extends Kernels {
   readonly memory: WebAssembly.Memory; // the first shard's
   readonly threads: number;
   readonly shards: number;
+  readonly simd: SimdBuild; // the build running: 'relaxed' (fused multiply-add) or 'plain' SIMD
   // A zeroed Float32Array that is a view of WASM memory (the first shard's): kernels read
   // and write it in place, without copies. Never freed (it lives as long as these kernels).
   allocate(length: number): Float32Array;
@@ -78,9 +82,10 @@ export interface WasmKernels extends Kernels {
 // 65k 36 against 8, 262k 20 against 31. The split pays from about 200k on.
 export const DEFAULT_MIN_PARALLEL_WORK = 1 << 18;
 
+// Every logical processor; but 1 on a browser page's main thread, where the kernel threads
+// cannot run (pool.ts): there a model needing threads must be loaded in a Web Worker.
 export function defaultThreads(): number {
-  if (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) return navigator.hardwareConcurrency;
-  return availableParallelism();
+  return isBrowserMainThread() ? 1 : hardwareThreads();
 }
 
 function checkThreads(threads: number): number {
@@ -165,6 +170,7 @@ class WasmBackend implements WasmKernels {
 
   constructor(
     private readonly shardList: Shard[],
+    readonly simd: SimdBuild,
     private readonly pool: WorkerPool | undefined,
     private readonly minParallelWork: number,
     private readonly quantizeActivations: boolean,
@@ -342,16 +348,17 @@ class WasmBackend implements WasmKernels {
 
 // Kernels over one WASM memory (weights uploaded on first use, or by uploadModel).
 export async function createWasmKernels(options: WasmKernelsOptions = {}): Promise<WasmKernels> {
-  const module = await compileKernels(options.wasmPath);
-  const shard = await createShard(module, 0, options.maxMemoryBytes ?? WASM32_MAX_BYTES);
-  return start(module, [shard], options);
+  const compiled = await loadKernels(options);
+  const shard = await createShard(compiled.module, 0, options.maxMemoryBytes ?? WASM32_MAX_BYTES);
+  return start(compiled, [shard], options);
 }
 
 // Kernels for one model, its weights placed now: in one memory when it fits, else split by
 // layers over as many memories as it needs (plan.ts), each layer's KV cache (createKVCache)
 // beside its weights.
 export async function createModelKernels(model: LlamaModel, options: ModelKernelsOptions = {}): Promise<WasmKernels> {
-  const module = await compileKernels(options.wasmPath);
+  const compiled = await loadKernels(options);
+  const module = compiled.module;
   const maxBytes = options.maxMemoryBytes ?? WASM32_MAX_BYTES;
   const first = await createShard(module, 0, maxBytes);
   const contextLength = options.contextLength ?? model.config.maxSeqLen;
@@ -359,24 +366,24 @@ export async function createModelKernels(model: LlamaModel, options: ModelKernel
   const plan = planShards(model, { capacityBytes: first.heap.maxBytes - first.heap.end, contextLength, threads });
   const shards = [first];
   for (let s = 1; s < plan.shards; s++) shards.push(await createShard(module, s, maxBytes));
-  const kernels = await start(module, shards, options, plan);
+  const backend = await start(compiled, shards, options, plan);
   try {
-    kernels.placeModel(model, plan);
+    backend.placeModel(model, plan);
   } catch (error) {
-    await kernels.close();
+    await backend.close();
     throw error;
   }
-  return kernels;
+  return backend;
 }
 
 // Starts the workers (after every memory exists: each worker instantiates the module over
 // all of them, before any kernel runs) and assembles the backend.
-async function start(module: WebAssembly.Module, shards: Shard[], options: WasmKernelsOptions, plan?: ShardPlan): Promise<WasmBackend> {
+async function start(compiled: CompiledKernels, shards: Shard[], options: WasmKernelsOptions, plan?: ShardPlan): Promise<WasmBackend> {
   const threads = checkThreads(options.threads ?? defaultThreads());
   const minWork = options.minParallelWork ?? DEFAULT_MIN_PARALLEL_WORK;
   if (!(minWork >= 0)) throw new Error(`wasm kernels: minParallelWork must be >= 0, got ${minWork}`);
   const activations = options.activations ?? 'q8';
   if (activations !== 'q8' && activations !== 'f32') throw new Error(`wasm kernels: activations must be 'q8' or 'f32', got ${String(activations)}`);
-  const pool = threads > 1 ? await WorkerPool.start(threads - 1, module, shards.map((s) => s.memory)) : undefined;
-  return new WasmBackend(shards, pool, minWork, activations === 'q8', plan);
+  const pool = threads > 1 ? await WorkerPool.start(threads - 1, compiled.module, shards.map((s) => s.memory)) : undefined;
+  return new WasmBackend(shards, compiled.simd, pool, minWork, activations === 'q8', plan);
 }

@@ -7,9 +7,12 @@
 // browsers do not, so there the model itself must run in a Web Worker (which then starts
 // these workers: nested workers).
 //
+// So a pool started on a browser page's main thread is refused with an Error (defaultThreads()
+// gives 1 there, so only an explicit threads > 1 gets here): run the model in a Web Worker.
+//
 // Workers are unref'd: an idle pool never keeps a Node process alive. close() stops them.
-import { existsSync } from 'node:fs';
-import { assetCandidates } from './module.js';
+import { isBrowserMainThread, isNode } from './host.js';
+import { assetCandidates, findAsset } from './module.js';
 import { ARGS, CONTROL_INTS, FAILED, GEN, MAX_ARGS, Op, OP, PENDING, runSlice, SHARD, SLICES, type OpCode, type WorkerInit } from './worker-ops.js';
 import type { KernelExports } from './module.js';
 
@@ -27,26 +30,25 @@ interface AnyWorker {
   unref?(): void;
 }
 
-function isNode(): boolean {
-  return typeof process !== 'undefined' && process.versions?.node !== undefined;
-}
-
-function workerScript(): string {
-  const candidates = assetCandidates(WORKER_FILE);
-  const found = candidates.find((file) => existsSync(file));
+// Node: the worker script, beside the bundle or in build/.
+async function workerScript(): Promise<string> {
+  const found = await findAsset(WORKER_FILE);
   if (!found) {
-    throw new Error(
-      `wasm kernels: ${WORKER_FILE} not found (looked at ${candidates.join(', ')}); build it with \`node scripts/build-wasm.mjs\``,
-    );
+    const looked = (await assetCandidates(WORKER_FILE)).join(', ');
+    throw new Error(`wasm kernels: ${WORKER_FILE} not found (looked at ${looked}); build it with \`node scripts/build-wasm.mjs\``);
   }
   return found;
 }
+
+export const MAIN_THREAD_ERROR =
+  'wasm kernels: threads > 1 cannot run on a browser page\'s main thread (browsers forbid Atomics.wait there); ' +
+  'load the model in a Web Worker, or use threads: 1';
 
 // Starts one worker and resolves once it has instantiated the module over every memory.
 async function startWorker(init: WorkerInit): Promise<AnyWorker> {
   if (isNode()) {
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(workerScript());
+    const worker = new Worker(await workerScript());
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', (error) => reject(new Error(`wasm kernels: a worker failed to start: ${error.message}`)));
@@ -57,13 +59,21 @@ async function startWorker(init: WorkerInit): Promise<AnyWorker> {
     worker.unref();
     return worker;
   }
-  const worker = new Worker(new URL(`./${WORKER_FILE}`, import.meta.url), { type: 'module' });
-  await new Promise<void>((resolve, reject) => {
-    worker.onmessage = () => resolve();
-    worker.onerror = (e) => reject(new Error(`wasm kernels: a worker failed to start: ${e.message}`));
-    worker.postMessage(init);
-  });
+  // A module Web Worker, beside this bundle (a literal URL, so that bundlers find it)
+  const worker = new Worker(new URL('./wasm-worker.mjs', import.meta.url), { type: 'module' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = () => resolve();
+      // a script that fails to load gives a plain Event, without a message
+      worker.onerror = (e) => reject(new Error(`wasm kernels: a worker (${WORKER_FILE}) failed to start: ${e.message ?? 'could not load it'}`));
+      worker.postMessage(init);
+    });
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
   worker.onmessage = null;
+  worker.onerror = null;
   return worker;
 }
 
@@ -75,6 +85,7 @@ export class WorkerPool {
 
   // A pool of `workers` worker threads (plus the calling thread) over these memories.
   static async start(workers: number, module: WebAssembly.Module, memories: WebAssembly.Memory[]): Promise<WorkerPool> {
+    if (isBrowserMainThread()) throw new Error(MAIN_THREAD_ERROR);
     const shared = new SharedArrayBuffer(4 * CONTROL_INTS); // control block: Int32 [CONTROL_INTS]
     const started = await Promise.all(
       Array.from({ length: workers }, (_, i) => startWorker({ module, memories, control: shared, slice: i + 1 })),

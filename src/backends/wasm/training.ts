@@ -334,7 +334,7 @@ export async function createWasmTrainingKernels(options: WasmKernelsOptions = {}
   const forward = await createWasmKernels({ ...options, threads: 1 });
   let pool: TrainingPool | undefined;
   try {
-    const module = await compileKernels(options.wasmPath);
+    const module = await compileKernels(options.wasmPath, options.simd); // the forward kernels' build
     const wasm = (await instantiateKernels(module, forward.memory)) as unknown as TrainingExports;
     if (typeof wasm.attentionSequenceBackward !== 'function') {
       throw new Error(`wasm training kernels: ${options.wasmPath ?? 'kernels.wasm'} has no backward kernels; rebuild it with \`node scripts/build-wasm.mjs\``);
