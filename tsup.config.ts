@@ -1,6 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// Two builds: the library (ESM + CJS + .d.ts) and the CLI (ESM, with a shebang).
+// Three builds: the library (ESM + CJS + .d.ts), the CLI (ESM, with a shebang), and the
+// browser entry (ESM + .d.ts; src/browser.ts), which finds kernels*.wasm and wasm-worker.mjs
+// beside it in dist/ and reaches Node modules only through dynamic imports behind isNode().
 export default defineConfig([
   {
     entry: { index: 'src/index.ts' },
@@ -17,5 +19,15 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    entry: { browser: 'src/browser.ts' },
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    platform: 'browser',
+    target: 'es2022',
+    external: [/^node:/],
+    removeNodeProtocol: false, // keep `node:` on the dynamic imports, so no bundler looks for npm 'fs'
   },
 ]);

@@ -13,7 +13,8 @@ import { loadModel } from './formats/load.js';
 import type { Vocabulary } from './tokenizer/vocabulary.js';
 import { generateChunks, type GenerateOptions, type GenerationChunk, type Generator } from './generate/generate.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
-import { loadTokenizer, Tokenizer } from './tokenizer/tokenizer.js';
+import { loadTokenizer } from './tokenizer/load.js';
+import { Tokenizer } from './tokenizer/tokenizer.js';
 
 export type BackendName = 'ts' | 'wasm';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readManifest } from '../src/conform/golden.js';
-import { loadTokenizer } from '../src/tokenizer/tokenizer.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 
 const manifest = readManifest();
 const rawManifest = JSON.parse(readFileSync(join(manifest.root, 'manifest.json'), 'utf8'));

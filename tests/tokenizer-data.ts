@@ -1,7 +1,8 @@
 // Shared by the tokenizer tests: the real tokenizer files in ../shared/data (read-only).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadTokenizer, type Tokenizer } from '../src/tokenizer/tokenizer.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
 
 export function dataPath(relative: string): string {
   return fileURLToPath(new URL(`../../shared/data/${relative}`, import.meta.url));

@@ -6,7 +6,7 @@ import { randomModel } from '../reference/init.js';
 import { lossAndGradients } from '../reference/train-model.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { loadModel } from '../src/formats/load.js';
-import { loadTokenizer } from '../src/tokenizer/tokenizer.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 import { accumulateGradients, accumulatedStep } from '../src/train/accumulate.js';
 import {
   batchAt, parseTokenFile, splitDocuments, splitTokens, stepBatches, tokenFileBytes, tokenizeTexts, validationBatches,

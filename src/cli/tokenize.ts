@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { loadTokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 import { parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts tokenize --tokenizer FILE [--bos] TEXT

@@ -11,7 +11,6 @@
 // byte fallback and no whitespace removal (LLaMA), with two documented exceptions that
 // SentencePiece shares: a lone surrogate becomes U+FFFD (as TextEncoder would write it),
 // and a ▁ (U+2581) typed in the text comes back as a space.
-import { readFileSync } from 'node:fs';
 import { parseGGUF, GGUF_MAGIC } from '../formats/gguf.js';
 import { BpeEncoder } from './bpe.js';
 import { vocabularyFromGGUF } from './gguf-vocabulary.js';
@@ -148,9 +147,4 @@ function vocabularyFromBytes(bytes: Uint8Array, fileName: string): Vocabulary {
   }
   if (bytes.length >= 2 && bytes[0] === 0x0a && bytes[1] !== 0) return vocabularyFromSentencePieceModel(bytes, fileName);
   return vocabularyFromLlama2c(bytes, fileName);
-}
-
-// Node: reads a .model, tokenizer.bin or GGUF file.
-export function loadTokenizer(path: string): Tokenizer {
-  return tokenizerFromBytes(new Uint8Array(readFileSync(path)), path);
 }

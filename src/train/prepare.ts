@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic, writeTextAtomic } from '../formats/atomic-file.js';
 import { readTokenFile, tokenFileBytes, tokenizeTexts, type TokenArray } from './data.js';
 import { trainSentencePiece } from './spm.js';

@@ -16,7 +16,8 @@ import { swigluHiddenDim, validateConfig, DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, 
 import { randomModel } from '../../reference/init.js';
 import type { Batch } from '../../reference/train-model.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { accumulatedStep, meanLoss } from './accumulate.js';
 import { LLAMA_ADAMW } from './adamw.js';
 import { removeStaleTemporaries } from '../formats/atomic-file.js';

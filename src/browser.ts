@@ -1,0 +1,103 @@
+// llama-ts in a browser: the library's entry for bundles that run without Node's file
+// system (src/index.ts reaches node:fs through loadLlama and friends). Everything works on
+// bytes the page has fetched; the WASM backend fetches kernels*.wasm and starts
+// wasm-worker.mjs from beside the bundle (web/build.mjs puts them there).
+//
+// Two browser rules shape the use:
+// - The page must be cross-origin isolated (served with Cross-Origin-Opener-Policy:
+//   same-origin and Cross-Origin-Embedder-Policy: require-corp): the kernels' memory is a
+//   SharedArrayBuffer, which browsers give to no other page.
+// - Kernel threads block in Atomics.wait, which a page's main thread may not. There the
+//   default is threads: 1 and more is an Error; to use more, load the model inside a Web
+//   Worker (as web/model-worker.ts does), whose kernel workers are then nested workers.
+import type { KVCache } from '../reference/model.js';
+import type { LlamaModel } from '../reference/weights.js';
+import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
+import type { SimdChoice } from './backends/wasm/module.js';
+import { loadModelFromBytes } from './formats/detect.js';
+import { generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
+import { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+
+export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
+export { loadModelFromBytes, type LoadedModel } from './formats/detect.js';
+export { generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
+export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+export { forward, createKVCache, type KVCache } from '../reference/model.js';
+export type { LlamaConfig } from '../reference/config.js';
+export type { LlamaModel } from '../reference/weights.js';
+
+export interface BytesLoadOptions {
+  model: ArrayBuffer | Uint8Array; // a GGUF or llama2.c file's bytes
+  modelName?: string; // named in error messages (default 'model')
+  tokenizer?: ArrayBuffer | Uint8Array; // .model, tokenizer.bin or GGUF; default: the GGUF model's own vocabulary
+  tokenizerName?: string; // default 'tokenizer'
+  contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
+  threads?: number; // kernel threads, this one included (default: 1 on a page's main thread, else every core)
+  simd?: SimdChoice; // which WASM build (default 'auto': relaxed SIMD where supported)
+  minParallelWork?: number; // multiply-adds from which a matmul is split across threads (0: always)
+}
+
+export interface BrowserLlama {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  kernels: WasmKernels;
+  contextLength: number;
+  // One generation at a time (they share the KV cache).
+  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
+  generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
+  close(): Promise<void>; // stops the kernel workers
+}
+
+const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
+
+// The tokenizer file given, or the vocabulary inside a GGUF model.
+function pickTokenizer(options: BytesLoadOptions, gguf: ReturnType<typeof loadModelFromBytes>['gguf'], modelName: string): Tokenizer {
+  if (options.tokenizer) return tokenizerFromBytes(asBytes(options.tokenizer), options.tokenizerName ?? 'tokenizer');
+  const meta = gguf?.metadata;
+  if (meta && 'tokenizer.ggml.tokens' in meta) return new Tokenizer(vocabularyFromGGUF(meta, modelName));
+  throw new Error(`${modelName}: this model file holds no vocabulary; give a tokenizer file's bytes`);
+}
+
+// A model from its file's bytes, its weights placed in WASM memory, ready to generate.
+export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama> {
+  const modelName = options.modelName ?? 'model';
+  const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
+  const tokenizer = pickTokenizer(options, gguf, modelName);
+  if (tokenizer.vocabSize !== model.config.vocabSize) {
+    throw new Error(`${options.tokenizerName ?? modelName}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`);
+  }
+  const contextLength = options.contextLength ?? Math.min(model.config.maxSeqLen, 4096);
+  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > model.config.maxSeqLen) {
+    throw new Error(`contextLength must be an integer in 1..${model.config.maxSeqLen} (the model's context), got ${contextLength}`);
+  }
+  const kernels = await createModelKernels(model, {
+    threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,
+  });
+
+  let cache: KVCache | undefined; // made on first use, then reused
+  let busy = false;
+  async function* chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
+    if (busy) throw new Error('this model is already generating: one generation at a time');
+    busy = true;
+    try {
+      cache ??= kernels.createKVCache(model.config, contextLength);
+      yield* generateChunks({ model, tokenizer, kernels, cache }, prompt, opts);
+    } finally {
+      busy = false;
+    }
+  }
+  return {
+    model,
+    tokenizer,
+    kernels,
+    contextLength,
+    generateChunks: chunks,
+    close: () => kernels.close(),
+    generate: async function* (prompt, opts) {
+      for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// A tiny static server for the page (build/web/) and model files, with the headers that make
+// the page cross-origin isolated: without them a browser hands out no SharedArrayBuffer,
+// and the WASM kernels' shared memory cannot exist.
+//
+//   node web/serve.mjs [--data DIR] [--port 8080]
+//
+// serves build/web/ at / and DIR (default ../shared/data) at /data/, on 127.0.0.1 only.
+import { createReadStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+};
+
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+// The file a URL path names under `base`, or undefined when it would leave `base`.
+function fileUnder(base, urlPath) {
+  const path = normalize(join(base, decodeURIComponent(urlPath)));
+  return path === base || path.startsWith(base + sep) ? path : undefined;
+}
+
+function locate(urlPath, webDir, dataDir) {
+  if (urlPath.startsWith('/data/')) return fileUnder(dataDir, urlPath.slice('/data/'.length));
+  return fileUnder(webDir, urlPath === '/' ? 'index.html' : urlPath);
+}
+
+// Starts the server; resolves to { url, close() } once it listens (port 0: any free port).
+export function serve({ webDir = join(root, 'build/web'), dataDir = resolve(root, '../shared/data'), port = 0, host = '127.0.0.1' } = {}) {
+  const server = createServer((req, res) => {
+    const file = locate(new URL(req.url ?? '/', 'http://localhost').pathname, resolve(webDir), resolve(dataDir));
+    let size = -1;
+    try {
+      if (file && statSync(file).isFile()) size = statSync(file).size;
+    } catch {
+      // missing: 404 below
+    }
+    if (size < 0) {
+      res.writeHead(404, ISOLATION_HEADERS).end('not found');
+      return;
+    }
+    res.writeHead(200, {
+      ...ISOLATION_HEADERS,
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': size,
+      'Cache-Control': 'no-store',
+    });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const { port: bound } = server.address();
+      resolvePromise({
+        url: `http://${host}:${bound}/`,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const value = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
+  const port = Number(value('--port', '8080'));
+  const { url } = await serve({ dataDir: resolve(value('--data', resolve(root, '../shared/data'))), port });
+  console.log(`llama-ts page at ${url} (models under ${url}data/); Ctrl-C stops`);
+}
