@@ -57,16 +57,17 @@ async function greedy(model: LlamaModel, steps: number): Promise<number[]> {
 const originalModel = (): LlamaModel => loadModel(gguf).model;
 
 describe('quantize stories260K.gguf', () => {
-  it('q8_0: quantizes the matrices with rows of whole blocks, keeps w2 (rows of 172) and the norms f32', () => {
+  it('q8_0: quantizes the matrices with rows of whole blocks, w2 (rows of 172) as f16, the norms f32', () => {
     const out = join(dir, 'q8.gguf');
     const result = quantizeFile(gguf, out, { type: 'q8_0' });
     // 5 layers × wq wk wv wo w1 w3, and the shared embedding/classifier
     expect(result.quantized.length).toBe(5 * 6 + 1);
-    expect(result.kept).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.w2 (f32: rows of 172 values are not whole blocks of 32)`));
+    expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.w2 (rows of 172 values are not whole blocks of 32)`));
+    expect(result.notes).toContain('stored as f16, rows not a multiple of 32 values: layers.0.w2, layers.1.w2, layers.2.w2, layers.3.w2, layers.4.w2');
     const loaded = loadModel(out);
     const w = loaded.model.weights;
     expect(loaded.model.config).toEqual(originalModel().config);
-    expect([w.tokenEmbedding.dtype, w.layers[0].wq.dtype, w.layers[4].w3.dtype, w.layers[2].w2.dtype]).toEqual(['q8_0', 'q8_0', 'q8_0', 'f32']);
+    expect([w.tokenEmbedding.dtype, w.layers[0].wq.dtype, w.layers[4].w3.dtype, w.layers[2].w2.dtype]).toEqual(['q8_0', 'q8_0', 'q8_0', 'f16']);
     expect(w.output).toBe(w.tokenEmbedding); // still shared
     expect(w.norm).toBeInstanceOf(Float32Array);
     expect(Array.from(w.layers[1].ffnNorm)).toEqual(Array.from(originalModel().weights.layers[1].ffnNorm));
@@ -135,7 +136,7 @@ describe('quantize stories260K.gguf', () => {
 
   it('f16: every matrix, w2 included', () => {
     const result = quantizeFile(gguf, join(dir, 'f16.gguf'), { type: 'f16' });
-    expect(result.kept).toEqual([]);
+    expect(result.f16).toEqual([]);
     const w = loadModel(join(dir, 'f16.gguf')).model.weights;
     expect([w.layers[0].w2.dtype, w.tokenEmbedding.dtype]).toEqual(['f16', 'f16']);
   });

@@ -16,17 +16,20 @@ export function namedMatrices(model: LlamaModel): [string, WeightTensor][] {
   return out;
 }
 
+// The type a matrix is stored as when `dtype` is asked for: `dtype`, except that a matrix
+// whose rows are not whole blocks of 32 cannot be quantized and becomes f16 instead.
+export function storedType(t: WeightTensor, dtype: DType): DType {
+  return (dtype === 'q8_0' || dtype === 'q4_0') && t.cols % QK !== 0 ? 'f16' : dtype;
+}
+
 // The model with every matrix stored as `dtype`; norms stay f32, a shared classifier
 // stays shared. Quantized types need rows of whole 32-value blocks.
 // A matrix whose rows are not whole blocks cannot be quantized: it is stored as f16 instead
 // (as llama.cpp falls back), and `notes` says which.
 export function convertMatrices(model: LlamaModel, dtype: DType, notes: string[] = []): LlamaModel {
-  const quantized = dtype === 'q8_0' || dtype === 'q4_0';
-  const typeOf = (t: WeightTensor): DType => (quantized && t.cols % QK !== 0 ? 'f16' : dtype);
-  if (quantized) {
-    const kept = namedMatrices(model).filter(([, t]) => t.cols % QK !== 0).map(([name]) => name);
-    if (kept.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${kept.join(', ')}`);
-  }
+  const typeOf = (t: WeightTensor): DType => storedType(t, dtype);
+  const fallback = namedMatrices(model).filter(([, t]) => typeOf(t) !== dtype).map(([name]) => name);
+  if (fallback.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${fallback.join(', ')}`);
   const done = new Map<WeightTensor, WeightTensor>();
   const convert = (t: WeightTensor): WeightTensor => {
     const target = typeOf(t);
