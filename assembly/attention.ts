@@ -11,17 +11,48 @@ import { hsum, madd } from './simd';
 // x: [n] softmax in place, in f32 with exp.ts's f32x4 exponential
 export { softmaxF32 as softmax } from './exp';
 
-// q · k over hd floats
-function dotHead(q: usize, k: usize, hd: i32): f32 {
-  let acc = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= hd; i += 4) {
-    const offset = <usize>i << 2;
-    acc = madd(v128.load(q + offset), v128.load(k + offset), acc);
+// scores[s] = scale · (q · k_s) for the `visible` key rows k_s = kHead + s·kvStride. Four
+// keys at a time: each load of q serves four dot products, which run as four independent
+// add chains (one chain of one key at a time was latency-bound at ~2.5 GMAC/s); their four
+// lane sums are then folded into one vector, lane j for key j, scaled and stored at once.
+function scoreRows(scores: usize, q: usize, kHead: usize, visible: i32, kvStride: usize, hd: i32, scale: f32): void {
+  const scales = f32x4.splat(scale);
+  const hd4 = hd & ~3;
+  let s = 0;
+  for (; s + 4 <= visible; s += 4) {
+    const k0 = kHead + <usize>s * kvStride;
+    const k1 = k0 + kvStride;
+    const k2 = k1 + kvStride;
+    const k3 = k2 + kvStride;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let i = 0; i < hd4; i += 4) {
+      const offset = <usize>i << 2;
+      const qi = v128.load(q + offset);
+      a0 = madd(qi, v128.load(k0 + offset), a0);
+      a1 = madd(qi, v128.load(k1 + offset), a1);
+      a2 = madd(qi, v128.load(k2 + offset), a2);
+      a3 = madd(qi, v128.load(k3 + offset), a3);
+    }
+    // [a0, a1, a2, a3] lane sums -> one vector: lane j = Σ lanes of a_j
+    const lo = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+    const hi = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+    let dots = f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7));
+    for (let i = hd4; i < hd; i++) { // the 2-float tail of an hd that is not a multiple of 4
+      const offset = <usize>i << 2;
+      const qi = f32x4.splat(load<f32>(q + offset));
+      const ki = f32x4(load<f32>(k0 + offset), load<f32>(k1 + offset), load<f32>(k2 + offset), load<f32>(k3 + offset));
+      dots = madd(qi, ki, dots);
+    }
+    v128.store(scores + (<usize>s << 2), f32x4.mul(dots, scales));
   }
-  let sum = hsum(acc);
-  for (; i < hd; i++) sum += load<f32>(q + (<usize>i << 2)) * load<f32>(k + (<usize>i << 2));
-  return sum;
+  for (; s < visible; s++) {
+    const k = kHead + <usize>s * kvStride;
+    let a = f32x4.splat(0);
+    for (let i = 0; i < hd4; i += 4) a = madd(v128.load(q + (<usize>i << 2)), v128.load(k + (<usize>i << 2)), a);
+    let dot = hsum(a);
+    for (let i = hd4; i < hd; i++) dot += load<f32>(q + (<usize>i << 2)) * load<f32>(k + (<usize>i << 2));
+    store<f32>(scores + (<usize>s << 2), dot * scale);
+  }
 }
 
 // out[0..hd) = Σ_s p[s] · v_s[0..hd) over `visible` rows v_s = vHead + s·kvStride, held in
@@ -66,12 +97,9 @@ function weightedSum(out: usize, p: usize, vHead: usize, visible: i32, kvStride:
 // kHead, vHead point at row 0's slice of that kv head; rows are kvStride bytes apart.
 function attendHead(
   out: usize, q: usize, kHead: usize, vHead: usize, scores: usize,
-  visible: i32, kvStride: usize, hd: i32, scale: f64,
+  visible: i32, kvStride: usize, hd: i32, scale: f32,
 ): void {
-  for (let s = 0; s < visible; s++) {
-    const dot = dotHead(q, kHead + <usize>s * kvStride, hd);
-    store<f32>(scores + (<usize>s << 2), <f32>(<f64>dot * scale));
-  }
+  scoreRows(scores, q, kHead, visible, kvStride, hd, scale);
   softmaxF32(scores, visible);
   weightedSum(out, scores, vHead, visible, kvStride, hd);
 }
@@ -94,7 +122,7 @@ export function attentionHeads(
   const qStride = <usize>nHeads * hd * 4; // bytes per token row of q and out
   const kvStride = <usize>nKvHeads * hd * 4; // bytes per cache row
   const group = nHeads / nKvHeads;
-  const scale = 1 / Math.sqrt(<f64>hd);
+  const scale = <f32>(1 / Math.sqrt(<f64>hd));
   for (let t = 0; t < T; t++) {
     const visible = pos0 + t + 1; // causal: positions 0 .. pos0+t
     for (let h = h0; h < h1; h++) {
