@@ -4,7 +4,9 @@
 // n0 ≤ n < n1 are computed, so that later several workers can split one matmul by rows.
 //
 // Prompt processing (T > 1) goes in tiles of four tokens: each weight row is loaded and
-// decoded once per tile and dotted with four rows of x, instead of once per token. What
+// decoded once per tile and dotted with four rows of x, instead of once per token; dense
+// rows two at a time (eight add chains in flight), over blocks of rows that stay in L2
+// while every tile meets them. What
 // is left over (T mod 4 tokens, and all of decoding with T = 1) goes one token at a time,
 // dense weight rows in pairs half the range apart (denseRows).
 //
@@ -111,6 +113,52 @@ function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
   store<f32>(out + outStride, s1);
   store<f32>(out + 2 * outStride, s2);
   store<f32>(out + 3 * outStride, s3);
+}
+
+// denseDot4 for two weight rows u and v (outputs n and n+1 of the tile's column pair): each
+// of the eight sums formed exactly as denseDot4 forms it, with eight independent add chains
+// in flight instead of four, and each load of x serving both rows.
+function denseDot4x2<W>(out: usize, N: i32, x: usize, u: usize, v: usize, K: i32): void {
+  const xStride = <usize>K << 2;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const uk = load4<W>(u, k);
+    const vk = load4<W>(v, k);
+    const xk = x + (<usize>k << 2);
+    const x0 = v128.load(xk);
+    a0 = madd(x0, uk, a0);
+    b0 = madd(x0, vk, b0);
+    const x1 = v128.load(xk + xStride);
+    a1 = madd(x1, uk, a1);
+    b1 = madd(x1, vk, b1);
+    const x2 = v128.load(xk + 2 * xStride);
+    a2 = madd(x2, uk, a2);
+    b2 = madd(x2, vk, b2);
+    const x3 = v128.load(xk + 3 * xStride);
+    a3 = madd(x3, uk, a3);
+    b3 = madd(x3, vk, b3);
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  let r0 = hsum(b0), r1 = hsum(b1), r2 = hsum(b2), r3 = hsum(b3);
+  for (; k < K; k++) {
+    const uk = load1<W>(u, k);
+    const vk = load1<W>(v, k);
+    const xk = x + (<usize>k << 2);
+    const x0 = load<f32>(xk), x1 = load<f32>(xk + xStride), x2 = load<f32>(xk + 2 * xStride), x3 = load<f32>(xk + 3 * xStride);
+    s0 += x0 * uk; s1 += x1 * uk; s2 += x2 * uk; s3 += x3 * uk;
+    r0 += x0 * vk; r1 += x1 * vk; r2 += x2 * vk; r3 += x3 * vk;
+  }
+  const outStride = <usize>N << 2;
+  store<f32>(out, s0);
+  store<f32>(out + outStride, s1);
+  store<f32>(out + 2 * outStride, s2);
+  store<f32>(out + 3 * outStride, s3);
+  store<f32>(out, r0, 4);
+  store<f32>(out + outStride, r1, 4);
+  store<f32>(out + 2 * outStride, r2, 4);
+  store<f32>(out + 3 * outStride, r3, 4);
 }
 
 // --- quantized rows: q8_0 and q4_0 ----------------------------------------------------------
@@ -233,16 +281,15 @@ function isBlocks<W>(): bool {
 // out: [T, N], x: [T, K], w: [N, K] in storage type W (rows of K/32 blocks when quantized)
 function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const rowBytes: usize = isBlocks<W>() ? <usize>(K / QK) * blockBytes<W>() : <usize>K * sizeof<W>();
-  let t = 0;
-  for (; t + 4 <= T; t += 4) {
-    const xt = x + <usize>t * K * 4;
-    for (let n = n0; n < n1; n++) {
-      const o = out + (<usize>t * N + n) * 4;
-      if (isBlocks<W>()) blockDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
-      else denseDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
-    }
+  const tiled = T & ~3; // tokens in whole tiles of four
+  // Rows in blocks of about 64 KB, each block meeting every tile while it is in L2: a weight
+  // matrix larger than the caches is then read from memory once, not once per tile.
+  const blockRows = max(2, <i32>(<usize>BLOCK_BYTES / rowBytes) & ~1);
+  for (let r0 = n0; r0 < n1; r0 += blockRows) {
+    const r1 = min(n1, r0 + blockRows);
+    for (let t = 0; t < tiled; t += 4) tileRows<W>(out, x, w, rowBytes, t, K, N, r0, r1);
   }
-  for (; t < T; t++) {
+  for (let t = tiled; t < T; t++) {
     const xt = x + <usize>t * K * 4;
     const outT = out + <usize>t * N * 4;
     if (!isBlocks<W>()) {
@@ -250,6 +297,24 @@ function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n
       continue;
     }
     for (let n = n0; n < n1; n++) store<f32>(outT + (<usize>n << 2), blockDot1<W>(xt, w + <usize>n * rowBytes, K));
+  }
+}
+
+const BLOCK_BYTES: i32 = 65536;
+
+// Tokens t .. t+3 against weight rows r0 ≤ n < r1: dense rows two at a time (denseDot4x2),
+// then one (denseDot4, the same sums); quantized rows one at a time.
+@inline
+function tileRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, t: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  const xt = x + <usize>t * K * 4;
+  let n = r0;
+  if (!isBlocks<W>()) {
+    for (; n + 2 <= r1; n += 2) denseDot4x2<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, w + <usize>(n + 1) * rowBytes, K);
+  }
+  for (; n < r1; n++) {
+    const o = out + (<usize>t * N + n) * 4;
+    if (isBlocks<W>()) blockDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
+    else denseDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
   }
 }
 
