@@ -5,7 +5,7 @@ const help = `usage: llama-ts quantize IN OUT --type q8_0|q4_0|f16 [--tokenizer 
 
 Writes the model IN (GGUF or llama2.c) as the GGUF file OUT with its weight matrices stored
 as Q8_0, Q4_0 or F16 (GGUF's blocks of 32, quantized as llama.cpp does). Matrices whose rows
-are not whole blocks of 32 are stored as F16 (as `convert` does); norm gains stay F32.
+are not whole blocks of 32 are stored as F16 (as convert does); norm gains stay F32.
 
   --type T           q8_0, q4_0 or f16
   --tokenizer FILE   vocabulary to write into OUT (.model, tokenizer.bin, tokenizer.json or
