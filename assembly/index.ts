@@ -7,7 +7,8 @@
 // Build: node scripts/build-wasm.mjs (SIMD on; a relaxed-SIMD variant with fused
 // multiply-add is the same source with --enable relaxed-simd, see simd.ts madd).
 
-export { matmulF32, matmulF16, matmulQ8_0, matmulQ4_0 } from './matmul';
+export { matmulF32, matmulF16 } from './matmul';
+export { matmulQ8_0, matmulQ4_0, blockScratchBytes } from './blocks';
 export { quantizeActivations } from './activations';
 export { matmulQ8_0Q8, matmulQ4_0Q8 } from './qmatmul';
 export { rmsnorm, rope, swiglu } from './elementwise';

@@ -1,18 +1,18 @@
-// out[T, N] = x[T, K] · Wᵀ with W stored [N, K], for the four weight storage types.
+// out[T, N] = x[T, K] · Wᵀ with W stored [N, K] dense: f32 or f16 (blocks.ts has q8_0 and
+// q4_0 with f32 activations, qmatmul.ts with quantized ones, and both use these loops).
 //
 // All pointers are byte offsets into linear memory; x and out are f32. Only weight rows
-// n0 ≤ n < n1 are computed, so that later several workers can split one matmul by rows.
+// n0 ≤ n < n1 are computed, so that several workers can split one matmul by rows.
 //
-// Prompt processing (T > 1) goes in tiles of four tokens: each weight row is loaded and
-// decoded once per tile and dotted with four rows of x, instead of once per token; dense
-// rows two at a time (eight add chains in flight), over blocks of rows that stay in L2
-// while every tile meets them. What
-// is left over (T mod 4 tokens, and all of decoding with T = 1) goes one token at a time,
-// dense weight rows in pairs half the range apart (denseRows).
+// Prompt processing (T > 1) goes in tiles of four tokens: each weight row is loaded once per
+// tile and dotted with four rows of x, two rows at a time (eight add chains in flight), over
+// blocks of rows that stay in L2 while every tile meets them. What is left over (T mod 4
+// tokens, and all of decoding with T = 1) goes one token at a time, weight rows in pairs
+// half the range apart (denseRows).
 //
-// Generic parameter W picks the storage: f32 (4 bytes), u16 (IEEE half, f16 tensors),
-// i8 (q8_0 blocks) or u8 (q4_0 nibble blocks). Each branch on it folds at compile time.
-import { blockScale, hsum, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, halfToF32, loadHalves, madd, q4High, q4Low, QK, Q4_0_BYTES, Q8_0_BYTES } from './simd';
+// Generic parameter W picks the storage: f32 (4 bytes) or u16 (IEEE half, f16 tensors).
+// Each branch on it folds at compile time.
+import { hsum, halfToF32, loadHalves, madd } from './simd';
 
 // --- dense rows: f32 and f16 -----------------------------------------------------------------
 
@@ -33,7 +33,7 @@ function load1<W>(w: usize, k: i32): f32 {
 // Σ_k x[k]·w[k] for one token row x [K] and one weight row w [K]: two f32x4 accumulators
 // over steps of eight, a step of four, the horizontal sum, the scalar tail. (denseDot2 forms
 // each of its two sums in exactly this way.)
-function denseDot1<W>(x: usize, w: usize, K: i32): f32 {
+export function denseDot1<W>(x: usize, w: usize, K: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let k = 0;
@@ -81,7 +81,7 @@ function denseDot2<W>(out: usize, outV: usize, x: usize, u: usize, v: usize, K: 
 
 // Four token rows x, x+K, x+2K, x+3K against one weight row w; the four sums go to
 // out, out+N, out+2N, out+3N (a column of the output tile).
-function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
+export function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
   const xStride = <usize>K << 2;
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
@@ -118,7 +118,7 @@ function denseDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
 // denseDot4 for two weight rows u and v (outputs n and n+1 of the tile's column pair): each
 // of the eight sums formed exactly as denseDot4 forms it, with eight independent add chains
 // in flight instead of four, and each load of x serving both rows.
-function denseDot4x2<W>(out: usize, N: i32, x: usize, u: usize, v: usize, K: i32): void {
+export function denseDot4x2<W>(out: usize, N: i32, x: usize, u: usize, v: usize, K: i32): void {
   const xStride = <usize>K << 2;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
@@ -161,107 +161,11 @@ function denseDot4x2<W>(out: usize, N: i32, x: usize, u: usize, v: usize, K: i32
   store<f32>(out + 3 * outStride, r3, 4);
 }
 
-// --- quantized rows: q8_0 and q4_0 ----------------------------------------------------------
-//
-// Each block of 32 is decoded to eight f32x4 of d·q — the very floats the reference's
-// readRow produces — and dotted with x. Rows are whole blocks (K % 32 == 0), no tails.
-
-@inline
-function blockBytes<W>(): i32 {
-  return isSigned<W>() ? Q8_0_BYTES : Q4_0_BYTES;
-}
-
-// Values 0..15 of a block as sixteen signed bytes
-@inline
-function blockLow<W>(block: usize): v128 {
-  if (isSigned<W>()) return v128.load(block, 2);
-  return q4Low(block);
-}
-
-// Values 16..31 of a block as sixteen signed bytes
-@inline
-function blockHigh<W>(block: usize): v128 {
-  if (isSigned<W>()) return v128.load(block, 18);
-  return q4High(block);
-}
-
-// Σ_k x[k]·w[k] for one token row x [K] and one quantized weight row w (K/32 blocks)
-function blockDot1<W>(x: usize, w: usize, K: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  const nBlocks = K / QK;
-  for (let b = 0; b < nBlocks; b++) {
-    const block = w + <usize>b * blockBytes<W>();
-    const xb = x + (<usize>b * QK << 2);
-    const d = f32x4.splat(blockScale(block));
-    const lo = blockLow<W>(block);
-    const hi = blockHigh<W>(block);
-    a0 = madd(f32x4.mul(d, i8Quarter0(lo)), v128.load(xb), a0);
-    a1 = madd(f32x4.mul(d, i8Quarter1(lo)), v128.load(xb, 16), a1);
-    a2 = madd(f32x4.mul(d, i8Quarter2(lo)), v128.load(xb, 32), a2);
-    a3 = madd(f32x4.mul(d, i8Quarter3(lo)), v128.load(xb, 48), a3);
-    a0 = madd(f32x4.mul(d, i8Quarter0(hi)), v128.load(xb, 64), a0);
-    a1 = madd(f32x4.mul(d, i8Quarter1(hi)), v128.load(xb, 80), a1);
-    a2 = madd(f32x4.mul(d, i8Quarter2(hi)), v128.load(xb, 96), a2);
-    a3 = madd(f32x4.mul(d, i8Quarter3(hi)), v128.load(xb, 112), a3);
-  }
-  return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-}
-
-// Four token rows against one quantized weight row; sums to out, out+N, out+2N, out+3N
-function blockDot4<W>(out: usize, N: i32, x: usize, w: usize, K: i32): void {
-  const xStride = <usize>K << 2;
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  const nBlocks = K / QK;
-  for (let b = 0; b < nBlocks; b++) {
-    const block = w + <usize>b * blockBytes<W>();
-    const xb = x + (<usize>b * QK << 2);
-    const d = f32x4.splat(blockScale(block));
-    const lo = blockLow<W>(block);
-    const hi = blockHigh<W>(block);
-    // per half block: four f32x4 of decoded weights, each used by the four tokens
-    for (let half = 0; half < 2; half++) {
-      const q = half == 0 ? lo : hi;
-      const xh = xb + (<usize>half << 6);
-      const w0 = f32x4.mul(d, i8Quarter0(q));
-      const w1 = f32x4.mul(d, i8Quarter1(q));
-      const w2 = f32x4.mul(d, i8Quarter2(q));
-      const w3 = f32x4.mul(d, i8Quarter3(q));
-      a0 = madd(w0, v128.load(xh), a0);
-      a1 = madd(w0, v128.load(xh + xStride), a1);
-      a2 = madd(w0, v128.load(xh + 2 * xStride), a2);
-      a3 = madd(w0, v128.load(xh + 3 * xStride), a3);
-      a0 = madd(w1, v128.load(xh, 16), a0);
-      a1 = madd(w1, v128.load(xh + xStride, 16), a1);
-      a2 = madd(w1, v128.load(xh + 2 * xStride, 16), a2);
-      a3 = madd(w1, v128.load(xh + 3 * xStride, 16), a3);
-      a0 = madd(w2, v128.load(xh, 32), a0);
-      a1 = madd(w2, v128.load(xh + xStride, 32), a1);
-      a2 = madd(w2, v128.load(xh + 2 * xStride, 32), a2);
-      a3 = madd(w2, v128.load(xh + 3 * xStride, 32), a3);
-      a0 = madd(w3, v128.load(xh, 48), a0);
-      a1 = madd(w3, v128.load(xh + xStride, 48), a1);
-      a2 = madd(w3, v128.load(xh + 2 * xStride, 48), a2);
-      a3 = madd(w3, v128.load(xh + 3 * xStride, 48), a3);
-    }
-  }
-  const outStride = <usize>N << 2;
-  store<f32>(out, hsum(a0));
-  store<f32>(out + outStride, hsum(a1));
-  store<f32>(out + 2 * outStride, hsum(a2));
-  store<f32>(out + 3 * outStride, hsum(a3));
-}
-
 // One token row x [K] against dense weight rows n0 ≤ n < n1, into out [N]: as pairs of rows
 // half the range apart. Decoding reads every weight once from memory, and two streams far
 // apart keep the hardware prefetcher further ahead than one: on one x86 core an f32 matrix
 // of 180 MB went from 17 to 24 GB/s read. A row's value does not depend on its partner.
-function denseRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, K: i32, n0: i32, n1: i32): void {
+export function denseRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, K: i32, n0: i32, n1: i32): void {
   const half = (n1 - n0) >> 1;
   for (let n = n0; n < n0 + half; n++) {
     const m = n + half;
@@ -272,50 +176,30 @@ function denseRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, K: i32, n
 
 // --- all storage types: tiles of 4 tokens, each weight row decoded once per tile --------------
 
-// Quantized storage (i8 for q8_0, u8 for q4_0) is in blocks; f32 and f16 (u16) are dense.
-@inline
-function isBlocks<W>(): bool {
-  return sizeof<W>() == 1;
-}
-
-// out: [T, N], x: [T, K], w: [N, K] in storage type W (rows of K/32 blocks when quantized)
+// out: [T, N], x: [T, K], w: [N, K] f32 or f16 (u16)
 function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  const rowBytes: usize = isBlocks<W>() ? <usize>(K / QK) * blockBytes<W>() : <usize>K * sizeof<W>();
+  const rowBytes = <usize>K * sizeof<W>();
   const tiled = T & ~3; // tokens in whole tiles of four
   // Rows in blocks of about 64 KB, each block meeting every tile while it is in L2: a weight
   // matrix larger than the caches is then read from memory once, not once per tile.
   const blockRows = max(2, <i32>(<usize>BLOCK_BYTES / rowBytes) & ~1);
   for (let r0 = n0; r0 < n1; r0 += blockRows) {
     const r1 = min(n1, r0 + blockRows);
-    for (let t = 0; t < tiled; t += 4) tileRows<W>(out, x, w, rowBytes, t, K, N, r0, r1);
+    for (let t = 0; t < tiled; t += 4) tileRows<W>(out, x, w + <usize>r0 * rowBytes, rowBytes, t, K, N, r0, r1);
   }
-  for (let t = tiled; t < T; t++) {
-    const xt = x + <usize>t * K * 4;
-    const outT = out + <usize>t * N * 4;
-    if (!isBlocks<W>()) {
-      denseRows<W>(outT, xt, w, rowBytes, K, n0, n1);
-      continue;
-    }
-    for (let n = n0; n < n1; n++) store<f32>(outT + (<usize>n << 2), blockDot1<W>(xt, w + <usize>n * rowBytes, K));
-  }
+  for (let t = tiled; t < T; t++) denseRows<W>(out + <usize>t * N * 4, x + <usize>t * K * 4, w, rowBytes, K, n0, n1);
 }
 
-const BLOCK_BYTES: i32 = 65536;
+export const BLOCK_BYTES: i32 = 65536;
 
-// Tokens t .. t+3 against weight rows r0 ≤ n < r1: dense rows two at a time (denseDot4x2),
-// then one (denseDot4, the same sums); quantized rows one at a time.
+// Tokens t .. t+3 against weight rows r0 ≤ n < r1 (rows rowBytes apart): two at a time
+// (denseDot4x2), then one (denseDot4, the same sums)
 @inline
-function tileRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, t: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+export function tileRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, t: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const xt = x + <usize>t * K * 4;
   let n = r0;
-  if (!isBlocks<W>()) {
-    for (; n + 2 <= r1; n += 2) denseDot4x2<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>n * rowBytes, w + <usize>(n + 1) * rowBytes, K);
-  }
-  for (; n < r1; n++) {
-    const o = out + (<usize>t * N + n) * 4;
-    if (isBlocks<W>()) blockDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
-    else denseDot4<W>(o, N, xt, w + <usize>n * rowBytes, K);
-  }
+  for (; n + 2 <= r1; n += 2) denseDot4x2<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>(n - r0) * rowBytes, w + <usize>(n + 1 - r0) * rowBytes, K);
+  if (n < r1) denseDot4<W>(out + (<usize>t * N + n) * 4, N, xt, w + <usize>(n - r0) * rowBytes, K);
 }
 
 // --- exports, one per storage type ----------------------------------------------------------
@@ -326,12 +210,4 @@ export function matmulF32(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32
 
 export function matmulF16(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   matmulRows<u16>(out, x, w, T, K, N, n0, n1);
-}
-
-export function matmulQ8_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulRows<i8>(out, x, w, T, K, N, n0, n1);
-}
-
-export function matmulQ4_0(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulRows<u8>(out, x, w, T, K, N, n0, n1);
 }

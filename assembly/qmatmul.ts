@@ -6,18 +6,18 @@
 // Why: decoding a weight block to floats costs more than the arithmetic it feeds (eight
 // int -> float conversions and scale multiplies per 32 weights); here a block costs four
 // i32x4.dot_i16x8_s (8 multiply-adds each), four (q8_0) or seven (q4_0) ands and shifts to
-// widen the weights, and a convert, multiply and add for its scale. Measured on one x86
-// core: ~11 GMAC/s against ~4 for the f32-activation kernels (matmul.ts).
+// widen the weights, and about three ops to fold and scale its sum. Measured on one x86
+// core when decoding: ~11.5 GMAC/s against ~4 for the f32-activation dot (blocks.ts).
 //
 // Numerics: the activation is rounded to d_x·q_x with |x − d_x·q_x| ≤ d_x/2 (d_x =
 // max|x|/127 of its block), so a block's contribution moves by at most Σ|w|·d_x/2 from
 // the f32-activation result. The integer sums are exact, and so is their conversion to
 // f32 (per lane at most 8 products: q4_0 below 2^15, q8_0 256 times a value below 2^17).
 //
-// Every output is computed with rowDot2's float operations, in its order, for decoding
-// (T = 1) and prompts alike (prompts go four tokens a weight row through rowDot1x4, which
-// widens each weight block once for the four), so its value does not depend on T, on the
-// tiling, or on the thread.
+// Every output is computed with rowDot2's float operations, in its order, one token at a
+// time: its value does not depend on T, on the pairing of rows, or on the thread. This is
+// the decoding path (T < 4 tokens): a prompt's matmuls go through blocks.ts, which decodes
+// each block of weight rows once for all its tokens and multiplies in f32.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { hsum, madd, QK, Q4_0_BYTES, Q8_0_BYTES } from './simd';
 
@@ -187,130 +187,15 @@ function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, x
   store<f32>(out1, hsum(acc1));
 }
 
-// --- outputs: one weight row against four activation rows -----------------------------------------
-
-// Σ w·q_x of one block, as blockDot, from weights already widened (w0..w3)
-@inline
-function widenedDot(w0: v128, w1: v128, w2: v128, w3: v128, xb: usize): v128 {
-  const s0 = i32x4.dot_i16x8_s(w0, v128.load(xb));
-  const s1 = i32x4.dot_i16x8_s(w1, v128.load(xb, 16));
-  const s2 = i32x4.dot_i16x8_s(w2, v128.load(xb, 32));
-  const s3 = i32x4.dot_i16x8_s(w3, v128.load(xb, 48));
-  return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
-}
-
-// q4_0's offset term of a group of blocks (see rowDot2): 8·Σq_x of each block, in floats
-@inline
-function offsets(xsum: usize, count: i32): v128 {
-  return f32x4.convert_i32x4_s(i32x4.shl(load4(xsum, count), 3));
-}
-
-// One block of one weight row, widened once (w0..w3), against four activation rows at
-// xb, xb + xaRow, …: the four tokens' Σ w·q_x partial sums
-@inline
-function widenedDot4(w0: v128, w1: v128, w2: v128, w3: v128, xb: usize, xaRow: usize, t: i32): v128 {
-  return widenedDot(w0, w1, w2, w3, xb + <usize>t * xaRow);
-}
-
-// out[t·N + n] for four consecutive activation rows t (quants xa, scales xs and sums xsum of
-// the first; the next rows xaRow and xsRow bytes on) and one weight row w. Why: a prompt's
-// weight block is widened once for four tokens instead of once per token (four of q8_0's
-// and seven of q4_0's ops per block, of about 14 per token).
-//
-// Each output goes through exactly rowDot2's float operations, in its order (the same
-// scales d_w·d_x per lane, the same offset subtraction, block totals, madd chain and hsum),
-// and integer sums are exact whatever their grouping: results equal rowDot2's bit for bit,
-// so they still do not depend on T, the tiling or the thread.
-function rowDot1x4<W>(out: usize, outRow: usize, w: usize, xa: usize, xaRow: usize, xs: usize, xsum: usize, xsRow: usize, nb: i32): void {
-  const bytes = blockBytes<W>();
-  const zero = i32x4.splat(0);
-  let acc0 = f32x4.splat(0); // lane j: blocks j, j+4, … of token 0's output
-  let acc1 = f32x4.splat(0);
-  let acc2 = f32x4.splat(0);
-  let acc3 = f32x4.splat(0);
-  for (let b = 0; b < nb; b += 4) {
-    const count = min(4, nb - b);
-    const block = w + <usize>b * bytes;
-    const xb = xa + <usize>b * QUANT_BYTES;
-    // blocks 0 and 1 of the group, folded per token (pairSums)
-    let lo = v128.load(block, 2);
-    let hi = isSigned<W>() ? v128.load(block, 18) : lo;
-    let w0 = weightLanes0<W>(lo), w1 = weightLanes1<W>(lo), w2 = weightLanes2<W>(lo, hi), w3 = weightLanes3<W>(lo, hi);
-    const p0 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 0);
-    const p1 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 1);
-    const p2 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 2);
-    const p3 = widenedDot4(w0, w1, w2, w3, xb, xaRow, 3);
-    let u0 = pairSums(p0, zero), u1 = pairSums(p1, zero), u2 = pairSums(p2, zero), u3 = pairSums(p3, zero);
-    if (count > 1) {
-      lo = v128.load(block + bytes, 2);
-      hi = isSigned<W>() ? v128.load(block + bytes, 18) : lo;
-      w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
-      const xc = xb + QUANT_BYTES;
-      u0 = pairSums(p0, widenedDot4(w0, w1, w2, w3, xc, xaRow, 0));
-      u1 = pairSums(p1, widenedDot4(w0, w1, w2, w3, xc, xaRow, 1));
-      u2 = pairSums(p2, widenedDot4(w0, w1, w2, w3, xc, xaRow, 2));
-      u3 = pairSums(p3, widenedDot4(w0, w1, w2, w3, xc, xaRow, 3));
-    }
-    // blocks 2 and 3
-    let v0 = zero, v1 = zero, v2 = zero, v3 = zero;
-    if (count > 2) {
-      lo = v128.load(block + 2 * bytes, 2);
-      hi = isSigned<W>() ? v128.load(block + 2 * bytes, 18) : lo;
-      w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
-      const xc = xb + 2 * QUANT_BYTES;
-      const r0 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 0);
-      const r1 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 1);
-      const r2 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 2);
-      const r3 = widenedDot4(w0, w1, w2, w3, xc, xaRow, 3);
-      v0 = pairSums(r0, zero); v1 = pairSums(r1, zero); v2 = pairSums(r2, zero); v3 = pairSums(r3, zero);
-      if (count > 3) {
-        lo = v128.load(block + 3 * bytes, 2);
-        hi = isSigned<W>() ? v128.load(block + 3 * bytes, 18) : lo;
-        w0 = weightLanes0<W>(lo); w1 = weightLanes1<W>(lo); w2 = weightLanes2<W>(lo, hi); w3 = weightLanes3<W>(lo, hi);
-        const xd = xb + 3 * QUANT_BYTES;
-        v0 = pairSums(r0, widenedDot4(w0, w1, w2, w3, xd, xaRow, 0));
-        v1 = pairSums(r1, widenedDot4(w0, w1, w2, w3, xd, xaRow, 1));
-        v2 = pairSums(r2, widenedDot4(w0, w1, w2, w3, xd, xaRow, 2));
-        v3 = pairSums(r3, widenedDot4(w0, w1, w2, w3, xd, xaRow, 3));
-      }
-    }
-    // scales d_w·d_x per token (lane j for block j), the q4_0 offsets, then the block totals
-    const dw = weightScales<W>(loadHalves(block, bytes, count));
-    const dx = xs + (<usize>b << 2); // token 0's scales of this group
-    const scales0 = f32x4.mul(dw, load4(dx, count));
-    const scales1 = f32x4.mul(dw, load4(dx + xsRow, count));
-    const scales2 = f32x4.mul(dw, load4(dx + 2 * xsRow, count));
-    const scales3 = f32x4.mul(dw, load4(dx + 3 * xsRow, count));
-    if (!isSigned<W>()) {
-      const sums = xsum + (<usize>b << 2);
-      acc0 = f32x4.sub(acc0, f32x4.mul(offsets(sums, count), scales0));
-      acc1 = f32x4.sub(acc1, f32x4.mul(offsets(sums + xsRow, count), scales1));
-      acc2 = f32x4.sub(acc2, f32x4.mul(offsets(sums + 2 * xsRow, count), scales2));
-      acc3 = f32x4.sub(acc3, f32x4.mul(offsets(sums + 3 * xsRow, count), scales3));
-    }
-    acc0 = madd(f32x4.convert_i32x4_s(blockTotals(u0, v0)), scales0, acc0);
-    acc1 = madd(f32x4.convert_i32x4_s(blockTotals(u1, v1)), scales1, acc1);
-    acc2 = madd(f32x4.convert_i32x4_s(blockTotals(u2, v2)), scales2, acc2);
-    acc3 = madd(f32x4.convert_i32x4_s(blockTotals(u3, v3)), scales3, acc3);
-  }
-  store<f32>(out, hsum(acc0));
-  store<f32>(out + outRow, hsum(acc1));
-  store<f32>(out + 2 * outRow, hsum(acc2));
-  store<f32>(out + 3 * outRow, hsum(acc3));
-}
-
 // --- the matmul --------------------------------------------------------------------------------
 
-// Tokens per pass over the weight rows in prompt processing: their quants (TILE·K·2 bytes)
-// stay in L1/L2 while every weight row meets them, and each weight row is read once per tile.
-const TILE: i32 = 16;
-
-// Decoding (T = 1): rows n0 ≤ n < n1 of out [N] as pairs of rows half the range apart. Every
-// weight byte comes from memory once, and two streams far apart keep the hardware prefetcher
-// ahead of the integer work, where two neighbouring rows look like one stream to it: on one
-// x86 core a q8_0 matrix of 48 MB went from 8 to 12 GMAC/s (from 8.5 to 13 GB/s read).
-// rowDot2 computes each row the same way whatever its partner, so the pairing changes no bit.
-function decodeRows<W>(out: usize, xq: usize, w: usize, rowBytes: usize, scales: usize, sums: usize, nb: i32, n0: i32, n1: i32): void {
+// Rows n0 ≤ n < n1 of out [N] for one activation row (quants xa, scales xs, sums xsum), as
+// pairs of rows half the range apart. Every weight byte comes from memory once, and two
+// streams far apart keep the hardware prefetcher ahead of the integer work, where two
+// neighbouring rows look like one stream to it: on one x86 core a q8_0 matrix of 48 MB went
+// from 8 to 12 GMAC/s (from 8.5 to 13 GB/s read). rowDot2 computes each row the same way
+// whatever its partner, so the pairing changes no bit.
+function decodeRows<W>(out: usize, xa: usize, xs: usize, xsum: usize, w: usize, rowBytes: usize, nb: i32, n0: i32, n1: i32): void {
   const half = (n1 - n0 + 1) >> 1;
   for (let n = n0; n < n0 + half; n++) {
     const m = n + half; // its partner, or none when the range is odd and n is the last
@@ -318,43 +203,22 @@ function decodeRows<W>(out: usize, xq: usize, w: usize, rowBytes: usize, scales:
     const w0 = w + <usize>n * rowBytes;
     const w1 = pair ? w + <usize>m * rowBytes : w0;
     const out0 = out + (<usize>n << 2);
-    rowDot2<W>(out0, pair ? out + (<usize>m << 2) : out0, w0, w1, xq, scales, sums, nb);
+    rowDot2<W>(out0, pair ? out + (<usize>m << 2) : out0, w0, w1, xa, xs, xsum, nb);
   }
 }
 
-// out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations with this weight
-// type's layout; w: [N, K/32 blocks]. Rows n0 ≤ n < n1 only.
+// out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations; w: [N, K/32 blocks].
+// Rows n0 ≤ n < n1 only, one token at a time (the product uses this for decoding, T < 4;
+// prompts go through blocks.ts), so a token's outputs do not depend on T either.
 function matmulQuantized<W>(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK;
   const rowBytes = <usize>nb * blockBytes<W>();
   const xRowBytes = <usize>nb * QUANT_BYTES;
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);
-  if (T == 1) {
-    decodeRows<W>(out, xq, w, rowBytes, scales, sums, nb, n0, n1);
-    return;
-  }
-  for (let t0 = 0; t0 < T; t0 += TILE) {
-    const t1 = min(T, t0 + TILE);
-    for (let n = n0; n < n1; n += 2) {
-      const w0 = w + <usize>n * rowBytes;
-      const pair = n + 1 < n1; // else row n alone, as its own pair
-      const w1 = pair ? w0 + rowBytes : w0;
-      let t = t0;
-      for (; t + 4 <= t1; t += 4) { // four tokens a weight row, then the rows' pair as below
-        const at = <usize>t * nb;
-        const out0 = out + ((<usize>t * N + n) << 2);
-        const xa = xq + <usize>t * xRowBytes;
-        rowDot1x4<W>(out0, <usize>N << 2, w0, xa, xRowBytes, scales + (at << 2), sums + (at << 2), <usize>nb << 2, nb);
-        if (pair) rowDot1x4<W>(out0 + 4, <usize>N << 2, w1, xa, xRowBytes, scales + (at << 2), sums + (at << 2), <usize>nb << 2, nb);
-      }
-      for (; t < t1; t++) {
-        const at = <usize>t * nb; // block index of row t
-        const out0 = out + ((<usize>t * N + n) << 2);
-        const out1 = pair ? out0 + 4 : out0;
-        rowDot2<W>(out0, out1, w0, w1, xq + <usize>t * xRowBytes, scales + (at << 2), sums + (at << 2), nb);
-      }
-    }
+  for (let t = 0; t < T; t++) {
+    const at = <usize>t * nb; // block index of row t
+    decodeRows<W>(out + (<usize>t * N << 2), xq + <usize>t * xRowBytes, scales + (at << 2), sums + (at << 2), w, rowBytes, nb, n0, n1);
   }
 }
 

@@ -190,13 +190,11 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
       );
     });
 
-    // Every output goes through the same float operations whatever T (and thread,
-    // tests/wasm-threads): a prompt's rows equal the same rows computed one token at a time,
-    // bit for bit. T = 7: one group of four tokens a weight row (qmatmul.ts rowDot1x4) and
-    // three single tokens; T = 21: a full tile of 16 and a second tile of five (four plus one);
-    // odd N: a weight row without a pair.
-    for (const [T, K, N] of [[7, 160, 11], [21, 288, 13]]) {
-      it(`${dtype}: a row of a prompt equals that token alone, bit for bit (T=${T}, K=${K}, N=${N})`, () => {
+    // Decoding steps (T < 4) take quantized activations, every output through the same float
+    // operations whatever T (and thread, tests/wasm-threads): the rows of T = 3 equal those
+    // tokens one at a time, bit for bit. Odd N: a weight row without a partner.
+    for (const [T, K, N] of [[3, 160, 11], [2, 288, 13]]) {
+      it(`${dtype}: a row of a 3-token step equals that token alone, bit for bit (T=${T}, K=${K}, N=${N})`, () => {
         const w = quantize(randomArray(N * K, 3, 0.5), N, K, dtype);
         const x = randomArray(T * K, 4);
         const all = new Float32Array(T * N);
@@ -208,6 +206,34 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
         }
       });
     }
+  }
+
+  // From T = 4 on (prompts) the matmul takes f32 activations whatever the option (blocks.ts:
+  // weights decoded a block of rows at a time, products in f32): the same bits as the
+  // 'f32'-activation kernels, and so the reference within the f32 bound of 'wasm matmul'.
+  // N = 700 with K = 96: three blocks of rows (blockScratchBytes / 384 bytes a row).
+  for (const dtype of ['q8_0', 'q4_0'] as const) {
+    it(`${dtype}: a prompt (T ≥ 4) multiplies in f32, as activations: 'f32' does`, () => {
+      for (const [T, K, N] of [[4, 64, 9], [7, 96, 700], [130, 32, 5]]) {
+        const w = quantize(randomArray(N * K, T, 0.5), N, K, dtype);
+        const x = randomArray(T * K, K);
+        const q8 = new Float32Array(T * N);
+        const f32 = new Float32Array(T * N);
+        wasm.matmul(q8, x, w, T);
+        wasmF32.matmul(f32, x, w, T);
+        expect(Array.from(q8)).toEqual(Array.from(f32));
+        const want = new Float32Array(T * N);
+        tsKernels.matmul(want, x, w, T);
+        const W = toF32(w);
+        expectClose(q8, want, (i) => {
+          const t = Math.floor(i / N);
+          const n = i % N;
+          let absSum = 0;
+          for (let k = 0; k < K; k++) absSum += Math.abs(x[t * K + k] * W[n * K + k]);
+          return (K + 2) * EPS32 * absSum + EPS32 * Math.abs(want[i]);
+        }, `${dtype} prompt T=${T} K=${K} N=${N}`);
+      }
+    });
   }
 
   it('rejects an unknown activations option', async () => {

@@ -25,7 +25,7 @@ import type { LlamaModel } from '../../../reference/weights.js';
 import { alignUp, WASM32_MAX_BYTES, type Region, type ScratchArena, type WasmHeap } from './heap.js';
 import { hardwareThreads, isBrowserMainThread } from './host.js';
 import { loadKernels, type CompiledKernels, type SimdBuild, type SimdChoice } from './module.js';
-import { planShards, type ShardPlan } from './plan.js';
+import { planShards, type ModelShapes, type ShardPlan } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { createShard, type Shard } from './shard.js';
 import { Op } from './worker-ops.js';
@@ -45,9 +45,10 @@ export interface WasmKernelsOptions {
   // A matmul or attention call is split across threads only from this many multiply-adds
   // on: below it, waking the workers costs more than it saves (0 = always split).
   minParallelWork?: number;
-  // Activations of q8_0 / q4_0 matmuls: 'q8' (default) quantizes each row of x to blocks of
-  // 32 with one scale (as llama.cpp does) and multiplies in integers, several times faster;
-  // 'f32' multiplies the decoded weights with x as it is, the reference's arithmetic.
+  // Activations of q8_0 / q4_0 matmuls when decoding (T < 4 tokens): 'q8' (default)
+  // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does) and multiplies
+  // in integers, several times faster; 'f32' multiplies the decoded weights with x as it is,
+  // the reference's arithmetic. Prompts (T ≥ 4) always take the f32 way (PROMPT_TOKENS).
   activations?: 'q8' | 'f32';
 }
 
@@ -162,6 +163,10 @@ const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', 
 const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8 } as const;
 const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8' } as const;
 // Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
+// From this many tokens on, q8_0 / q4_0 matmuls take f32 activations whatever the option:
+// decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
+// (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and is exact-er.
+const PROMPT_TOKENS = 4;
 const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
@@ -275,13 +280,23 @@ class WasmBackend implements WasmKernels {
     const xPtr = f.input(x, T * K, 'x'); // [T, K]
     const outPtr = f.output(out, T * N, 'out'); // [T, N]
     const dtype = w.dtype;
-    if (this.quantizeActivations && (dtype === 'q8_0' || dtype === 'q4_0')) {
-      // x quantized once here, on this thread; every thread then reads the same blocks
-      const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
-      shard.wasm.quantizeActivations(xqPtr, xPtr, T, K);
-      if (this.parallel(T * K * N, N)) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
-      else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
-    } else if (this.parallel(T * K * N, N)) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
+    const split = this.parallel(T * K * N, N);
+    if (dtype === 'q8_0' || dtype === 'q4_0') {
+      if (this.quantizeActivations && T < PROMPT_TOKENS) {
+        // decoding: x quantized once here, on this thread; every thread reads the same blocks
+        const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
+        shard.wasm.quantizeActivations(xqPtr, xPtr, T, K);
+        if (split) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
+        else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
+      } else {
+        // a prompt (or f32 activations): f32 products with decoded weights, each thread
+        // decoding its rows into a scratch block of its own
+        const scratchBytes = alignUp(shard.wasm.blockScratchBytes(K), 64);
+        const scratchPtr = f.temp(((split ? this.threads : 1) * scratchBytes) / 4); // [threads, scratchBytes]
+        if (split) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N, scratchPtr, scratchBytes], shard.wasm);
+        else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N, scratchPtr);
+      }
+    } else if (split) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
     else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N);
     f.finish();
   }
@@ -357,23 +372,40 @@ export async function createWasmKernels(options: WasmKernelsOptions = {}): Promi
 // layers over as many memories as it needs (plan.ts), each layer's KV cache (createKVCache)
 // beside its weights.
 export async function createModelKernels(model: LlamaModel, options: ModelKernelsOptions = {}): Promise<WasmKernels> {
+  return (await createPlannedKernels(model, options, () => model)).kernels;
+}
+
+// Gives the model once the planned memories exist: e.g. its weights read from the file
+// straight into them (direct-load.ts). Weights not already in their planned shard are
+// then copied there.
+export type WeightLoader = (shards: readonly Shard[], plan: ShardPlan) => LlamaModel;
+
+// Kernels planned from a model's shapes alone (with `embedding`, room for the token
+// embedding in the first memory too), the weights supplied by `load`.
+export async function createPlannedKernels(
+  shapes: ModelShapes,
+  options: ModelKernelsOptions & { embedding?: boolean },
+  load: WeightLoader,
+): Promise<{ kernels: WasmKernels; model: LlamaModel }> {
   const compiled = await loadKernels(options);
   const module = compiled.module;
   const maxBytes = options.maxMemoryBytes ?? WASM32_MAX_BYTES;
   const first = await createShard(module, 0, maxBytes);
-  const contextLength = options.contextLength ?? model.config.maxSeqLen;
+  const contextLength = options.contextLength ?? shapes.config.maxSeqLen;
   const threads = checkThreads(options.threads ?? defaultThreads());
-  const plan = planShards(model, { capacityBytes: first.heap.maxBytes - first.heap.end, contextLength, threads });
+  const limits = { capacityBytes: first.heap.maxBytes - first.heap.end, contextLength, threads, embedding: options.embedding };
+  const plan = planShards(shapes, limits);
   const shards = [first];
   for (let s = 1; s < plan.shards; s++) shards.push(await createShard(module, s, maxBytes));
   const backend = await start(compiled, shards, options, plan);
   try {
+    const model = load(shards, plan);
     backend.placeModel(model, plan);
+    return { kernels: backend, model };
   } catch (error) {
     await backend.close();
     throw error;
   }
-  return backend;
 }
 
 // Starts the workers (after every memory exists: each worker instantiates the module over

@@ -23,8 +23,11 @@ export interface KernelExports {
   heapBase(): number;
   matmulF32(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulF16(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  matmulQ8_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  matmulQ4_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // q8_0 / q4_0 weights with f32 activations (assembly/blocks.ts); from T = 4 on the weights
+  // are decoded a block of rows at a time into scratch, blockScratchBytes(K) bytes a thread
+  matmulQ8_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  matmulQ4_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  blockScratchBytes(K: number): number;
   // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
   // (assembly/activations.ts)
   quantizeActivations(xq: number, x: number, T: number, K: number): void;

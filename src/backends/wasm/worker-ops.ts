@@ -31,7 +31,7 @@ export const Op = {
   stop: 0,
   matmulF32: 1,
   matmulF16: 2,
-  matmulQ8_0: 3,
+  matmulQ8_0: 3, // args as matmul, then scratch and its bytes per thread (blockScratchBytes)
   matmulQ4_0: 4,
   attention: 5, // args: out q k v scores T pos0 nHeads nKvHeads hd scoresStride
   matmulQ8_0Q8: 6, // args as matmul, with x the quantized activations (quantizeActivations)
@@ -60,8 +60,10 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
   const a = (i: number): number => control[ARGS + i] >>> 0; // byte offsets may pass 2 GiB
   if (op in MATMUL_EXPORT) {
     // matmul(out, x, w, T, K, N): split the N weight rows
+    // (q8_0 / q4_0 with f32 activations: each slice its own scratch, a(6) + slice·a(7))
     const [n0, n1] = sliceRange(a(5), slice, slices);
-    if (n0 < n1) wasm[MATMUL_EXPORT[op as keyof typeof MATMUL_EXPORT]](a(0), a(1), a(2), a(3), a(4), a(5), n0, n1);
+    const scratch = a(6) + slice * a(7);
+    if (n0 < n1) wasm[MATMUL_EXPORT[op as keyof typeof MATMUL_EXPORT]](a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, scratch);
   } else if (op === Op.attention) {
     // attention over query heads; each slice has its own scores scratch
     const [h0, h1] = sliceRange(a(7), slice, slices);
