@@ -3,11 +3,15 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LlamaConfig } from '../reference/config.js';
 import type { Kernels } from '../reference/kernels.js';
 import { createKVCache, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
+import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
+import { readModelFileLayout } from './formats/file-layout.js';
+import type { GGUFValue } from './formats/gguf.js';
 import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
 import { loadModel } from './formats/load.js';
 import type { Vocabulary } from './tokenizer/vocabulary.js';
@@ -79,38 +83,60 @@ export function parseBackend(name: string | undefined): BackendName | undefined 
   return name as BackendName;
 }
 
-// The model, and the vocabulary that came with it (inside a GGUF, beside a Hugging Face checkpoint).
-function readModelAndVocabulary(path: string): { model: LlamaModel; vocabulary?: Vocabulary } {
-  if (isHuggingFaceFolder(path)) {
-    const hf = readHuggingFaceFolder(path);
-    return { model: hf.model, vocabulary: hf.vocabulary };
+// A model opened for a backend: its config and the vocabulary that came with it (inside a
+// GGUF, beside a Hugging Face checkpoint) now, the weights and kernels on load().
+interface ModelSource {
+  config: LlamaConfig;
+  vocabulary?: Vocabulary;
+  load(options: KernelOptions): Promise<{ model: LlamaModel; kernels: Kernels }>;
+}
+
+function ggufVocabulary(meta: Record<string, GGUFValue> | undefined, path: string): Vocabulary | undefined {
+  return meta && 'tokenizer.ggml.tokens' in meta ? vocabularyFromGGUF(meta, path) : undefined;
+}
+
+function openModel(path: string, backend: BackendName): ModelSource {
+  if (backend === 'wasm' && !isHuggingFaceFolder(path)) {
+    // GGUF or llama2.c: only the header now; the weights later, read from the file straight
+    // into WASM memory (backends/wasm/direct-load.ts), never held twice.
+    const file = readModelFileLayout(path);
+    return { config: file.layout.config, vocabulary: ggufVocabulary(file.gguf?.metadata, path), load: (o) => loadFileIntoKernels(file, o) };
   }
+  // The ts backend, and Hugging Face folders on wasm (whose weights createModelKernels then
+  // copies into WASM memory): the whole model in JavaScript memory.
+  const { model, vocabulary } = isHuggingFaceFolder(path) ? readHuggingFaceFolder(path) : readModelFile(path);
+  return { config: model.config, vocabulary, load: async (o) => ({ model, kernels: await createKernels(backend, model, o) }) };
+}
+
+function readModelFile(path: string): { model: LlamaModel; vocabulary?: Vocabulary } {
   const loaded = loadModel(path);
-  const meta = loaded.gguf?.metadata;
-  return { model: loaded.model, vocabulary: meta && 'tokenizer.ggml.tokens' in meta ? vocabularyFromGGUF(meta, path) : undefined };
+  return { model: loaded.model, vocabulary: ggufVocabulary(loaded.gguf?.metadata, path) };
 }
 
 export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   const modelPath = options.model ?? defaultModelPath();
-  const { model, vocabulary } = readModelAndVocabulary(modelPath);
+  const backend = options.backend ?? 'wasm';
+  if (!BACKENDS.includes(backend)) throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
+  const source = openModel(modelPath, backend);
+  const config = source.config;
   let tokenizer: Tokenizer;
   if (options.tokenizer) {
     tokenizer = loadTokenizer(options.tokenizer);
-  } else if (vocabulary) {
-    tokenizer = new Tokenizer(vocabulary);
+  } else if (source.vocabulary) {
+    tokenizer = new Tokenizer(source.vocabulary);
   } else {
     throw new Error(`${modelPath}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
   }
-  if (tokenizer.vocabSize !== model.config.vocabSize) {
+  if (tokenizer.vocabSize !== config.vocabSize) {
     throw new Error(
-      `${options.tokenizer ?? modelPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`,
+      `${options.tokenizer ?? modelPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${config.vocabSize}`,
     );
   }
-  const contextLength = options.contextLength ?? Math.min(model.config.maxSeqLen, 4096);
-  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > model.config.maxSeqLen) {
-    throw new Error(`contextLength must be an integer in 1..${model.config.maxSeqLen} (the model's context), got ${contextLength}`);
+  const contextLength = options.contextLength ?? Math.min(config.maxSeqLen, 4096);
+  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > config.maxSeqLen) {
+    throw new Error(`contextLength must be an integer in 1..${config.maxSeqLen} (the model's context), got ${contextLength}`);
   }
-  const kernels = await createKernels(options.backend, model, { threads: options.threads, contextLength });
+  const { model, kernels } = await source.load({ threads: options.threads, contextLength });
 
   let cache: KVCache | undefined; // made on first use, then reused
   let busy = false;

@@ -15,11 +15,13 @@ export interface LoadedModel {
   gguf?: GGUFFile; // the parsed GGUF (metadata, e.g. the tokenizer.ggml.* vocabulary)
 }
 
-export function detectFormat(bytes: Uint8Array, fileName: string): ModelFormat {
+// `bytes` may be only the file's head (at least its first 256 bytes, or all of a shorter
+// file) when `fileSize` gives the whole file's size.
+export function detectFormat(bytes: Uint8Array, fileName: string, fileSize = bytes.length): ModelFormat {
   const magic = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : -1;
   if (magic === GGUF_MAGIC) return 'gguf';
   if (magic === LLAMA2C_MAGIC) return 'llama2c';
-  const reason = llama2cV0Mismatch(bytes, fileName);
+  const reason = llama2cV0Mismatch(bytes, fileName, fileSize);
   if (reason) {
     throw new Error(`${fileName}: not a GGUF or llama2.c file (no GGUF or ak42 magic, and ${reason})`);
   }
@@ -27,13 +29,13 @@ export function detectFormat(bytes: Uint8Array, fileName: string): ModelFormat {
 }
 
 // Why the bytes are not a llama2.c v0 checkpoint, or '' if they are one.
-function llama2cV0Mismatch(bytes: Uint8Array, fileName: string): string {
-  if (bytes.length < 28) return `${bytes.length} bytes is too short for a llama2.c header`;
+function llama2cV0Mismatch(bytes: Uint8Array, fileName: string, fileSize: number): string {
+  if (fileSize < 28) return `${fileSize} bytes is too short for a llama2.c header`;
   try {
     const header = readLlama2cHeader(bytes, fileName);
     const expected = llama2cExpectedBytes(header);
-    if (expected !== BigInt(bytes.length)) {
-      return `as a llama2.c v0 header it implies ${expected} bytes, file has ${bytes.length}`;
+    if (expected !== BigInt(fileSize)) {
+      return `as a llama2.c v0 header it implies ${expected} bytes, file has ${fileSize}`;
     }
     return '';
   } catch (e) {

@@ -1,5 +1,6 @@
 // A LLaMA from a parsed GGUF file (llama.cpp's `llama` architecture): the config from the
-// `llama.*` metadata, the weights as views into the file.
+// `llama.*` metadata, the weights as views into the file. ggufLayout needs the header alone
+// (and a way to compare two tensors' bytes), for loaders that place the weights elsewhere.
 //
 // Tensor names (llama.cpp) and ours (Meta's model.py):
 //   token_embd.weight            tokenEmbedding        [V, C]
@@ -15,24 +16,40 @@
 // llama.cpp's converter already permutes q/k rows into Meta's interleaved-pair RoPE order,
 // so nothing is permuted here.
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
-import { f16ToF32, type WeightTensor } from '../../reference/tensor.js';
-import type { LayerWeights, LlamaModel, LlamaWeights } from '../../reference/weights.js';
+import type { WeightTensor } from '../../reference/tensor.js';
+import type { LlamaModel } from '../../reference/weights.js';
 import { dtypeOfGGML, ggmlOfDType, ggmlTypeName } from './ggml-types.js';
-import { ggufTensorBytes, writeGGUF, type GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo, type GGUFWriteTensor } from './gguf.js';
-import { f32View, u16View, u8View } from './views.js';
+import {
+  ggufTensorBytes, writeGGUF,
+  type GGUFFile, type GGUFHeader, type GGUFMetadataEntry, type GGUFTensorInfo, type GGUFWriteTensor,
+} from './gguf.js';
+import { modelFromBytes, type GainSpec, type LayerLayout, type MatrixSpec, type ModelLayout } from './layout.js';
+
+// Are two tensors (same type and dims) equal byte for byte?
+export type SameBytes = (a: GGUFTensorInfo, b: GGUFTensorInfo) => boolean;
 
 export function ggufToModel(file: GGUFFile, fileName: string): LlamaModel {
+  const same: SameBytes = (a, b) => {
+    const x = ggufTensorBytes(file, a), y = ggufTensorBytes(file, b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  };
+  return modelFromBytes(ggufLayout(file, fileName, same), file.bytes);
+}
+
+// The config and where every weight lies, each checked for shape and storage type.
+export function ggufLayout(file: GGUFHeader, fileName: string, sameBytes: SameBytes): ModelLayout {
   const arch = file.metadata['general.architecture'];
   if (arch === undefined) throw new Error(`${fileName}: GGUF metadata has no general.architecture`);
   if (arch !== 'llama') throw new Error(`${fileName}: general.architecture is "${String(arch)}", only "llama" is supported`);
   const tensors = new Map(file.tensors.map((t) => [t.name, t]));
-  const config = ggufConfig(file, tensors, fileName);
-  return { config, weights: ggufWeights(file, tensors, config, fileName) };
+  const config = ggufConfig(file, tensors, fileName, sameBytes);
+  return { config, weights: ggufWeights(tensors, config, fileName) };
 }
 
 // --- config ---------------------------------------------------------------------------
 
-function ggufConfig(file: GGUFFile, tensors: Map<string, GGUFTensorInfo>, fileName: string): LlamaConfig {
+function ggufConfig(file: GGUFHeader, tensors: Map<string, GGUFTensorInfo>, fileName: string, sameBytes: SameBytes): LlamaConfig {
   const int = (key: string, fallback?: number) => metaInt(file, key, fileName, fallback);
   const nHeads = int('llama.attention.head_count');
   const embd = tensors.get('token_embd.weight');
@@ -46,7 +63,7 @@ function ggufConfig(file: GGUFFile, tensors: Map<string, GGUFTensorInfo>, fileNa
     maxSeqLen: int('llama.context_length'),
     normEps: metaFloat(file, 'llama.attention.layer_norm_rms_epsilon', fileName, DEFAULT_NORM_EPS),
     ropeTheta: metaFloat(file, 'llama.rope.freq_base', fileName, DEFAULT_ROPE_THETA),
-    sharedClassifier: classifierIsShared(file, tensors),
+    sharedClassifier: classifierIsShared(tensors, sameBytes),
   };
   validateConfig(config, fileName);
   const ropeDims = int('llama.rope.dimension_count', headDim(config));
@@ -58,18 +75,16 @@ function ggufConfig(file: GGUFFile, tensors: Map<string, GGUFTensorInfo>, fileNa
 
 // Shared when output.weight is absent, or is a byte-for-byte copy of token_embd.weight (as
 // in stories260K.gguf): then one tensor serves both, as in the llama2.c original.
-function classifierIsShared(file: GGUFFile, tensors: Map<string, GGUFTensorInfo>): boolean {
+function classifierIsShared(tensors: Map<string, GGUFTensorInfo>, sameBytes: SameBytes): boolean {
   const out = tensors.get('output.weight');
   const embd = tensors.get('token_embd.weight');
   if (!out) return true;
   if (!embd || out.type !== embd.type || out.dims.join() !== embd.dims.join()) return false;
-  const a = ggufTensorBytes(file, out), b = ggufTensorBytes(file, embd);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return sameBytes(out, embd);
 }
 
 // An integer metadata value of any integer GGUF type.
-function metaInt(file: GGUFFile, key: string, fileName: string, fallback?: number): number {
+function metaInt(file: GGUFHeader, key: string, fileName: string, fallback?: number): number {
   const v = file.metadata[key];
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
@@ -82,7 +97,7 @@ function metaInt(file: GGUFFile, key: string, fileName: string, fallback?: numbe
   return n;
 }
 
-function metaFloat(file: GGUFFile, key: string, fileName: string, fallback: number): number {
+function metaFloat(file: GGUFHeader, key: string, fileName: string, fallback: number): number {
   const v = file.metadata[key];
   if (v === undefined) return fallback;
   if (typeof v !== 'number') throw new Error(`${fileName}: ${key} must be a number, found ${file.types[key]}`);
@@ -101,12 +116,12 @@ function shortestF32(v: number): number {
 
 // --- weights --------------------------------------------------------------------------
 
-function ggufWeights(file: GGUFFile, tensors: Map<string, GGUFTensorInfo>, c: LlamaConfig, fileName: string): LlamaWeights {
-  const matrix = (name: string, rows: number, cols: number) => weightTensor(file, find(tensors, name, fileName), rows, cols, fileName);
-  const norm = (name: string) => normGain(file, find(tensors, name, fileName), c.dim, fileName);
+function ggufWeights(tensors: Map<string, GGUFTensorInfo>, c: LlamaConfig, fileName: string): ModelLayout['weights'] {
+  const matrix = (name: string, rows: number, cols: number) => matrixSpec(find(tensors, name, fileName), rows, cols, fileName);
+  const norm = (name: string) => gainSpec(find(tensors, name, fileName), c.dim, fileName);
   const C = c.dim, H = c.hiddenDim, V = c.vocabSize, KV = kvDim(c);
   const tokenEmbedding = matrix('token_embd.weight', V, C);
-  const layers: LayerWeights[] = [];
+  const layers: LayerLayout[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blk.${l}.`;
     layers.push({
@@ -135,8 +150,8 @@ function describe(t: GGUFTensorInfo): string {
   return `tensor ${t.name} (${ggmlTypeName(t.type)} [${t.dims.join(', ')}])`;
 }
 
-// A matrix stored as GGUF dims [cols, rows], viewed in place.
-function weightTensor(file: GGUFFile, t: GGUFTensorInfo, rows: number, cols: number, fileName: string): WeightTensor {
+// A matrix stored as GGUF dims [cols, rows].
+function matrixSpec(t: GGUFTensorInfo, rows: number, cols: number, fileName: string): MatrixSpec {
   if (t.dims.length !== 2 || t.dims[0] !== cols || t.dims[1] !== rows) {
     throw new Error(`${fileName}: ${describe(t)} should have dims [${cols}, ${rows}] (${rows} rows of ${cols})`);
   }
@@ -144,19 +159,13 @@ function weightTensor(file: GGUFFile, t: GGUFTensorInfo, rows: number, cols: num
   if (dtype === undefined) {
     throw new Error(`${fileName}: unsupported tensor type ${t.type} (${ggmlTypeName(t.type)}) for tensor ${t.name}`);
   }
-  const n = rows * cols;
-  const data =
-    dtype === 'f32' ? f32View(file.bytes, t.offset, n)
-    : dtype === 'f16' ? u16View(file.bytes, t.offset, n)
-    : u8View(file.bytes, t.offset, t.byteLength);
-  return { dtype, rows, cols, data };
+  return { name: t.name, dtype, rows, cols, offset: t.offset, byteLength: t.byteLength };
 }
 
-// A norm gain [C]: always float32, so an F16 one is converted (a small copy).
-function normGain(file: GGUFFile, t: GGUFTensorInfo, dim: number, fileName: string): Float32Array {
+// A norm gain [C]: F32, or F16 (converted to float32 on load, a small copy).
+function gainSpec(t: GGUFTensorInfo, dim: number, fileName: string): GainSpec {
   if (t.dims.length !== 1 || t.dims[0] !== dim) throw new Error(`${fileName}: ${describe(t)} should have dims [${dim}]`);
-  if (t.type === 0) return f32View(file.bytes, t.offset, dim);
-  if (t.type === 1) return Float32Array.from(u16View(file.bytes, t.offset, dim), f16ToF32);
+  if (t.type === 0 || t.type === 1) return { name: t.name, type: t.type === 0 ? 'f32' : 'f16', length: dim, offset: t.offset };
   throw new Error(`${fileName}: unsupported tensor type ${t.type} (${ggmlTypeName(t.type)}) for norm tensor ${t.name}`);
 }
 

@@ -36,7 +36,16 @@ const MIN_KV_BYTES = 8 + 4 + 1; // empty key, type, smallest value
 const MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8; // empty name, n_dims = 0, type, offset
 
 export function parseGGUF(bytes: Uint8Array, fileName: string): GGUFFile {
-  const r = new BinaryReader(bytes, fileName);
+  return { ...readGGUFHeader(new BinaryReader(bytes, fileName)), bytes };
+}
+
+// A GGUF file's header: everything but the tensor data.
+export type GGUFHeader = Omit<GGUFFile, 'bytes'>;
+
+// Reads the header (metadata and tensor infos) at the reader's start. The reader may hold
+// only the file's first bytes, its `length` being the whole file's (header-reader.ts): the
+// tensors are checked against that length, and no tensor byte is read.
+export function readGGUFHeader(r: BinaryReader): GGUFHeader {
   const version = readHeader(r);
   const nTensors = readCount(r, 'tensor count (n_tensors)', MIN_TENSOR_INFO_BYTES);
   const nKv = readCount(r, 'metadata kv count (n_kv)', MIN_KV_BYTES);
@@ -45,7 +54,7 @@ export function parseGGUF(bytes: Uint8Array, fileName: string): GGUFFile {
   const infos = readTensorInfos(r, nTensors);
   const dataOffset = alignUp(r.offset, alignment);
   const tensors = placeTensors(r, infos, dataOffset, alignment);
-  return { version, metadata, types, tensors, alignment, dataOffset, bytes };
+  return { version, metadata, types, tensors, alignment, dataOffset };
 }
 
 // The bytes of one tensor: a view into the file, never a copy.

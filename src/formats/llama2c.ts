@@ -16,11 +16,11 @@
 // Matrices are row-major [out, in] (nn.Linear), exactly our WeightTensor layout, and the
 // file's q/k rows are in Meta's order, so the data are used as they are: zero-copy views.
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
-import { f32Tensor, toF32, type WeightTensor } from '../../reference/tensor.js';
+import { toF32 } from '../../reference/tensor.js';
 import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
 import { BinaryReader } from './binary-reader.js';
 import { BinaryWriter } from './binary-writer.js';
-import { f32View } from './views.js';
+import { modelFromBytes, type GainSpec, type LayerLayout, type MatrixSpec, type ModelLayout } from './layout.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42" as export.py packs it ('I', little-endian)
 const V0_HEADER_BYTES = 7 * 4;
@@ -90,22 +90,33 @@ export function llama2cExpectedBytes(h: Llama2cHeader): bigint {
 
 export function parseLlama2c(bytes: Uint8Array, fileName: string): LlamaModel {
   const header = readLlama2cHeader(bytes, fileName);
+  checkLlama2cSize(header, bytes.length, fileName);
+  return modelFromBytes(llama2cLayout(header), bytes);
+}
+
+// The file must be exactly as long as its header implies.
+export function checkLlama2cSize(header: Llama2cHeader, fileSize: number, fileName: string): void {
   const expected = llama2cExpectedBytes(header);
-  if (expected !== BigInt(bytes.length)) {
-    const c = header.config;
-    throw new Error(
-      `${fileName}: llama2.c v${header.version} file size: the header (dim ${c.dim}, hidden ${c.hiddenDim}, ` +
-        `layers ${c.nLayers}, heads ${c.nHeads}/${c.nKvHeads}, vocab ${c.vocabSize}, seq_len ${c.maxSeqLen}, ` +
-        `${c.sharedClassifier ? 'shared' : 'separate'} classifier) implies ${expected} bytes, file has ${bytes.length}`,
-    );
-  }
-  const arrays = new Map<string, Float32Array>();
+  if (expected === BigInt(fileSize)) return;
+  const c = header.config;
+  throw new Error(
+    `${fileName}: llama2.c v${header.version} file size: the header (dim ${c.dim}, hidden ${c.hiddenDim}, ` +
+      `layers ${c.nLayers}, heads ${c.nHeads}/${c.nKvHeads}, vocab ${c.vocabSize}, seq_len ${c.maxSeqLen}, ` +
+      `${c.sharedClassifier ? 'shared' : 'separate'} classifier) implies ${expected} bytes, file has ${fileSize}`,
+  );
+}
+
+// Where each weight lies: the float32 runs of layout() one after another behind the header.
+// Call after checkLlama2cSize (which bounds every offset by the real file size).
+export function llama2cLayout(header: Llama2cHeader): ModelLayout {
+  const specs = new Map<string, MatrixSpec>();
   let offset = header.headerBytes;
   for (const s of layout(header.version, header.config)) {
-    if (!s.skip) arrays.set(s.name, f32View(bytes, offset, s.rows * s.cols));
-    offset += 4 * s.rows * s.cols;
+    const byteLength = 4 * s.rows * s.cols;
+    if (!s.skip) specs.set(s.name, { name: s.name, dtype: 'f32', rows: s.rows, cols: s.cols, offset, byteLength });
+    offset += byteLength;
   }
-  return { config: header.config, weights: assemble(header.config, arrays) };
+  return { config: header.config, weights: assemble(header.config, specs) };
 }
 
 // The float32 runs of a checkpoint, in file order.
@@ -133,26 +144,26 @@ function layout(version: 0 | 1, c: LlamaConfig): Slot[] {
   ];
 }
 
-function assemble(c: LlamaConfig, arrays: Map<string, Float32Array>) {
-  const matrix = (name: string, rows: number, cols: number): WeightTensor => f32Tensor(arrays.get(name)!, rows, cols);
-  const C = c.dim, H = c.hiddenDim, KV = kvDim(c);
-  const tokenEmbedding = matrix('tokenEmbedding', c.vocabSize, C);
-  const layers: LayerWeights[] = Array.from({ length: c.nLayers }, (_, l) => {
+function assemble(c: LlamaConfig, specs: Map<string, MatrixSpec>): ModelLayout['weights'] {
+  const matrix = (name: string): MatrixSpec => specs.get(name)!;
+  const gain = (name: string): GainSpec => ({ name, type: 'f32', length: c.dim, offset: specs.get(name)!.offset });
+  const tokenEmbedding = matrix('tokenEmbedding');
+  const layers: LayerLayout[] = Array.from({ length: c.nLayers }, (_, l) => {
     const p = `layers.${l}.`;
     return {
-      attentionNorm: arrays.get(p + 'attentionNorm')!,
-      wq: matrix(p + 'wq', C, C),
-      wk: matrix(p + 'wk', KV, C),
-      wv: matrix(p + 'wv', KV, C),
-      wo: matrix(p + 'wo', C, C),
-      ffnNorm: arrays.get(p + 'ffnNorm')!,
-      w1: matrix(p + 'w1', H, C),
-      w2: matrix(p + 'w2', C, H),
-      w3: matrix(p + 'w3', H, C),
+      attentionNorm: gain(p + 'attentionNorm'),
+      wq: matrix(p + 'wq'),
+      wk: matrix(p + 'wk'),
+      wv: matrix(p + 'wv'),
+      wo: matrix(p + 'wo'),
+      ffnNorm: gain(p + 'ffnNorm'),
+      w1: matrix(p + 'w1'),
+      w2: matrix(p + 'w2'),
+      w3: matrix(p + 'w3'),
     };
   });
-  const output = c.sharedClassifier ? tokenEmbedding : matrix('output', c.vocabSize, C);
-  return { tokenEmbedding, layers, norm: arrays.get('norm')!, output };
+  const output = c.sharedClassifier ? tokenEmbedding : matrix('output');
+  return { tokenEmbedding, layers, norm: gain('norm'), output };
 }
 
 export interface WriteLlama2cOptions {

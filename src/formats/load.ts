@@ -1,6 +1,8 @@
 // Loading a model file from disk (Node). The file is read once into one buffer allocated
 // here, and the weights are typed-array views into it (see views.ts): Node has no mmap, so
 // this is the nearest thing, one copy of the file in memory and no second one.
+// (The WASM backend reads only the header this way and each tensor straight into WASM
+// memory instead: file-layout.ts, src/backends/wasm/direct-load.ts.)
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { loadModelFromBytes, type LoadedModel } from './detect.js';
 
@@ -17,16 +19,23 @@ export function loadModel(path: string): LoadedModel {
 export function readFileBytes(path: string): Uint8Array {
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
-    let done = 0;
-    while (done < size) {
-      const n = readSync(fd, bytes, done, Math.min(READ_CHUNK, size - done), done);
-      if (n === 0) throw new Error(`${path}: file shrank while reading: got ${done} of ${size} bytes`);
-      done += n;
-    }
+    const bytes = new Uint8Array(fstatSync(fd).size);
+    readAt(fd, bytes, 0, path);
     return bytes;
   } finally {
     closeSync(fd);
+  }
+}
+
+// Fills `target` with the file's bytes [position, position + target.length), in reads of
+// at most 1 GiB; a file that ends first is an error naming what was missing.
+export function readAt(fd: number, target: Uint8Array, position: number, path: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = readSync(fd, target, done, Math.min(READ_CHUNK, target.length - done), position + done);
+    if (n === 0) {
+      throw new Error(`${path}: file shrank while reading: bytes ${position}..${position + target.length} wanted, it ends at ${position + done}`);
+    }
+    done += n;
   }
 }

@@ -7,11 +7,24 @@
 // Layers are packed in order, greedily: shard s holds layers a..b, shard s+1 holds b+1..,
 // so the forward pass crosses each shard boundary once. The token embedding is read by the
 // JavaScript side (one row per token) and stays out of WASM memory unless it is also the
-// classifier (a shared classifier).
+// classifier (a shared classifier), or the loader reads it there (direct-load.ts, then
+// `embedding`: it goes first in the first shard).
+//
+// Only shapes and storage types are needed (a LlamaModel, or a file's layout before any
+// weight is read).
 import { headDim, kvDim, type LlamaConfig } from '../../../reference/config.js';
-import type { LlamaModel } from '../../../reference/weights.js';
+import type { LayerWeights } from '../../../reference/weights.js';
 import { alignUp } from './heap.js';
-import { tensorBytes } from './weights.js';
+import { tensorBytes, type TensorShape } from './weights.js';
+
+type LayerMatrix = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
+const LAYER_MATRICES: readonly LayerMatrix[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
+
+// What planning reads of a model: its config and the shape and dtype of every matrix.
+export interface ModelShapes {
+  config: LlamaConfig;
+  weights: { tokenEmbedding: TensorShape; output: TensorShape; layers: Pick<{ [K in keyof LayerWeights]: TensorShape }, LayerMatrix>[] };
+}
 
 const ALIGN = 64; // every heap allocation starts on a cache line
 const SLACK = 64 * 1024; // alignment and rounding to pages
@@ -21,19 +34,20 @@ export interface ShardPlan {
   outputShard: number; // shard of the classifier
   shardBytes: number[]; // [shards] bytes planned in each, scratch reserve included
   shards: number;
+  embeddingShard?: number; // shard of a separate token embedding, when `embedding` was asked
 }
 
 export interface PlanLimits {
   capacityBytes: number; // usable bytes per memory (its maximum less the static data)
   contextLength: number; // KV cache positions
   threads: number; // each needs its own attention scores scratch
+  embedding?: boolean; // plan room for the token embedding too (when not the classifier)
 }
 
 // Weights and KV cache of layer l in bytes, aligned as the heap places them.
-export function layerBytes(model: LlamaModel, l: number, contextLength: number): number {
+export function layerBytes(model: ModelShapes, l: number, contextLength: number): number {
   const layer = model.weights.layers[l];
-  const matrices = [layer.wq, layer.wk, layer.wv, layer.wo, layer.w1, layer.w2, layer.w3];
-  const weights = matrices.reduce((sum, w) => sum + alignUp(tensorBytes(w), ALIGN), 0);
+  const weights = LAYER_MATRICES.reduce((sum, m) => sum + alignUp(tensorBytes(layer[m]), ALIGN), 0);
   return weights + 2 * alignUp(4 * contextLength * kvDim(model.config), ALIGN);
 }
 
@@ -54,14 +68,20 @@ export function scratchBytes(c: LlamaConfig, contextLength: number, threads: num
   return alignUp(4 * floats, ALIGN) + 8 * ALIGN;
 }
 
-export function planShards(model: LlamaModel, limits: PlanLimits): ShardPlan {
+export function planShards(model: ModelShapes, limits: PlanLimits): ShardPlan {
   const { capacityBytes, contextLength, threads } = limits;
   const c = model.config;
-  const outputBytes = alignUp(tensorBytes(model.weights.output), ALIGN);
+  const { tokenEmbedding, output } = model.weights;
+  const outputBytes = alignUp(tensorBytes(output), ALIGN);
   const reserve = scratchBytes(c, contextLength, threads, false) + SLACK;
   const outputReserve = scratchBytes(c, contextLength, threads, true) + SLACK;
+  const separateEmbedding = limits.embedding === true && tokenEmbedding !== output;
+  const embeddingBytes = separateEmbedding ? alignUp(tensorBytes(tokenEmbedding), ALIGN) : 0;
+  if (reserve + embeddingBytes > capacityBytes) {
+    throw new Error(`wasm kernels: the token embedding needs ${mib(embeddingBytes)} with ${mib(reserve)} of scratch, more than one WASM memory of ${mib(capacityBytes)} holds`);
+  }
   const layerShard: number[] = [];
-  const shardBytes: number[] = [reserve];
+  const shardBytes: number[] = [reserve + embeddingBytes];
   for (let l = 0; l < c.nLayers; l++) {
     const bytes = layerBytes(model, l, contextLength);
     if (reserve + bytes > capacityBytes) {
@@ -87,7 +107,7 @@ export function planShards(model: LlamaModel, limits: PlanLimits): ShardPlan {
     shardBytes.push(outputReserve + outputBytes);
     last++;
   }
-  return { layerShard, outputShard: last, shardBytes, shards: shardBytes.length };
+  return { layerShard, outputShard: last, shardBytes, shards: shardBytes.length, embeddingShard: separateEmbedding ? 0 : undefined };
 }
 
 function mib(bytes: number): string {

@@ -5,9 +5,12 @@ import { rowBytes, type WeightTensor } from '../../../reference/tensor.js';
 import type { LlamaModel } from '../../../reference/weights.js';
 import type { WasmHeap } from './heap.js';
 
+// A weight's storage type and shape, without its data.
+export type TensorShape = Pick<WeightTensor, 'dtype' | 'rows' | 'cols'>;
+
 // Bytes a tensor's data must hold for its dtype and shape (throws for a quantized row
 // that is not whole blocks).
-export function tensorBytes(w: WeightTensor): number {
+export function tensorBytes(w: TensorShape): number {
   if (!Number.isSafeInteger(w.rows) || !Number.isSafeInteger(w.cols) || w.rows <= 0 || w.cols <= 0) {
     throw new Error(`wasm kernels: weight tensor has a bad shape [${w.rows}, ${w.cols}]`);
   }
