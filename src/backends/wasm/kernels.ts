@@ -22,9 +22,10 @@ import type { Kernels } from '../../../reference/kernels.js';
 import type { KVCache } from '../../../reference/model.js';
 import type { WeightTensor } from '../../../reference/tensor.js';
 import type { LlamaModel } from '../../../reference/weights.js';
-import { alignUp, WASM32_MAX_BYTES, type Region, type ScratchArena, type WasmHeap } from './heap.js';
+import { alignUp, WASM32_MAX_BYTES, type Region } from './heap.js';
 import { hardwareThreads, isBrowserMainThread } from './host.js';
 import { loadKernels, type CompiledKernels, type SimdBuild, type SimdChoice } from './module.js';
+import { CallFrame, positiveInts } from './call-frame.js';
 import { planShards, type ModelShapes, type ShardPlan } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { createShard, type Shard } from './shard.js';
@@ -94,67 +95,6 @@ function checkThreads(threads: number): number {
     throw new Error(`wasm kernels: threads must be an integer in 1..256, got ${threads}`);
   }
   return threads;
-}
-
-// What a kernel call was given, and its copy of each argument in WASM memory.
-class CallFrame {
-  private readonly copyBack: [target: Float32Array, ptr: number, length: number][] = [];
-
-  private readonly heap: WasmHeap;
-  private readonly scratch: ScratchArena;
-
-  constructor(shard: Shard, private readonly kernel: string) {
-    this.heap = shard.heap;
-    this.scratch = shard.scratch;
-    this.scratch.reset();
-  }
-
-  // `length` floats of `a` are needed: throws a clear error instead of a kernel reading
-  // or writing past the array (which, for a view, would be someone else's memory).
-  check(a: Float32Array, length: number, name: string): void {
-    if (!Number.isSafeInteger(length) || length < 0) throw new Error(`wasm ${this.kernel}: bad size ${length} for ${name}`);
-    if (a.length < length) throw new Error(`wasm ${this.kernel}: ${name} has ${a.length} floats, needs ${length}`);
-  }
-
-  // Pointer to the first `length` floats of `a`, as input.
-  input(a: Float32Array, length: number, name: string): number {
-    this.check(a, length, name);
-    if (this.heap.owns(a)) return a.byteOffset;
-    const ptr = this.scratch.take(4 * length);
-    this.heap.f32().set(a.subarray(0, length), ptr / 4);
-    return ptr;
-  }
-
-  // Pointer where the kernel writes the first `length` floats of `a`.
-  output(a: Float32Array, length: number, name: string): number {
-    this.check(a, length, name);
-    if (this.heap.owns(a)) return a.byteOffset;
-    const ptr = this.scratch.take(4 * length);
-    this.copyBack.push([a, ptr, length]);
-    return ptr;
-  }
-
-  // An array read and written in place (rope): input that is also copied back.
-  inout(a: Float32Array, length: number, name: string): number {
-    const ptr = this.input(a, length, name);
-    if (!this.heap.owns(a)) this.copyBack.push([a, ptr, length]);
-    return ptr;
-  }
-
-  temp(floats: number): number {
-    return this.scratch.take(4 * floats);
-  }
-
-  finish(): void {
-    const memory = this.heap.f32();
-    for (const [target, ptr, length] of this.copyBack) target.set(memory.subarray(ptr / 4, ptr / 4 + length));
-  }
-}
-
-function positiveInts(kernel: string, values: Record<string, number>): void {
-  for (const [name, v] of Object.entries(values)) {
-    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`wasm ${kernel}: ${name} must be a positive integer, got ${v}`);
-  }
 }
 
 const MATMUL = { f32: Op.matmulF32, f16: Op.matmulF16, q8_0: Op.matmulQ8_0, q4_0: Op.matmulQ4_0 } as const;
