@@ -10,12 +10,10 @@
 // - Kernel threads block in Atomics.wait, which a page's main thread may not. There the
 //   default is threads: 1 and more is an Error; to use more, load the model inside a Web
 //   Worker (as web/model-worker.ts does), whose kernel workers are then nested workers.
-import type { KVCache } from '../reference/model.js';
-import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
 import { loadModelFromBytes } from './formats/detect.js';
-import { generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
 import { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
 
@@ -40,16 +38,8 @@ export interface BytesLoadOptions {
   minParallelWork?: number; // multiply-adds from which a matmul is split across threads (0: always)
 }
 
-export interface BrowserLlama {
-  model: LlamaModel;
-  tokenizer: Tokenizer;
-  kernels: WasmKernels;
-  contextLength: number;
-  // One generation at a time (they share the KV cache).
-  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
-  generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
-  close(): Promise<void>; // stops the kernel workers
-}
+// A loaded model ready to generate, on the WASM kernels (src/generate/session.ts).
+export type BrowserLlama = LlamaSession<WasmKernels>;
 
 const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
@@ -66,38 +56,10 @@ export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<Bro
   const modelName = options.modelName ?? 'model';
   const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
   const tokenizer = pickTokenizer(options, gguf, modelName);
-  if (tokenizer.vocabSize !== model.config.vocabSize) {
-    throw new Error(`${options.tokenizerName ?? modelName}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${model.config.vocabSize}`);
-  }
-  const contextLength = options.contextLength ?? Math.min(model.config.maxSeqLen, 4096);
-  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > model.config.maxSeqLen) {
-    throw new Error(`contextLength must be an integer in 1..${model.config.maxSeqLen} (the model's context), got ${contextLength}`);
-  }
+  checkTokenizer(tokenizer, model.config, options.tokenizerName ?? modelName);
+  const contextLength = contextLengthFor(model.config, options.contextLength);
   const kernels = await createModelKernels(model, {
     threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,
   });
-
-  let cache: KVCache | undefined; // made on first use, then reused
-  let busy = false;
-  async function* chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
-    if (busy) throw new Error('this model is already generating: one generation at a time');
-    busy = true;
-    try {
-      cache ??= kernels.createKVCache(model.config, contextLength);
-      yield* generateChunks({ model, tokenizer, kernels, cache }, prompt, opts);
-    } finally {
-      busy = false;
-    }
-  }
-  return {
-    model,
-    tokenizer,
-    kernels,
-    contextLength,
-    generateChunks: chunks,
-    close: () => kernels.close(),
-    generate: async function* (prompt, opts) {
-      for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
-    },
-  };
+  return createSession(model, tokenizer, kernels, contextLength, () => kernels.close());
 }

@@ -5,7 +5,6 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LlamaConfig } from '../reference/config.js';
 import type { Kernels } from '../reference/kernels.js';
-import { createKVCache, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
@@ -15,7 +14,7 @@ import type { GGUFValue } from './formats/gguf.js';
 import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
 import { loadModel } from './formats/load.js';
 import type { Vocabulary } from './tokenizer/vocabulary.js';
-import { generateChunks, type GenerateOptions, type GenerationChunk, type Generator } from './generate/generate.js';
+import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
 import { loadTokenizer } from './tokenizer/load.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
@@ -44,17 +43,8 @@ export interface LoadOptions {
   threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
 }
 
-export interface Llama {
-  model: LlamaModel;
-  tokenizer: Tokenizer;
-  kernels: Kernels;
-  contextLength: number;
-  // One generation at a time per Llama (they share its KV cache).
-  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
-  generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
-  // Stops the kernels' worker threads (they never keep the process alive, but hold memory).
-  close(): Promise<void>;
-}
+// A loaded model ready to generate (src/generate/session.ts).
+export type Llama = LlamaSession;
 
 export interface KernelOptions {
   threads?: number; // wasm: kernel threads (default: the available parallelism)
@@ -127,39 +117,8 @@ export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   } else {
     throw new Error(`${modelPath}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
   }
-  if (tokenizer.vocabSize !== config.vocabSize) {
-    throw new Error(
-      `${options.tokenizer ?? modelPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${config.vocabSize}`,
-    );
-  }
-  const contextLength = options.contextLength ?? Math.min(config.maxSeqLen, 4096);
-  if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > config.maxSeqLen) {
-    throw new Error(`contextLength must be an integer in 1..${config.maxSeqLen} (the model's context), got ${contextLength}`);
-  }
+  checkTokenizer(tokenizer, config, options.tokenizer ?? modelPath);
+  const contextLength = contextLengthFor(config, options.contextLength);
   const { model, kernels } = await source.load({ threads: options.threads, contextLength });
-
-  let cache: KVCache | undefined; // made on first use, then reused
-  let busy = false;
-  async function* chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
-    if (busy) throw new Error('this Llama is already generating: one generation at a time (load another for parallel work)');
-    busy = true;
-    try {
-      cache ??= (kernels as Partial<WasmKernels>).createKVCache?.(model.config, contextLength) ?? createKVCache(model.config, contextLength, kernels);
-      const g: Generator = { model, tokenizer, kernels, cache };
-      yield* generateChunks(g, prompt, opts);
-    } finally {
-      busy = false;
-    }
-  }
-  return {
-    model,
-    tokenizer,
-    kernels,
-    contextLength,
-    generateChunks: chunks,
-    close: () => closeKernels(kernels),
-    generate: async function* (prompt, opts) {
-      for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
-    },
-  };
+  return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels));
 }
