@@ -19,6 +19,11 @@
 //   lanes  8..15: values 1 3 5 … 15    (odd bytes)
 //   lanes 16..23: values 16 18 … 30    (q8_0: even bytes of the second half; q4_0: high nibbles)
 //   lanes 24..31: values 17 19 … 31
+//
+// For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
+// kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted
+// down, 1 times its value: qmatmul.ts), so every product comes out 256·n·q. |256·q| ≤ 32512
+// fits an i16. The sums stay Σq.
 import { QK } from './simd';
 
 export const QUANT_BYTES: usize = 64; // one block of quants: 32 × i16
@@ -57,7 +62,7 @@ function absMax8(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6:
 
 // One block: the 32 floats at x -> 32 quants at q (in the order above), d at scale, Σq at sum
 @inline
-function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize): void {
+function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32): void {
   const x0 = v128.load(x);
   const x1 = v128.load(x, 16);
   const x2 = v128.load(x, 32);
@@ -80,22 +85,37 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize): void {
   const v1 = i16x8.narrow_i32x4_s(q2, q3); // 8..15
   const v2 = i16x8.narrow_i32x4_s(q4, q5); // 16..23
   const v3 = i16x8.narrow_i32x4_s(q6, q7); // 24..31
-  v128.store(q, v128.shuffle<i16>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14));
-  v128.store(q, v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15), 16);
-  v128.store(q, v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14), 32);
-  v128.store(q, v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15), 48);
+  const g0 = v128.shuffle<i16>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14);
+  const g1 = v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15);
+  const g2 = v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14);
+  const g3 = v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15);
+  if (layout == Q4_0_LAYOUT) {
+    v128.store(q, i16x8.shl(g0, 8));
+    v128.store(q, g1, 16);
+    v128.store(q, i16x8.shl(g2, 4), 32);
+    v128.store(q, i16x8.shl(g3, 8), 48);
+  } else {
+    v128.store(q, g0);
+    v128.store(q, g1, 16);
+    v128.store(q, g2, 32);
+    v128.store(q, g3, 48);
+  }
   const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
   store<f32>(scale, d);
   store<i32>(sum, hsumI32(s));
 }
 
-// xq: the buffer above, x: [T, K] f32 with K % 32 == 0
-export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32): void {
+export const Q8_0_LAYOUT: i32 = 0;
+export const Q4_0_LAYOUT: i32 = 1;
+
+// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT or Q4_0_LAYOUT,
+// for the weights the activations will meet
+export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32, layout: i32): void {
   const nb = K / QK;
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);
   const blocks = <usize>T * nb;
   for (let i: usize = 0; i < blocks; i++) {
-    quantizeBlock(xq + i * QUANT_BYTES, x + i * (QK << 2), scales + (i << 2), sums + (i << 2));
+    quantizeBlock(xq + i * QUANT_BYTES, x + i * (QK << 2), scales + (i << 2), sums + (i << 2), layout);
   }
 }

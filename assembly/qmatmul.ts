@@ -30,55 +30,66 @@ function blockBytes<W>(): usize {
 // --- one weight block against one activation block ------------------------------------------
 //
 // A weight block's 16-byte groups are widened to i16 lanes within each 16-bit pair, in the
-// activation order (activations.ts). q8_0 with one op a group, which leaves each weight
-// times 256 (the byte moved to, or kept in, the high half of its lane; its scale takes the
-// 256 back); q4_0 with shifts only, no masks, since V8 rebuilds a 128-bit constant at
-// each use.
+// activation order (activations.ts), each with one op: q8_0 leaves each weight times 256
+// (the byte moved to, or kept in, the high half of its lane); q4_0 masks each nibble where
+// it lies, so at 1, 16, 256 or 1 (the top one, shifted down) times its value, and the
+// activations were stored times 256, 16, 1 and 256 to match (activations.ts): every product
+// is 256·w·q_x. Both scales take the 256 back. The masks come in as arguments (Masks):
+// V8 rebuilds a 128-bit constant at each use in a loop, but keeps a value made before it.
 
+// The lane masks, made once per matmul (laneMasks): m0 is 0xff00 for q8_0 and 0x000f for
+// q4_0, m1 0x00f0 and m2 0x0f00 (q4_0 only), in every 16-bit lane.
 @inline
-function weightLanes0<W>(lo: v128): v128 { // values 0 2 … 14
+function weightLanes0<W>(lo: v128, m0: v128): v128 { // values 0 2 … 14
   if (isSigned<W>()) return i16x8.shl(lo, 8);
-  return i16x8.shr_u(i16x8.shl(lo, 12), 12);
+  return v128.and(lo, m0); // n
 }
 @inline
-function weightLanes1<W>(lo: v128): v128 { // values 1 3 … 15
-  if (isSigned<W>()) return v128.and(lo, i16x8.splat(<i16>0xff00));
-  return i16x8.shr_u(i16x8.shl(lo, 4), 12);
+function weightLanes1<W>(lo: v128, m0: v128, m2: v128): v128 { // values 1 3 … 15
+  if (isSigned<W>()) return v128.and(lo, m0);
+  return v128.and(lo, m2); // 256·n
 }
 @inline
-function weightLanes2<W>(lo: v128, hi: v128): v128 { // values 16 18 … 30
+function weightLanes2<W>(lo: v128, hi: v128, m1: v128): v128 { // values 16 18 … 30
   if (isSigned<W>()) return i16x8.shl(hi, 8);
-  return i16x8.shr_u(i16x8.shl(lo, 8), 12);
+  return v128.and(lo, m1); // 16·n
 }
 @inline
-function weightLanes3<W>(lo: v128, hi: v128): v128 { // values 17 19 … 31
-  if (isSigned<W>()) return v128.and(hi, i16x8.splat(<i16>0xff00));
-  return i16x8.shr_u(lo, 12);
+function weightLanes3<W>(lo: v128, hi: v128, m0: v128): v128 { // values 17 19 … 31
+  if (isSigned<W>()) return v128.and(hi, m0);
+  return i16x8.shr_u(lo, 12); // n
 }
 
-// Σ w·q_x over one block as four i32 partial sums (q8_0: of 256·w; q4_0: of the stored
-// nibble n = w + 8), against the activation block's four i16x8 x0..x3. lo is the block's
-// bytes 2..17, hi its bytes 18..33 (q8_0 only: q4_0 has 16 bytes).
+// Σ w·q_x over one block as four i32 partial sums (q8_0: of 256·w·q_x; q4_0: of 256·n·q_x,
+// n = w + 8 the stored nibble), against the activation block's four i16x8 x0..x3. lo is
+// the block's bytes 2..17, hi its bytes 18..33 (q8_0 only: q4_0 has 16 bytes).
 @inline
-function blockDot<W>(block: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+function blockDot<W>(block: usize, x0: v128, x1: v128, x2: v128, x3: v128, m0: v128, m1: v128, m2: v128): v128 {
   const lo = v128.load(block, 2);
   const hi = isSigned<W>() ? v128.load(block, 18) : lo;
-  const s0 = i32x4.dot_i16x8_s(weightLanes0<W>(lo), x0);
-  const s1 = i32x4.dot_i16x8_s(weightLanes1<W>(lo), x1);
-  const s2 = i32x4.dot_i16x8_s(weightLanes2<W>(lo, hi), x2);
-  const s3 = i32x4.dot_i16x8_s(weightLanes3<W>(lo, hi), x3);
+  const s0 = i32x4.dot_i16x8_s(weightLanes0<W>(lo, m0), x0);
+  const s1 = i32x4.dot_i16x8_s(weightLanes1<W>(lo, m0, m2), x1);
+  const s2 = i32x4.dot_i16x8_s(weightLanes2<W>(lo, hi, m1), x2);
+  const s3 = i32x4.dot_i16x8_s(weightLanes3<W>(lo, hi, m0), x3);
   return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
+}
+
+// The three masks of a storage type, built from `zero` (0 at run time, but not known to be 0
+// by the compilers, so that they do not fold the masks back into constants).
+@inline
+function laneMask(value: i32, zero: i32): v128 {
+  return i16x8.splat(<i16>(value | zero));
 }
 
 // --- block scales ------------------------------------------------------------------------------
 
-// h: f16 weight scales zero-extended in i32 lanes -> f32x4, times 1/256 for q8_0. The
+// h: f16 weight scales zero-extended in i32 lanes -> f32x4, times 1/256. The
 // decode of simd.ts halvesToF32x4 (exponent and mantissa moved to a float's place, times
 // 2^112, which also normalizes subnormals; exponent 31 becomes 255), with shifts where it
 // has masks (see above).
 @inline
 function weightScales<W>(h: v128): v128 {
-  const bias: f32 = isSigned<W>() ? 2.028240960365167e31 : 5.192296858534828e33; // 2^104, 2^112
+  const bias: f32 = 2.028240960365167e31; // 2^104 = 2^112 / 256
   const magnitude = i32x4.shr_u(i32x4.shl(h, 17), 4); // half bits 0..14 at float bits 13..27
   const f = f32x4.mul(magnitude, f32x4.splat(bias));
   const exponent31 = i32x4.gt_s(magnitude, i32x4.splat(0x0f7fffff)); // all ones: inf or NaN
@@ -134,7 +145,7 @@ function blockTotals(u01: v128, u23: v128): v128 {
 // (pairSums) and then into one vector of the four block totals (blockTotals), which is
 // converted and scaled by the group's scales in one step. Missing blocks of a short last
 // group count as zeros.
-function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nb: i32): void {
+function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nb: i32, m0: v128, m1: v128, m2: v128): void {
   const bytes = blockBytes<W>();
   const zero = i32x4.splat(0);
   let acc0 = f32x4.splat(0); // lane j: blocks j, j+4, j+8, … of row 0
@@ -149,20 +160,20 @@ function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, x
     const scales1 = f32x4.mul(weightScales<W>(loadHalves(block1, bytes, count)), dx);
     if (!isSigned<W>()) {
       // q4_0's n = w + 8: Σ w·q_x = Σ n·q_x − 8·Σq_x, the second term here, in floats
-      const offsets = f32x4.convert_i32x4_s(i32x4.shl(load4(xsum + (<usize>b << 2), count), 3));
+      const offsets = f32x4.convert_i32x4_s(i32x4.shl(load4(xsum + (<usize>b << 2), count), 11)); // 256·8·Σq_x
       acc0 = f32x4.sub(acc0, f32x4.mul(offsets, scales0));
       acc1 = f32x4.sub(acc1, f32x4.mul(offsets, scales1));
     }
     // blocks 0 and 1 of the group
     let x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-    let p0 = blockDot<W>(block0, x0, x1, x2, x3);
-    let p1 = blockDot<W>(block1, x0, x1, x2, x3);
+    let p0 = blockDot<W>(block0, x0, x1, x2, x3, m0, m1, m2);
+    let p1 = blockDot<W>(block1, x0, x1, x2, x3, m0, m1, m2);
     let q0 = zero, q1 = zero;
     if (count > 1) {
       const xc = xb + QUANT_BYTES;
       x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
-      q0 = blockDot<W>(block0 + bytes, x0, x1, x2, x3);
-      q1 = blockDot<W>(block1 + bytes, x0, x1, x2, x3);
+      q0 = blockDot<W>(block0 + bytes, x0, x1, x2, x3, m0, m1, m2);
+      q1 = blockDot<W>(block1 + bytes, x0, x1, x2, x3, m0, m1, m2);
     }
     const u0 = pairSums(p0, q0);
     const u1 = pairSums(p1, q1);
@@ -171,14 +182,14 @@ function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, x
     if (count > 2) {
       const xc = xb + 2 * QUANT_BYTES;
       x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
-      p0 = blockDot<W>(block0 + 2 * bytes, x0, x1, x2, x3);
-      p1 = blockDot<W>(block1 + 2 * bytes, x0, x1, x2, x3);
+      p0 = blockDot<W>(block0 + 2 * bytes, x0, x1, x2, x3, m0, m1, m2);
+      p1 = blockDot<W>(block1 + 2 * bytes, x0, x1, x2, x3, m0, m1, m2);
     }
     if (count > 3) {
       const xc = xb + 3 * QUANT_BYTES;
       x0 = v128.load(xc); x1 = v128.load(xc, 16); x2 = v128.load(xc, 32); x3 = v128.load(xc, 48);
-      q0 = blockDot<W>(block0 + 3 * bytes, x0, x1, x2, x3);
-      q1 = blockDot<W>(block1 + 3 * bytes, x0, x1, x2, x3);
+      q0 = blockDot<W>(block0 + 3 * bytes, x0, x1, x2, x3, m0, m1, m2);
+      q1 = blockDot<W>(block1 + 3 * bytes, x0, x1, x2, x3, m0, m1, m2);
     }
     acc0 = madd(f32x4.convert_i32x4_s(blockTotals(u0, pairSums(p0, q0))), scales0, acc0);
     acc1 = madd(f32x4.convert_i32x4_s(blockTotals(u1, pairSums(p1, q1))), scales1, acc1);
@@ -195,7 +206,7 @@ function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, x
 // neighbouring rows look like one stream to it: on one x86 core a q8_0 matrix of 48 MB went
 // from 8 to 12 GMAC/s (from 8.5 to 13 GB/s read). rowDot2 computes each row the same way
 // whatever its partner, so the pairing changes no bit.
-function decodeRows<W>(out: usize, xa: usize, xs: usize, xsum: usize, w: usize, rowBytes: usize, nb: i32, n0: i32, n1: i32): void {
+function decodeRows<W>(out: usize, xa: usize, xs: usize, xsum: usize, w: usize, rowBytes: usize, nb: i32, n0: i32, n1: i32, m0: v128, m1: v128, m2: v128): void {
   const half = (n1 - n0 + 1) >> 1;
   for (let n = n0; n < n0 + half; n++) {
     const m = n + half; // its partner, or none when the range is odd and n is the last
@@ -203,7 +214,7 @@ function decodeRows<W>(out: usize, xa: usize, xs: usize, xsum: usize, w: usize, 
     const w0 = w + <usize>n * rowBytes;
     const w1 = pair ? w + <usize>m * rowBytes : w0;
     const out0 = out + (<usize>n << 2);
-    rowDot2<W>(out0, pair ? out + (<usize>m << 2) : out0, w0, w1, xa, xs, xsum, nb);
+    rowDot2<W>(out0, pair ? out + (<usize>m << 2) : out0, w0, w1, xa, xs, xsum, nb, m0, m1, m2);
   }
 }
 
@@ -216,9 +227,13 @@ function matmulQuantized<W>(out: usize, xq: usize, w: usize, T: i32, K: i32, N: 
   const xRowBytes = <usize>nb * QUANT_BYTES;
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);
+  const zero = K >>> 31; // K > 0
+  const m0 = laneMask(isSigned<W>() ? 0xff00 : 0x000f, zero);
+  const m1 = laneMask(0x00f0, zero);
+  const m2 = laneMask(0x0f00, zero);
   for (let t = 0; t < T; t++) {
     const at = <usize>t * nb; // block index of row t
-    decodeRows<W>(out + (<usize>t * N << 2), xq + <usize>t * xRowBytes, scales + (at << 2), sums + (at << 2), w, rowBytes, nb, n0, n1);
+    decodeRows<W>(out + (<usize>t * N << 2), xq + <usize>t * xRowBytes, scales + (at << 2), sums + (at << 2), w, rowBytes, nb, n0, n1, m0, m1, m2);
   }
 }
 

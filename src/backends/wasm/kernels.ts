@@ -107,6 +107,8 @@ const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8' } as const
 // decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
 // (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and is exact-er.
 const PROMPT_TOKENS = 4;
+// quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
+const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1 } as const;
 const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
@@ -225,7 +227,7 @@ class WasmBackend implements WasmKernels {
       if (this.quantizeActivations && T < PROMPT_TOKENS) {
         // decoding: x quantized once here, on this thread; every thread reads the same blocks
         const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
-        shard.wasm.quantizeActivations(xqPtr, xPtr, T, K);
+        shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, ACTIVATION_LAYOUT[dtype]);
         if (split) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
         else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
       } else {

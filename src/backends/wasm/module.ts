@@ -30,7 +30,8 @@ export interface KernelExports {
   blockScratchBytes(K: number): number;
   // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
   // (assembly/activations.ts)
-  quantizeActivations(xq: number, x: number, T: number, K: number): void;
+  // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256)
+  quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
   // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
   matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ4_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
