@@ -102,13 +102,14 @@ const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', 
 // q8_0 / q4_0 weights with quantized activations (assembly/qmatmul.ts)
 const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8 } as const;
 const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8' } as const;
-// Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 // From this many tokens on, q8_0 / q4_0 matmuls take f32 activations whatever the option:
 // decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
-// (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and is exact-er.
+// (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and stays closer to
+// the reference (no rounding of the activations).
 const PROMPT_TOKENS = 4;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
 const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1 } as const;
+// Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
