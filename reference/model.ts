@@ -39,7 +39,8 @@ export function createKVCache(config: LlamaConfig, capacity = config.maxSeqLen, 
 // The activation buffers of a forward pass. Kernels that lend memory of their own
 // (allocate: WASM linear memory) would otherwise copy every plain array argument in and
 // every output back, at every call; so with them each buffer is taken once, kept for
-// these kernels, and grown when a call has more tokens. Its contents never outlive a call.
+// these kernels, and grown when a call has more tokens. Its contents never outlive a call,
+// so a Trace callback must not itself run forward() with the same kernels.
 const lentBuffers = new WeakMap<Kernels, Map<string, Float32Array>>();
 
 function buffer(kernels: Kernels, name: string, length: number): Float32Array {
