@@ -395,6 +395,35 @@ describe('wasm attention', () => {
       RUNS,
     );
   });
+
+  // A prompt from position 0 of 8 tokens or more goes as matrix products (attention-train.ts's
+  // attentionSequence): the same bound, any summation order.
+  it('equals the reference: a prompt from position 0 (matrix products), grouped heads', () => {
+    const arb = fc.record({
+      T: fc.integer({ min: 8, max: 40 }),
+      nKvHeads: fc.integer({ min: 1, max: 3 }),
+      group: fc.integer({ min: 1, max: 3 }),
+      hd: fc.integer({ min: 1, max: 9 }).map((h) => 2 * h),
+      seed: fc.integer({ min: 0, max: 2 ** 30 }),
+      inWasm: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(arb, ({ T, nKvHeads, group, hd, seed, inWasm }) => {
+        const nHeads = nKvHeads * group;
+        const kvDim = nKvHeads * hd;
+        const q = randomArray(T * nHeads * hd, seed, 2);
+        const k = randomArray(T * kvDim, seed + 1, 2);
+        const v = randomArray(T * kvDim, seed + 2);
+        const want = new Float32Array(T * nHeads * hd);
+        tsKernels.attention(want, q, k, v, T, 0, nHeads, nKvHeads, hd);
+        const out = place(new Float32Array(T * nHeads * hd), inWasm);
+        wasm.attention(out, place(q, inWasm), place(k, inWasm), place(v, inWasm), T, 0, nHeads, nKvHeads, hd);
+        const tol = attentionTolerance(q, k, v, T, 0, nHeads, nKvHeads, hd);
+        expectClose(out, want, (i) => tol[i], `attention prompt T=${T} heads=${nHeads}/${nKvHeads} hd=${hd}`);
+      }),
+      { numRuns: 40 },
+    );
+  });
 });
 
 describe('wasm kernels: bad input', () => {

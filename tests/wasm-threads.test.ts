@@ -108,6 +108,24 @@ describe('threaded attention', () => {
   });
 });
 
+describe('threaded prompt attention (matrix products, from position 0)', () => {
+  it('equals one thread bit for bit, kv heads split across threads', () => {
+    for (const [T, nKvHeads, group, hd] of [[8, 1, 3, 6], [19, 2, 2, 10], [33, 3, 1, 16], [64, 4, 2, 8]]) {
+      const nHeads = nKvHeads * group;
+      const q = randomArray(T * nHeads * hd, T);
+      const k = randomArray(T * nKvHeads * hd, T + 1);
+      const v = randomArray(T * nKvHeads * hd, T + 2);
+      const want = new Float32Array(T * nHeads * hd);
+      one.attention(want, q, k, v, T, 0, nHeads, nKvHeads, hd);
+      for (const kernels of [two, three]) {
+        const got = new Float32Array(want.length).fill(NaN);
+        kernels.attention(got, q, k, v, T, 0, nHeads, nKvHeads, hd);
+        expectSameBits(got, want, `prompt attention T=${T} heads ${nHeads}/${nKvHeads} hd=${hd} at ${kernels.threads} threads`);
+      }
+    }
+  });
+});
+
 describe('threaded forward pass', () => {
   const config: LlamaConfig = {
     dim: 48, nLayers: 2, nHeads: 6, nKvHeads: 2, hiddenDim: 100, vocabSize: 67,

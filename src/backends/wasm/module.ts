@@ -43,6 +43,12 @@ export interface KernelExports {
     out: number, q: number, kCache: number, vCache: number, scores: number,
     T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
   ): void;
+  // causal attention of a prompt from position 0 as matrix products (assembly/attention-train.ts):
+  // scratch scores [T, T] and kT [hd, T]; kv heads g0..g1
+  attentionSequence(
+    out: number, q: number, k: number, v: number, scores: number, kT: number,
+    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
+  ): void;
   attentionHeads(
     out: number, q: number, kCache: number, vCache: number, scores: number,
     T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number, h0: number, h1: number,

@@ -36,6 +36,7 @@ export const Op = {
   attention: 5, // args: out q k v scores T pos0 nHeads nKvHeads hd scoresStride
   matmulQ8_0Q8: 6, // args as matmul, with x the quantized activations (quantizeActivations)
   matmulQ4_0Q8: 7,
+  attentionSequence: 8, // args: out q k v scratch T nHeads nKvHeads hd scratchStride (prompt from position 0)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -69,6 +70,12 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
     const [h0, h1] = sliceRange(a(7), slice, slices);
     const scores = a(4) + slice * a(10);
     if (h0 < h1) wasm.attentionHeads(a(0), a(1), a(2), a(3), scores, a(5), a(6), a(7), a(8), a(9), h0, h1);
+  } else if (op === Op.attentionSequence) {
+    // over kv heads; each slice has its own scratch: scores [T, T], then Kᵀ [hd, T]
+    const [g0, g1] = sliceRange(a(7), slice, slices);
+    const scratch = a(4) + slice * a(9);
+    const T = a(5);
+    if (g0 < g1) wasm.attentionSequence(a(0), a(1), a(2), a(3), scratch, scratch + 4 * T * T, T, a(6), a(7), a(8), g0, g1);
   }
 }
 
