@@ -10,7 +10,6 @@
 //   node scripts/build-wasm.mjs --copy-to dist  copy the built files into dist/ (after tsup,
 //                                               whose `clean` empties dist/)
 //
-// (--relaxed, once needed for the relaxed build, is accepted and changes nothing.)
 // build/ is a generated folder (gitignored). At run time src/backends/wasm/module.ts picks
 // the relaxed build where the runtime supports it, and looks for it next to the bundled
 // module (dist/) first, then in build/ (running from source, as the tests do).
