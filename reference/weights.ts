@@ -15,6 +15,10 @@ export interface LayerWeights {
   w3: WeightTensor; // [H, C]  up
 }
 
+// The matrices of a layer, in Meta's order.
+export type LayerMatrix = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
+export const LAYER_MATRICES: readonly LayerMatrix[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
+
 export interface LlamaWeights {
   tokenEmbedding: WeightTensor; // [V, C]
   layers: LayerWeights[]; // L

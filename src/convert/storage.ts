@@ -1,11 +1,9 @@
 // Changing the storage type of a model's matrices, with errors that name the tensor.
 // Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
 import { QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { LAYER_MATRICES, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
 import { quantize } from '../quant/quantize.js';
 
-type MatrixField = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
-const LAYER_MATRICES: MatrixField[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
 
 // Every matrix of the model with its Meta name.
 export function namedMatrices(model: LlamaModel): [string, WeightTensor][] {

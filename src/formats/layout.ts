@@ -8,7 +8,7 @@
 //                    (src/backends/wasm/direct-load.ts)
 import type { LlamaConfig } from '../../reference/config.js';
 import { f16ToF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { LAYER_MATRICES, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
 import { f32View, u16View, u8View } from './views.js';
 
 // A matrix [rows, cols] stored as `dtype` in file bytes [offset, offset + byteLength).
@@ -28,9 +28,6 @@ export interface GainSpec {
   length: number;
   offset: number;
 }
-
-type MatrixField = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
-export const LAYER_MATRICES: readonly MatrixField[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
 
 export type LayerLayout = { [K in keyof LayerWeights]: LayerWeights[K] extends WeightTensor ? MatrixSpec : GainSpec };
 

@@ -11,9 +11,9 @@
 // Face folders go through the in-memory loader and createModelKernels (a copy).
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { WeightTensor } from '../../../reference/tensor.js';
-import type { LlamaModel } from '../../../reference/weights.js';
+import { LAYER_MATRICES, type LlamaModel } from '../../../reference/weights.js';
 import { readModelFileLayout, type ModelFileLayout } from '../../formats/file-layout.js';
-import { gainBytes, gainFromBytes, LAYER_MATRICES, mapLayout, type GainSpec, type MatrixSpec, type ModelLayout } from '../../formats/layout.js';
+import { gainBytes, gainFromBytes, mapLayout, type GainSpec, type MatrixSpec, type ModelLayout } from '../../formats/layout.js';
 import { readAt } from '../../formats/load.js';
 import { createPlannedKernels, type ModelKernelsOptions, type WasmKernels } from './kernels.js';
 import type { ShardPlan } from './plan.js';

@@ -21,7 +21,7 @@ import { kvDim } from '../../../reference/config.js';
 import type { Kernels } from '../../../reference/kernels.js';
 import type { KVCache } from '../../../reference/model.js';
 import type { WeightTensor } from '../../../reference/tensor.js';
-import type { LlamaModel } from '../../../reference/weights.js';
+import { LAYER_MATRICES, type LlamaModel } from '../../../reference/weights.js';
 import { alignUp, WASM32_MAX_BYTES, type Region } from './heap.js';
 import { hardwareThreads, isBrowserMainThread } from './host.js';
 import { loadKernels, type CompiledKernels, type SimdBuild, type SimdChoice } from './module.js';
@@ -146,7 +146,7 @@ class WasmBackend implements WasmKernels {
     const w = model.weights;
     w.layers.forEach((layer, l) => {
       const shard = this.shardList[plan.layerShard[l]];
-      for (const m of [layer.wq, layer.wk, layer.wv, layer.wo, layer.w1, layer.w2, layer.w3]) this.place(m, shard);
+      for (const m of LAYER_MATRICES) this.place(layer[m], shard);
     });
     this.place(w.output, this.shardList[plan.outputShard]);
   }

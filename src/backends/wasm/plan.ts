@@ -13,12 +13,10 @@
 // Only shapes and storage types are needed (a LlamaModel, or a file's layout before any
 // weight is read).
 import { headDim, kvDim, type LlamaConfig } from '../../../reference/config.js';
-import type { LayerWeights } from '../../../reference/weights.js';
+import { LAYER_MATRICES, type LayerMatrix, type LayerWeights } from '../../../reference/weights.js';
 import { alignUp } from './heap.js';
 import { tensorBytes, type TensorShape } from './weights.js';
 
-type LayerMatrix = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
-const LAYER_MATRICES: readonly LayerMatrix[] = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
 
 // What planning reads of a model: its config and the shape and dtype of every matrix.
 export interface ModelShapes {
