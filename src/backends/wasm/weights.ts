@@ -2,7 +2,7 @@
 // halves, q8_0 / q4_0 blocks — the kernels decode them on the fly), and found again by the
 // identity of its data array. Weights are taken to be immutable once a kernel has seen them.
 import { rowBytes, type WeightTensor } from '../../../reference/tensor.js';
-import type { LlamaModel } from '../../../reference/weights.js';
+import { LAYER_MATRICES, type LlamaModel } from '../../../reference/weights.js';
 import type { WasmHeap } from './heap.js';
 
 // A weight's storage type and shape, without its data.
@@ -21,7 +21,7 @@ export function tensorBytes(w: TensorShape): number {
 export function modelTensors(model: LlamaModel): WeightTensor[] {
   const { weights } = model;
   const all = [weights.tokenEmbedding, weights.output];
-  for (const layer of weights.layers) all.push(layer.wq, layer.wk, layer.wv, layer.wo, layer.w1, layer.w2, layer.w3);
+  for (const layer of weights.layers) for (const m of LAYER_MATRICES) all.push(layer[m]);
   return [...new Set(all)];
 }
 
