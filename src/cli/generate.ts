@@ -1,3 +1,5 @@
+import type { Kernels } from '../../reference/kernels.js';
+import type { WasmKernels } from '../backends/wasm/kernels.js';
 import { loadLlama, parseBackend } from '../llama.js';
 import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
 
@@ -66,7 +68,14 @@ export async function generateCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write('\n');
   const seconds = (performance.now() - start) / 1000;
-  process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s\n`);
+  process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s (${describeKernels(llama.kernels)})\n`);
   await llama.close();
   return 0;
+}
+
+// 'wasm, relaxed SIMD, 2 threads' or 'ts': what ran, for the stats line
+function describeKernels(kernels: Kernels): string {
+  const wasm = kernels as Partial<WasmKernels>;
+  if (wasm.simd === undefined) return kernels.name;
+  return `${kernels.name}, ${wasm.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
 }
