@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadLlama } from '../src/llama.js';
 import { buildWeb, outDir } from '../web/build.mjs';
 import type { RunRequest, RunResult } from '../web/run.js';
 import { serve } from '../web/serve.mjs';
@@ -107,6 +108,16 @@ describe('the WASM backend in Chromium', () => {
   test('the plain SIMD build when asked for, with the same story', async () => {
     const r = await llamaRun({ ...STORY_BIN, simd: 'plain' }, false);
     expect(r).toMatchObject({ text: STORY, simd: 'plain' });
+  });
+
+  test("the page's default, the embedded models/kjv.gguf (served at /models/), writes what Node writes", async () => {
+    const request = { modelUrl: 'models/kjv.gguf', prompt: 'In the beginning', maxTokens: 24, temperature: 0, threads: 1 };
+    const r = await llamaRun(request, false);
+    const llama = await loadLlama({ threads: 1 }); // the same model, relaxed SIMD in Node too
+    let text = request.prompt;
+    for await (const piece of llama.generate(request.prompt, { maxTokens: 24, temperature: 0 })) text += piece;
+    await llama.close();
+    expect(r).toMatchObject({ text, tokens: 24, simd: 'relaxed' });
   });
 
   test("threads > 1 on the page's main thread is a clear error", async () => {

@@ -5,7 +5,8 @@
 //
 //   node web/serve.mjs [--data DIR] [--port 8080]
 //
-// serves build/web/ at / and DIR (default ../shared/data) at /data/, on 127.0.0.1 only.
+// serves build/web/ at /, the repository's models/ (the embedded default model) at /models/,
+// and DIR (default ../shared/data) at /data/, on 127.0.0.1 only.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -32,8 +33,11 @@ function fileUnder(base, urlPath) {
   return path === base || path.startsWith(base + sep) ? path : undefined;
 }
 
+const MODELS_DIR = join(root, 'models');
+
 function locate(urlPath, webDir, dataDir) {
   if (urlPath.startsWith('/data/')) return fileUnder(dataDir, urlPath.slice('/data/'.length));
+  if (urlPath.startsWith('/models/')) return fileUnder(MODELS_DIR, urlPath.slice('/models/'.length));
   return fileUnder(webDir, urlPath === '/' ? 'index.html' : urlPath);
 }
 
@@ -76,5 +80,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const value = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
   const port = Number(value('--port', '8080'));
   const { url } = await serve({ dataDir: resolve(value('--data', resolve(root, '../shared/data'))), port });
-  console.log(`llama-ts page at ${url} (models under ${url}data/); Ctrl-C stops`);
+  console.log(`llama-ts page at ${url} (the default model at ${url}models/kjv.gguf, more under ${url}data/); Ctrl-C stops`);
 }
