@@ -3,12 +3,13 @@
 // are not multiples of the thread count, and fewer rows than threads), and a whole forward
 // pass must too. minParallelWork 0 forces every call through the workers.
 import fc from 'fast-check';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
 import { forward } from '../reference/model.js';
 import type { DType } from '../reference/tensor.js';
-import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
+import { createWasmKernels, defaultThreads, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { sliceRange } from '../src/backends/wasm/worker-ops.js';
 import { quantize, quantizeModel } from '../src/quant/quantize.js';
 import { ensureWasmBuilt, randomArray, wasmPath } from './wasm-helpers.js';
@@ -160,6 +161,14 @@ describe('closing', () => {
     expect(kernels.parallelJobs()).toBe(1);
     await kernels.close();
     expect(() => kernels.matmul(out, randomArray(32, 2), w, 1)).toThrow(/used after close\(\)/);
+  });
+
+  // Node 20 before 20.16 has no process.getBuiltinModule: the default must not depend on it
+  it('by default runs as many threads as the machine has processors', async () => {
+    expect(await defaultThreads()).toBe(availableParallelism());
+    const kernels = await createWasmKernels({ maxMemoryBytes: 1 << 24, wasmPath });
+    expect(kernels.threads).toBe(availableParallelism());
+    await kernels.close();
   });
 
   it('rejects a bad thread count', async () => {

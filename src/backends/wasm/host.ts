@@ -12,14 +12,10 @@ export function isBrowserMainThread(): boolean {
   return !isNode() && typeof document !== 'undefined';
 }
 
-// Logical processors: os.availableParallelism() in Node, navigator.hardwareConcurrency in
-// a browser. Synchronous, so Node's os module comes from process.getBuiltinModule (Node
-// ≥ 20.16); an older Node 20 gets 1 (pass `threads` there).
-export function hardwareThreads(): number {
-  if (isNode()) {
-    const os = process.getBuiltinModule?.('node:os');
-    return os ? os.availableParallelism() : 1;
-  }
+// Logical processors: os.availableParallelism() in Node (imported when asked, as every
+// node: module here), navigator.hardwareConcurrency in a browser.
+export async function hardwareThreads(): Promise<number> {
+  if (isNode()) return (await import('node:os')).availableParallelism();
   return typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
 }
 

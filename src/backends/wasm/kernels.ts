@@ -86,7 +86,7 @@ export const DEFAULT_MIN_PARALLEL_WORK = 1 << 18;
 
 // Every logical processor; but 1 on a browser page's main thread, where the kernel threads
 // cannot run (pool.ts): there a model needing threads must be loaded in a Web Worker.
-export function defaultThreads(): number {
+export async function defaultThreads(): Promise<number> {
   return isBrowserMainThread() ? 1 : hardwareThreads();
 }
 
@@ -352,7 +352,7 @@ export async function createPlannedKernels(
   const maxBytes = options.maxMemoryBytes ?? WASM32_MAX_BYTES;
   const first = await createShard(module, 0, maxBytes);
   const contextLength = options.contextLength ?? shapes.config.maxSeqLen;
-  const threads = checkThreads(options.threads ?? defaultThreads());
+  const threads = checkThreads(options.threads ?? (await defaultThreads()));
   const limits = { capacityBytes: first.heap.maxBytes - first.heap.end, contextLength, threads, embedding: options.embedding };
   const plan = planShards(shapes, limits);
   const shards = [first];
@@ -371,7 +371,7 @@ export async function createPlannedKernels(
 // Starts the workers (after every memory exists: each worker instantiates the module over
 // all of them, before any kernel runs) and assembles the backend.
 async function start(compiled: CompiledKernels, shards: Shard[], options: WasmKernelsOptions, plan?: ShardPlan): Promise<WasmBackend> {
-  const threads = checkThreads(options.threads ?? defaultThreads());
+  const threads = checkThreads(options.threads ?? (await defaultThreads()));
   const minWork = options.minParallelWork ?? DEFAULT_MIN_PARALLEL_WORK;
   if (!(minWork >= 0)) throw new Error(`wasm kernels: minParallelWork must be >= 0, got ${minWork}`);
   const activations = options.activations ?? 'q8';

@@ -327,7 +327,7 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
 // are split across (default: the available parallelism; the forward kernels underneath get
 // one), from minParallelWork multiply-adds on; the row-wise kernels run on this thread.
 export async function createWasmTrainingKernels(options: WasmKernelsOptions = {}): Promise<WasmTrainingKernels> {
-  const threads = options.threads ?? defaultThreads();
+  const threads = options.threads ?? (await defaultThreads());
   if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
     throw new Error(`wasm training kernels: threads must be an integer in 1..256, got ${threads}`);
   }
