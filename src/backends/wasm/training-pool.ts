@@ -91,10 +91,10 @@ export function runJob(wasm: PoolExports, c: Int32Array, slice: number): void {
   }
 }
 
-// The worker's whole program, stringified into an eval worker with runJob's source before it.
-// Node ≥ 20.16 (process.getBuiltinModule; not require(), which bundlers rewrite).
-function workerMain(run: typeof runJob): void {
-  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+// The worker's whole program, stringified into an eval worker with runJob's source before it;
+// parentPort comes from the worker's own require (written into that source, not here, where
+// a bundler would rewrite it).
+function workerMain(run: typeof runJob, parentPort: import('node:worker_threads').MessagePort | null): void {
   if (!parentPort) throw new Error('wasm training kernels: the worker was not started as a worker thread');
   parentPort.once('message', (init: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer; slice: number }) => {
     const env = {
@@ -142,7 +142,7 @@ export class TrainingPool {
     const { Worker } = await import('node:worker_threads');
     const shared = new SharedArrayBuffer(4 * (ARGS + MAX_ARGS)); // the control block
     // __name: what a bundler that keeps function names may have wrapped around inner functions
-    const source = `const __name = (f) => f; (${workerMain.toString()})(${runJob.toString()})`;
+    const source = `const __name = (f) => f; (${workerMain.toString()})(${runJob.toString()}, require('node:worker_threads').parentPort)`;
     const started = await Promise.all(
       Array.from({ length: workers }, async (_, i) => {
         const worker = new Worker(source, { eval: true }) as unknown as NodeWorker;
