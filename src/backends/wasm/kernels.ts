@@ -298,8 +298,9 @@ class WasmBackend implements WasmKernels {
     }
     const split = this.parallel(T * nHeads * S * hd * 2, nHeads);
     const slices = split ? this.threads : 1;
-    const scoresStride = alignUp(4 * S, 64); // bytes of one thread's scores row
-    const scoresPtr = f.temp((slices * scoresStride) / 4); // [slices, S] attention weights, a row per thread
+    const headsPerSlice = Math.ceil(nHeads / slices); // sliceRange gives no slice more
+    const scoresStride = alignUp(4 * S * headsPerSlice, 64); // bytes of one thread's scores
+    const scoresPtr = f.temp((slices * scoresStride) / 4); // [slices, headsPerSlice, S] attention weights
     const outPtr = f.output(out, T * nHeads * hd, 'out'); // [T, nHeads*hd]
     if (split) {
       this.pool!.run(Op.attention, shard.index, [outPtr, qPtr, kPtr, vPtr, scoresPtr, T, pos0, nHeads, nKvHeads, hd, scoresStride], shard.wasm);
