@@ -9,6 +9,7 @@ import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
+import type { SimdChoice } from './backends/wasm/module.js';
 import { readModelFileLayout } from './formats/file-layout.js';
 import type { GGUFValue } from './formats/gguf.js';
 import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
@@ -41,6 +42,7 @@ export interface LoadOptions {
   backend?: BackendName; // default wasm (SIMD); ts is the readable reference
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
   threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
+  simd?: SimdChoice; // wasm: 'relaxed', 'plain' or 'auto' (default; $LLAMA_TS_SIMD)
 }
 
 // A loaded model ready to generate (src/generate/session.ts).
@@ -49,6 +51,7 @@ export type Llama = LlamaSession;
 export interface KernelOptions {
   threads?: number; // wasm: kernel threads (default: the available parallelism)
   contextLength?: number; // wasm with a model: KV cache positions to plan memory for
+  simd?: SimdChoice; // wasm: which build (default 'auto': relaxed SIMD where supported)
 }
 
 // The kernels of a backend, for a model (the WASM backend places the weights in its memory,
@@ -57,7 +60,7 @@ export async function createKernels(backend: BackendName = 'wasm', model?: Llama
   if (backend === 'ts') return tsKernels;
   if (backend === 'wasm') {
     if (model) return createModelKernels(model, options);
-    return createWasmKernels({ threads: options.threads });
+    return createWasmKernels({ threads: options.threads, simd: options.simd });
   }
   throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
 }
@@ -119,6 +122,6 @@ export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   }
   checkTokenizer(tokenizer, config, options.tokenizer ?? modelPath);
   const contextLength = contextLengthFor(config, options.contextLength);
-  const { model, kernels } = await source.load({ threads: options.threads, contextLength });
+  const { model, kernels } = await source.load({ threads: options.threads, contextLength, simd: options.simd });
   return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels));
 }

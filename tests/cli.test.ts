@@ -26,6 +26,17 @@ describe('generate', () => {
     expect(r.status).toBe(0);
   });
 
+  test('--simd plain runs the plain SIMD build, with the same story; a bad build is a clear error', () => {
+    const args = ['generate', '--model', `${data}/stories260K/stories260K.bin`, '--tokenizer', `${data}/stories260K/tok512.bin`,
+      '--prompt', 'Once upon a time', '--max-tokens', '60', '--temperature', '0'];
+    const r = cli([...args, '--simd', 'plain']);
+    expect(r.stderr).toMatch(/60 tokens in .* tok\/s \(wasm, SIMD, \d+ threads?\)/);
+    expect(r.stdout).toBe(STORY);
+    const bad = cli([...args, '--simd', 'avx512']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/simd option must be 'relaxed', 'plain' or 'auto', got "avx512"/);
+  });
+
   test('the readable TypeScript backend prints the same story as the WASM default', () => {
     const r = cli(['generate', '--model', `${data}/stories260K/stories260K.bin`, '--tokenizer', `${data}/stories260K/tok512.bin`,
       '--prompt', 'Once upon a time', '--max-tokens', '60', '--temperature', '0', '--backend', 'ts']);

@@ -1,5 +1,6 @@
 import type { Kernels } from '../../reference/kernels.js';
 import type { WasmKernels } from '../backends/wasm/kernels.js';
+import type { SimdChoice } from '../backends/wasm/module.js';
 import { loadLlama, parseBackend } from '../llama.js';
 import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
 
@@ -22,6 +23,8 @@ Prints the prompt followed by the generated text on stdout, tokens per second on
   --backend NAME        wasm (SIMD, default) or ts (the readable reference)
   --context N           KV cache positions (default: the model's context, at most 4096)
   --threads N           wasm kernel threads (default: the number of CPUs)
+  --simd BUILD          wasm kernels: relaxed (fused multiply-add), plain or auto (default:
+                        relaxed where the runtime has it; also $LLAMA_TS_SIMD)
 `;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -40,11 +43,12 @@ export async function generateCommand(argv: string[]): Promise<number> {
     backend: { type: 'string' },
     context: { type: 'string' },
     threads: { type: 'string' },
+    simd: { type: 'string' },
   }, help);
   if (!args) return 0;
   const v = args.values;
   const model = stringFlag(v, 'model'); // default: the embedded model
-  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads') });
+  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads'), simd: stringFlag(v, 'simd') as SimdChoice | undefined });
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();
