@@ -364,34 +364,42 @@ describe('wasm attention', () => {
     return tol;
   }
 
+  // One random case against the reference, within attentionTolerance. Cache rows past pos0+T
+  // (`spare`) are NaN: the causal mask must never touch them.
+  function checkAttention(T: number, pos0: number, spare: number, nKvHeads: number, group: number, hd: number, seed: number, inWasm: boolean): void {
+    const nHeads = nKvHeads * group;
+    const kvDim = nKvHeads * hd;
+    const S = pos0 + T;
+    const q = randomArray(T * nHeads * hd, seed, 2);
+    const k = randomArray((S + spare) * kvDim, seed + 1, 2);
+    const v = randomArray((S + spare) * kvDim, seed + 2);
+    k.fill(NaN, S * kvDim);
+    v.fill(NaN, S * kvDim);
+    const want = new Float32Array(T * nHeads * hd);
+    tsKernels.attention(want, q, k, v, T, pos0, nHeads, nKvHeads, hd);
+    const out = place(new Float32Array(T * nHeads * hd), inWasm);
+    wasm.attention(out, place(q, inWasm), place(k, inWasm), place(v, inWasm), T, pos0, nHeads, nKvHeads, hd);
+    const tol = attentionTolerance(q, k, v, T, pos0, nHeads, nKvHeads, hd);
+    expectClose(out, want, (i) => tol[i], `attention T=${T} pos0=${pos0} heads=${nHeads}/${nKvHeads} hd=${hd}`);
+  }
+
+  const heads = {
+    nKvHeads: fc.integer({ min: 1, max: 3 }),
+    group: fc.integer({ min: 1, max: 3 }),
+    hd: fc.integer({ min: 1, max: 9 }).map((h) => 2 * h),
+    seed: fc.integer({ min: 0, max: 2 ** 30 }),
+    inWasm: fc.boolean(),
+  };
+
   it('equals the reference: grouped heads, pos0 > 0, any even head dim', () => {
     const arb = fc.record({
       T: fc.integer({ min: 1, max: 6 }),
       pos0: fc.integer({ min: 0, max: 12 }),
       spare: fc.integer({ min: 0, max: 3 }), // cache rows beyond pos0+T, never to be read
-      nKvHeads: fc.integer({ min: 1, max: 3 }),
-      group: fc.integer({ min: 1, max: 3 }),
-      hd: fc.integer({ min: 1, max: 9 }).map((h) => 2 * h),
-      seed: fc.integer({ min: 0, max: 2 ** 30 }),
-      inWasm: fc.boolean(),
+      ...heads,
     });
     fc.assert(
-      fc.property(arb, ({ T, pos0, spare, nKvHeads, group, hd, seed, inWasm }) => {
-        const nHeads = nKvHeads * group;
-        const kvDim = nKvHeads * hd;
-        const S = pos0 + T;
-        const q = randomArray(T * nHeads * hd, seed, 2);
-        const k = randomArray((S + spare) * kvDim, seed + 1, 2);
-        const v = randomArray((S + spare) * kvDim, seed + 2);
-        k.fill(NaN, S * kvDim); // rows the causal mask must never touch
-        v.fill(NaN, S * kvDim);
-        const want = new Float32Array(T * nHeads * hd);
-        tsKernels.attention(want, q, k, v, T, pos0, nHeads, nKvHeads, hd);
-        const out = place(new Float32Array(T * nHeads * hd), inWasm);
-        wasm.attention(out, place(q, inWasm), place(k, inWasm), place(v, inWasm), T, pos0, nHeads, nKvHeads, hd);
-        const tol = attentionTolerance(q, k, v, T, pos0, nHeads, nKvHeads, hd);
-        expectClose(out, want, (i) => tol[i], `attention T=${T} pos0=${pos0} heads=${nHeads}/${nKvHeads} hd=${hd}`);
-      }),
+      fc.property(arb, (c) => checkAttention(c.T, c.pos0, c.spare, c.nKvHeads, c.group, c.hd, c.seed, c.inWasm)),
       RUNS,
     );
   });
@@ -399,28 +407,9 @@ describe('wasm attention', () => {
   // A prompt from position 0 of 8 tokens or more goes as matrix products (attention-train.ts's
   // attentionSequence): the same bound, any summation order.
   it('equals the reference: a prompt from position 0 (matrix products), grouped heads', () => {
-    const arb = fc.record({
-      T: fc.integer({ min: 8, max: 40 }),
-      nKvHeads: fc.integer({ min: 1, max: 3 }),
-      group: fc.integer({ min: 1, max: 3 }),
-      hd: fc.integer({ min: 1, max: 9 }).map((h) => 2 * h),
-      seed: fc.integer({ min: 0, max: 2 ** 30 }),
-      inWasm: fc.boolean(),
-    });
+    const arb = fc.record({ T: fc.integer({ min: 8, max: 40 }), spare: fc.integer({ min: 0, max: 3 }), ...heads });
     fc.assert(
-      fc.property(arb, ({ T, nKvHeads, group, hd, seed, inWasm }) => {
-        const nHeads = nKvHeads * group;
-        const kvDim = nKvHeads * hd;
-        const q = randomArray(T * nHeads * hd, seed, 2);
-        const k = randomArray(T * kvDim, seed + 1, 2);
-        const v = randomArray(T * kvDim, seed + 2);
-        const want = new Float32Array(T * nHeads * hd);
-        tsKernels.attention(want, q, k, v, T, 0, nHeads, nKvHeads, hd);
-        const out = place(new Float32Array(T * nHeads * hd), inWasm);
-        wasm.attention(out, place(q, inWasm), place(k, inWasm), place(v, inWasm), T, 0, nHeads, nKvHeads, hd);
-        const tol = attentionTolerance(q, k, v, T, 0, nHeads, nKvHeads, hd);
-        expectClose(out, want, (i) => tol[i], `attention prompt T=${T} heads=${nHeads}/${nKvHeads} hd=${hd}`);
-      }),
+      fc.property(arb, (c) => checkAttention(c.T, 0, c.spare, c.nKvHeads, c.group, c.hd, c.seed, c.inWasm)),
       { numRuns: 40 },
     );
   });
