@@ -13,13 +13,7 @@
 // Every d·q is exact in f32 (an 11-bit scale times an integer below 2^8), so both paths
 // multiply x by the very floats the reference does. Rows are whole blocks (K % 32 == 0).
 import { BLOCK_BYTES, denseDot1, tileRows } from './matmul';
-import { blockScale, hsum, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, madd, q4High, q4Low, QK, Q4_0_BYTES, Q8_0_BYTES } from './simd';
-
-// W is i8 for q8_0 and u8 for q4_0
-@inline
-function blockBytes<W>(): usize {
-  return isSigned<W>() ? Q8_0_BYTES : Q4_0_BYTES;
-}
+import { blockBytes, blockScale, hsum, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, madd, q4High, q4Low, QK } from './simd';
 
 // Values 0..15 of a block as sixteen signed bytes
 @inline

@@ -19,13 +19,9 @@
 // the decoding path (T < 4 tokens): a prompt's matmuls go through blocks.ts, which decodes
 // each block of weight rows once for all its tokens and multiplies in f32.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
-import { hsum, madd, QK, Q4_0_BYTES, Q8_0_BYTES } from './simd';
+import { blockBytes, hsum, madd, QK } from './simd';
 
 // W is i8 for q8_0 ([f16 d][32 × int8]) and u8 for q4_0 ([f16 d][16 bytes of nibbles]).
-@inline
-function blockBytes<W>(): usize {
-  return isSigned<W>() ? Q8_0_BYTES : Q4_0_BYTES;
-}
 
 // --- one weight block against one activation block ------------------------------------------
 //
@@ -88,7 +84,7 @@ function laneMask(value: i32, zero: i32): v128 {
 // 2^112, which also normalizes subnormals; exponent 31 becomes 255), with shifts where it
 // has masks (see above).
 @inline
-function weightScales<W>(h: v128): v128 {
+function weightScales(h: v128): v128 {
   const bias: f32 = 2.028240960365167e31; // 2^104 = 2^112 / 256
   const magnitude = i32x4.shr_u(i32x4.shl(h, 17), 4); // half bits 0..14 at float bits 13..27
   const f = f32x4.mul(magnitude, f32x4.splat(bias));
@@ -156,8 +152,8 @@ function rowDot2<W>(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, x
     const block1 = w1 + <usize>b * bytes;
     const xb = xa + <usize>b * QUANT_BYTES;
     const dx = load4(xs + (<usize>b << 2), count);
-    const scales0 = f32x4.mul(weightScales<W>(loadHalves(block0, bytes, count)), dx);
-    const scales1 = f32x4.mul(weightScales<W>(loadHalves(block1, bytes, count)), dx);
+    const scales0 = f32x4.mul(weightScales(loadHalves(block0, bytes, count)), dx);
+    const scales1 = f32x4.mul(weightScales(loadHalves(block1, bytes, count)), dx);
     if (!isSigned<W>()) {
       // q4_0's n = w + 8: Σ w·q_x = Σ n·q_x − 8·Σq_x, the second term here, in floats
       const offsets = f32x4.convert_i32x4_s(i32x4.shl(load4(xsum + (<usize>b << 2), count), 11)); // 256·8·Σq_x

@@ -82,6 +82,13 @@ export const QK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
 export const Q4_0_BYTES: i32 = 18;
 
+// Bytes of one block of the storage type W: i8 for q8_0, u8 for q4_0 (the kernels' generic
+// parameter for the two block types)
+@inline
+export function blockBytes<W>(): usize {
+  return isSigned<W>() ? Q8_0_BYTES : Q4_0_BYTES;
+}
+
 @inline
 export function blockScale(block: usize): f32 {
   return halfToF32(<u32>load<u16>(block));

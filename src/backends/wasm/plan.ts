@@ -17,7 +17,6 @@ import { LAYER_MATRICES, type LayerMatrix, type LayerWeights } from '../../../re
 import { alignUp } from './heap.js';
 import { tensorBytes, type TensorShape } from './weights.js';
 
-
 // What planning reads of a model: its config and the shape and dtype of every matrix.
 export interface ModelShapes {
   config: LlamaConfig;
