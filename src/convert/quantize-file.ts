@@ -1,25 +1,26 @@
 // `llama-ts quantize`: a GGUF or llama2.c model rewritten as a GGUF with its matrices in
 // Q8_0, Q4_0 or F16, the way llama.cpp's quantize does for these types.
 //
-// What gets quantized: every weight matrix whose rows are whole blocks of 32 values (Q8_0,
-// Q4_0), or every matrix (F16). A matrix with another row length (e.g. stories260K's w2,
-// rows of 172) is stored as F16 instead, as `convert` does (src/convert/storage.ts, the one
-// place that decides); norm gains always stay F32.
+// What gets quantized is quantizeModel's rule (storage.ts, the one place that decides):
+// every weight matrix whose rows are whole blocks of 32 values (Q8_0, Q4_0), or every matrix
+// (F16); a matrix with another row length (e.g. stories260K's w2, rows of 172) is stored as
+// F16 instead; norm gains always stay F32. The file is written by the GGUF writer that
+// `convert` uses (to-gguf.ts), keeping the input's general.name.
 //
 // The vocabulary travels along: from a GGUF input, its tokenizer.* metadata is copied as
-// stored; from a llama2.c input (which holds none), from --tokenizer (any tokenizer file we
-// read: .model, tokenizer.bin, tokenizer.json, GGUF) through src/convert's
-// Vocabulary → tokenizer.ggml.* writer. A --tokenizer also overrides a GGUF's own.
-import { writeFileAtomic } from '../formats/atomic-file.js';
+// stored (even a vocabulary llama-ts cannot read); a --tokenizer (any tokenizer file:
+// .model, tokenizer.bin, tokenizer.json, GGUF) replaces it, and is what a llama2.c input,
+// which holds none, needs.
 import { QK } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { readTokenizerFile } from '../convert/convert.js';
-import { convertMatrices, namedMatrices, storedType } from '../convert/storage.js';
-import { GGUF_FILE_TYPE } from '../convert/to-gguf.js';
-import { ggufTokenizerMetadata } from '../convert/tokenizer-metadata.js';
-import { ggufFromModel } from '../formats/gguf-model.js';
-import { metadataEntries, type GGUFMetadataEntry } from '../formats/gguf.js';
+import { writeFileAtomic } from '../formats/atomic-file.js';
+import { metadataEntries, type GGUFFile, type GGUFMetadataEntry } from '../formats/gguf.js';
 import { loadModel } from '../formats/load.js';
+import { readTokenizerFile } from '../tokenizer/load.js';
+import { findVocabulary, readVocabulary } from '../tokenizer/model-vocabulary.js';
+import type { Vocabulary } from '../tokenizer/vocabulary.js';
+import { namedMatrices, quantizeModel } from './storage.js';
+import { storedModelToGGUF } from './to-gguf.js';
 
 export type QuantizeType = 'q8_0' | 'q4_0' | 'f16';
 export const QUANTIZE_TYPES: readonly QuantizeType[] = ['q8_0', 'q4_0', 'f16'];
@@ -37,50 +38,41 @@ export interface QuantizeResult {
   bytes: number; // size of the file written
 }
 
-// The model with its matrices stored as `type` (convertMatrices), and which went where; a
-// shared classifier stays one tensor, listed once (as tok_embeddings.weight).
-export function quantizeMatrices(model: LlamaModel, type: QuantizeType, notes: string[] = []): { model: LlamaModel; quantized: string[]; f16: string[] } {
-  const quantized: string[] = [];
-  const f16: string[] = [];
-  for (const [name, t] of namedMatrices(model)) {
-    if (storedType(t, type) === type) quantized.push(name);
-    else f16.push(`${name} (rows of ${t.cols} values are not whole blocks of ${QK})`);
-  }
-  return { model: convertMatrices(model, type, notes), quantized, f16 };
-}
-
-// The GGUF metadata beside the llama.* keys: name, file type, and the vocabulary.
-function extraMetadata(input: string, gguf: ReturnType<typeof loadModel>['gguf'], options: QuantizeOptions, vocabSize: number, notes: string[]): GGUFMetadataEntry[] {
-  const entries: GGUFMetadataEntry[] = [];
-  const original = gguf ? metadataEntries(gguf) : [];
-  const name = original.find(([k]) => k === 'general.name');
-  if (name) entries.push(name);
-  entries.push(['general.file_type', GGUF_FILE_TYPE[options.type], 'u32']);
-  if (options.type !== 'f16') entries.push(['general.quantization_version', 2, 'u32']);
-  if (options.tokenizer) {
-    const { vocabulary } = readTokenizerFile(options.tokenizer);
-    if (vocabulary.pieces.length !== vocabSize) {
-      throw new Error(`${options.tokenizer}: the tokenizer has ${vocabulary.pieces.length} tokens but the model's vocabulary has ${vocabSize}`);
-    }
-    entries.push(...ggufTokenizerMetadata(vocabulary));
-  } else {
-    const vocab = original.filter(([k]) => k.startsWith('tokenizer.'));
-    if (vocab.length) entries.push(...vocab);
-    else notes.push(`${input} holds no vocabulary and no --tokenizer was given: the GGUF has no tokenizer.* keys (generate will need --tokenizer)`);
-  }
-  return entries;
-}
-
 // Reads `input` (GGUF or llama2.c), writes `output` (GGUF).
 export function quantizeFile(input: string, output: string, options: QuantizeOptions): QuantizeResult {
-  if (!QUANTIZE_TYPES.includes(options.type)) {
-    throw new Error(`quantize: --type must be one of ${QUANTIZE_TYPES.join(', ')}, got "${String(options.type)}"`);
+  const { type } = options;
+  if (!QUANTIZE_TYPES.includes(type)) {
+    throw new Error(`quantize: --type must be one of ${QUANTIZE_TYPES.join(', ')}, got "${String(type)}"`);
   }
   const loaded = loadModel(input);
   const notes: string[] = [];
-  const meta = extraMetadata(input, loaded.gguf, options, loaded.model.config.vocabSize, notes);
-  const { model, quantized, f16 } = quantizeMatrices(loaded.model, options.type, notes);
-  const bytes = ggufFromModel(model, meta);
+  const vocab = vocabularyOf(input, loaded.gguf, options.tokenizer, loaded.model.config.vocabSize, notes);
+  const model = quantizeModel(loaded.model, type, notes);
+  const name = loaded.gguf?.metadata['general.name'];
+  const bytes = storedModelToGGUF(model, { dtype: type, name: typeof name === 'string' ? name : undefined, ...vocab });
   writeFileAtomic(output, bytes);
-  return { model, quantized, f16, notes, bytes: bytes.length };
+  return { model, ...whereMatricesWent(model, type), notes, bytes: bytes.length };
+}
+
+// The vocabulary to write: --tokenizer's, else a GGUF input's tokenizer.* metadata as stored.
+function vocabularyOf(
+  input: string, gguf: GGUFFile | undefined, tokenizer: string | undefined, vocabSize: number, notes: string[],
+): { vocabulary?: Vocabulary; tokenizerMetadata?: GGUFMetadataEntry[] } {
+  const origin = findVocabulary({ name: input, gguf: gguf?.metadata }, tokenizer ? readTokenizerFile(tokenizer) : undefined);
+  if (origin && origin.kind !== 'gguf') return { vocabulary: readVocabulary(origin, input, vocabSize).vocabulary };
+  const own = gguf ? metadataEntries(gguf).filter(([k]) => k.startsWith('tokenizer.')) : [];
+  if (!own.length) notes.push(`${input} holds no vocabulary and no --tokenizer was given: the GGUF has no tokenizer.* keys (generate will need --tokenizer)`);
+  return { tokenizerMetadata: own };
+}
+
+// Which matrices are stored as `type`, and which fell back to F16; a shared classifier is
+// one tensor, listed once (as tok_embeddings.weight).
+function whereMatricesWent(stored: LlamaModel, type: QuantizeType): { quantized: string[]; f16: string[] } {
+  const quantized: string[] = [];
+  const f16: string[] = [];
+  for (const [name, t] of namedMatrices(stored)) {
+    if (t.dtype === type) quantized.push(name);
+    else f16.push(`${name} (rows of ${t.cols} values are not whole blocks of ${QK})`);
+  }
+  return { quantized, f16 };
 }
