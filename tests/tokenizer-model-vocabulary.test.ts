@@ -59,8 +59,8 @@ describe('which vocabulary comes with a model', () => {
     expect(a.from).toBe('/m/'); // the model's own: the folder is blamed for its size
     expect(a.sentencePieceModel).toEqual(dataBytes(TOK512_MODEL));
     const origin = findVocabulary({ name: '/m', huggingFace: { ...withModel, tokenizerModel: undefined } });
-    expect(origin).toMatchObject({ kind: 'file', given: false, file: { name: '/m/tokenizer.json' }, specials: { name: '/m/tokenizer_config.json' } });
-    expect(() => readVocabulary(origin!, '/m')).toThrow(/^\/m\/tokenizer_config\.json: not valid JSON/);
+    expect(origin).toMatchObject({ kind: 'file', from: '/m', file: { name: '/m/tokenizer.json' }, specials: { name: '/m/tokenizer_config.json' } });
+    expect(() => readVocabulary(origin!)).toThrow(/^\/m\/tokenizer_config\.json: not valid JSON/);
   });
 
   test("tokenizer.json takes the special tokens tokenizer_config.json names", () => {

@@ -59,7 +59,7 @@ function vocabularyOf(
   input: string, gguf: GGUFFile | undefined, tokenizer: string | undefined, vocabSize: number, notes: string[],
 ): { vocabulary?: Vocabulary; tokenizerMetadata?: GGUFMetadataEntry[] } {
   const origin = findVocabulary({ name: input, gguf: gguf?.metadata }, tokenizer ? readTokenizerFile(tokenizer) : undefined);
-  if (origin && origin.kind !== 'gguf') return { vocabulary: readVocabulary(origin, input, vocabSize).vocabulary };
+  if (origin && origin.kind !== 'gguf') return { vocabulary: readVocabulary(origin, vocabSize).vocabulary };
   const own = gguf ? metadataEntries(gguf).filter(([k]) => k.startsWith('tokenizer.')) : [];
   if (!own.length) notes.push(`${input} holds no vocabulary and no --tokenizer was given: the GGUF has no tokenizer.* keys (generate will need --tokenizer)`);
   return { tokenizerMetadata: own };

@@ -22,6 +22,8 @@ import { vocabularyFromSentencePieceModel } from './sentencepiece-model.js';
 import { tokenizerJsonSpecials, vocabularyFromTokenizerJson, type TokenizerJsonSpecials } from './tokenizer-json.js';
 import type { Vocabulary } from './vocabulary.js';
 
+const utf8 = new TextDecoder();
+
 export interface NamedBytes {
   name: string; // the file, named in errors
   bytes: Uint8Array;
@@ -43,54 +45,55 @@ export interface ModelFiles {
 }
 
 // Where the vocabulary is, before it is read: a tokenizer file, or a GGUF model's metadata.
-export type VocabularyOrigin =
-  | { kind: 'file'; file: NamedBytes; given: boolean; specials?: NamedBytes } // specials: tokenizer_config.json
-  | { kind: 'gguf'; name: string; metadata: Record<string, GGUFValue> };
+// `from` is blamed when it does not fit the model: the tokenizer file given, else the model.
+export type VocabularyOrigin = { from: string } & (
+  | { kind: 'file'; file: NamedBytes; specials?: NamedBytes } // specials: tokenizer_config.json
+  | { kind: 'gguf'; metadata: Record<string, GGUFValue> }
+);
 
 // The vocabulary that comes with a model, read.
 export interface ModelVocabulary {
   vocabulary: Vocabulary;
-  from: string; // blamed when it does not fit the model: the tokenizer file given, else the model
+  from: string; // as in VocabularyOrigin
   sentencePieceModel?: Uint8Array; // the bytes of the SentencePiece .model it was read from, if it was
 }
 
 // The decision (see the header); nothing is parsed yet.
 export function findVocabulary(model: ModelFiles, tokenizer?: NamedBytes): VocabularyOrigin | undefined {
-  if (tokenizer) return { kind: 'file', file: tokenizer, given: true };
-  if (model.gguf && 'tokenizer.ggml.tokens' in model.gguf) return { kind: 'gguf', name: model.name, metadata: model.gguf };
+  if (tokenizer) return { kind: 'file', file: tokenizer, from: tokenizer.name };
+  const from = model.name;
+  if (model.gguf && 'tokenizer.ggml.tokens' in model.gguf) return { kind: 'gguf', metadata: model.gguf, from };
   const hf = model.huggingFace;
-  if (hf?.tokenizerModel) return { kind: 'file', file: { name: inFolder(hf.dir, 'tokenizer.model'), bytes: hf.tokenizerModel }, given: false };
+  if (hf?.tokenizerModel) return { kind: 'file', file: { name: inFolder(hf.dir, 'tokenizer.model'), bytes: hf.tokenizerModel }, from };
   if (hf?.tokenizerJson) {
     const specials = hf.tokenizerConfig && { name: inFolder(hf.dir, 'tokenizer_config.json'), bytes: hf.tokenizerConfig };
-    return { kind: 'file', file: { name: inFolder(hf.dir, 'tokenizer.json'), bytes: hf.tokenizerJson }, given: false, specials };
+    return { kind: 'file', file: { name: inFolder(hf.dir, 'tokenizer.json'), bytes: hf.tokenizerJson }, specials, from };
   }
   return undefined;
 }
 
 // Reads the vocabulary where findVocabulary found it; with `vocabSize`, it must be the
-// model's size. `modelName` is blamed for the model's own vocabulary.
-export function readVocabulary(origin: VocabularyOrigin, modelName: string, vocabSize?: number): ModelVocabulary {
-  let read: ModelVocabulary;
+// model's size.
+export function readVocabulary(origin: VocabularyOrigin, vocabSize?: number): ModelVocabulary {
+  let read: Omit<ModelVocabulary, 'from'>;
   if (origin.kind === 'gguf') {
-    read = { vocabulary: vocabularyFromGGUF(origin.metadata, origin.name), from: modelName };
+    read = { vocabulary: vocabularyFromGGUF(origin.metadata, origin.from) };
   } else {
     const specials = origin.specials && tokenizerJsonSpecials(utf8.decode(origin.specials.bytes), origin.specials.name);
-    read = { ...vocabularyFromFile(origin.file, specials), from: origin.given ? origin.file.name : modelName };
+    read = vocabularyFromFile(origin.file, specials);
   }
   const n = read.vocabulary.pieces.length;
   if (vocabSize !== undefined && n !== vocabSize) {
-    throw new Error(`${read.from}: the tokenizer has ${n} tokens but the model's vocabulary has ${vocabSize}`);
+    throw new Error(`${origin.from}: the tokenizer has ${n} tokens but the model's vocabulary has ${vocabSize}`);
   }
-  return read;
+  return { ...read, from: origin.from };
 }
 
 // findVocabulary and readVocabulary in one: the model's vocabulary, or undefined if it has none.
 export function modelVocabulary(model: ModelFiles, tokenizer?: NamedBytes, vocabSize?: number): ModelVocabulary | undefined {
   const origin = findVocabulary(model, tokenizer);
-  return origin && readVocabulary(origin, model.name, vocabSize);
+  return origin && readVocabulary(origin, vocabSize);
 }
-
-const utf8 = new TextDecoder();
 
 // Any tokenizer file, recognised as the header says; a SentencePiece .model keeps its bytes.
 export function vocabularyFromFile(file: NamedBytes, specials?: TokenizerJsonSpecials): Omit<ModelVocabulary, 'from'> {
