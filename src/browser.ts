@@ -13,9 +13,8 @@
 import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
 import { loadModelFromBytes } from './formats/detect.js';
-import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
-import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
-import { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
+import { modelTokenizer } from './tokenizer/tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
@@ -30,8 +29,8 @@ export type { LlamaModel } from '../reference/weights.js';
 export interface BytesLoadOptions {
   model: ArrayBuffer | Uint8Array; // a GGUF or llama2.c file's bytes
   modelName?: string; // named in error messages (default 'model')
-  tokenizer?: ArrayBuffer | Uint8Array; // .model, tokenizer.bin or GGUF; default: the GGUF model's own vocabulary
-  tokenizerName?: string; // default 'tokenizer'
+  tokenizer?: ArrayBuffer | Uint8Array; // .model, tokenizer.bin, tokenizer.json or GGUF; default: the GGUF model's own vocabulary
+  tokenizerName?: string; // default 'tokenizer'; a name ending in .json means a tokenizer.json
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
   threads?: number; // kernel threads, this one included (default: 1 on a page's main thread, else every core)
   simd?: SimdChoice; // which WASM build (default 'auto': relaxed SIMD where supported)
@@ -43,20 +42,12 @@ export type BrowserLlama = LlamaSession<WasmKernels>;
 
 const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
-// The tokenizer file given, or the vocabulary inside a GGUF model.
-function pickTokenizer(options: BytesLoadOptions, gguf: ReturnType<typeof loadModelFromBytes>['gguf'], modelName: string): Tokenizer {
-  if (options.tokenizer) return tokenizerFromBytes(asBytes(options.tokenizer), options.tokenizerName ?? 'tokenizer');
-  const meta = gguf?.metadata;
-  if (meta && 'tokenizer.ggml.tokens' in meta) return new Tokenizer(vocabularyFromGGUF(meta, modelName));
-  throw new Error(`${modelName}: this model file holds no vocabulary; give a tokenizer file's bytes`);
-}
-
 // A model from its file's bytes, its weights placed in WASM memory, ready to generate.
 export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama> {
   const modelName = options.modelName ?? 'model';
   const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
-  const tokenizer = pickTokenizer(options, gguf, modelName);
-  checkTokenizer(tokenizer, model.config, options.tokenizerName ?? modelName);
+  const given = options.tokenizer ? { name: options.tokenizerName ?? 'tokenizer', bytes: asBytes(options.tokenizer) } : undefined;
+  const tokenizer = modelTokenizer({ name: modelName, gguf: gguf?.metadata }, given, model.config.vocabSize, "give a tokenizer file's bytes");
   const contextLength = contextLengthFor(model.config, options.contextLength);
   const kernels = await createModelKernels(model, {
     threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,

@@ -1,10 +1,11 @@
 // llama-ts library API.
 export { loadLlama, createKernels, closeKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
 export { createWasmKernels, createModelKernels, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
-export { quantizeFile } from './quant/quantize-file.js';
+export { quantizeFile } from './convert/quantize-file.js';
 export { convertModel } from './convert/convert.js';
 export { readHuggingFaceFolder } from './formats/huggingface-folder.js';
-export { quantize, quantizeModel } from './quant/quantize.js';
+export { quantize } from './quant/quantize.js';
+export { quantizeModel } from './convert/storage.js';
 export { dumpForward } from './conform/dump.js';
 export { conformTensors, conformSelf, formatReport, type ConformReport } from './conform/conform.js';
 export { readManifest, findCase } from './conform/golden.js';

@@ -11,14 +11,12 @@ import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
 import { readModelFileLayout } from './formats/file-layout.js';
-import type { GGUFValue } from './formats/gguf.js';
 import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
 import { loadModel } from './formats/load.js';
-import type { Vocabulary } from './tokenizer/vocabulary.js';
-import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
-import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
-import { loadTokenizer } from './tokenizer/load.js';
-import { Tokenizer } from './tokenizer/tokenizer.js';
+import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
+import { readTokenizerFile } from './tokenizer/load.js';
+import type { ModelFiles } from './tokenizer/model-vocabulary.js';
+import { modelTokenizer } from './tokenizer/tokenizer.js';
 
 export type BackendName = 'ts' | 'wasm';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];
@@ -38,7 +36,7 @@ export function defaultModelPath(): string {
 
 export interface LoadOptions {
   model?: string; // a GGUF or llama2.c file, or a Hugging Face folder; default: the embedded model
-  tokenizer?: string; // .model, tokenizer.bin or GGUF; default: the vocabulary inside a GGUF model
+  tokenizer?: string; // .model, tokenizer.bin, tokenizer.json or GGUF; default: the model's own (src/tokenizer/model-vocabulary.ts)
   backend?: BackendName; // default wasm (SIMD); ts is the readable reference
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
   threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
@@ -76,52 +74,45 @@ export function parseBackend(name: string | undefined): BackendName | undefined 
   return name as BackendName;
 }
 
-// A model opened for a backend: its config and the vocabulary that came with it (inside a
-// GGUF, beside a Hugging Face checkpoint) now, the weights and kernels on load().
-interface ModelSource {
+// A model opened for a backend: its config and what may hold its vocabulary (a GGUF's
+// metadata, a Hugging Face checkpoint's tokenizer files) now, the weights and kernels on load().
+interface OpenedModel {
   config: LlamaConfig;
-  vocabulary?: Vocabulary;
+  files: ModelFiles;
   load(options: KernelOptions): Promise<{ model: LlamaModel; kernels: Kernels }>;
 }
 
-function ggufVocabulary(meta: Record<string, GGUFValue> | undefined, path: string): Vocabulary | undefined {
-  return meta && 'tokenizer.ggml.tokens' in meta ? vocabularyFromGGUF(meta, path) : undefined;
-}
-
-function openModel(path: string, backend: BackendName): ModelSource {
+function openModel(path: string, backend: BackendName): OpenedModel {
   if (backend === 'wasm' && !isHuggingFaceFolder(path)) {
     // GGUF or llama2.c: only the header now; the weights later, read from the file straight
     // into WASM memory (backends/wasm/direct-load.ts), never held twice.
     const file = readModelFileLayout(path);
-    return { config: file.layout.config, vocabulary: ggufVocabulary(file.gguf?.metadata, path), load: (o) => loadFileIntoKernels(file, o) };
+    return { config: file.layout.config, files: { name: path, gguf: file.gguf?.metadata }, load: (o) => loadFileIntoKernels(file, o) };
   }
   // The ts backend, and Hugging Face folders on wasm (whose weights createModelKernels then
   // copies into WASM memory): the whole model in JavaScript memory.
-  const { model, vocabulary } = isHuggingFaceFolder(path) ? readHuggingFaceFolder(path) : readModelFile(path);
-  return { config: model.config, vocabulary, load: async (o) => ({ model, kernels: await createKernels(backend, model, o) }) };
+  const { model, files } = readWholeModel(path);
+  return { config: model.config, files, load: async (o) => ({ model, kernels: await createKernels(backend, model, o) }) };
 }
 
-function readModelFile(path: string): { model: LlamaModel; vocabulary?: Vocabulary } {
+function readWholeModel(path: string): { model: LlamaModel; files: ModelFiles } {
+  if (isHuggingFaceFolder(path)) {
+    const hf = readHuggingFaceFolder(path);
+    return { model: hf.model, files: { name: path, huggingFace: hf } };
+  }
   const loaded = loadModel(path);
-  return { model: loaded.model, vocabulary: ggufVocabulary(loaded.gguf?.metadata, path) };
+  return { model: loaded.model, files: { name: path, gguf: loaded.gguf?.metadata } };
 }
 
 export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   const modelPath = options.model ?? defaultModelPath();
   const backend = options.backend ?? 'wasm';
   if (!BACKENDS.includes(backend)) throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
-  const source = openModel(modelPath, backend);
-  const config = source.config;
-  let tokenizer: Tokenizer;
-  if (options.tokenizer) {
-    tokenizer = loadTokenizer(options.tokenizer);
-  } else if (source.vocabulary) {
-    tokenizer = new Tokenizer(source.vocabulary);
-  } else {
-    throw new Error(`${modelPath}: this model file holds no vocabulary; give a tokenizer file (--tokenizer)`);
-  }
-  checkTokenizer(tokenizer, config, options.tokenizer ?? modelPath);
+  const opened = openModel(modelPath, backend);
+  const config = opened.config;
+  const given = options.tokenizer ? readTokenizerFile(options.tokenizer) : undefined;
+  const tokenizer = modelTokenizer(opened.files, given, config.vocabSize, 'give a tokenizer file (--tokenizer)');
   const contextLength = contextLengthFor(config, options.contextLength);
-  const { model, kernels } = await source.load({ threads: options.threads, contextLength, simd: options.simd });
+  const { model, kernels } = await opened.load({ threads: options.threads, contextLength, simd: options.simd });
   return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels));
 }

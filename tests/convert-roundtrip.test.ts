@@ -14,7 +14,7 @@ import type { LlamaModel } from '../reference/weights.js';
 import { convertCommand } from '../src/cli/convert.js';
 import { convertModel, outputFormatOf } from '../src/convert/convert.js';
 import { modelToGGUF } from '../src/convert/to-gguf.js';
-import { llama2cTokenizerBytes } from '../src/convert/tokenizer-metadata.js';
+import { llama2cTokenizerBytes } from '../src/tokenizer/llama2c-tokenizer.js';
 import { readHuggingFaceFolder } from '../src/formats/huggingface-folder.js';
 import { loadModel } from '../src/formats/load.js';
 import { parseGGUF } from '../src/formats/gguf.js';

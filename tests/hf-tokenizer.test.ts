@@ -3,8 +3,7 @@
 // passes llama.cpp's 46 conformance cases (made by HF's fast Llama-2 tokenizer).
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { mergesOf, vocabularyToTokenizerJson } from '../src/convert/tokenizer-json.js';
-import { vocabularyFromTokenizerJson } from '../src/formats/huggingface-tokenizer.js';
+import { mergesOf, vocabularyFromTokenizerJson, vocabularyToTokenizerJson } from '../src/tokenizer/tokenizer-json.js';
 import { vocabularyFromSentencePieceModel } from '../src/tokenizer/sentencepiece-model.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { PieceType } from '../src/tokenizer/vocabulary.js';

@@ -10,7 +10,7 @@ import { forward } from '../reference/model.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { layerBytes, planShards } from '../src/backends/wasm/plan.js';
-import { quantizeModel } from '../src/quant/quantize.js';
+import { quantizeModel } from '../src/convert/storage.js';
 import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';
 
 beforeAll(() => ensureWasmBuilt());

@@ -12,7 +12,7 @@ import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { loadModel } from '../src/formats/load.js';
 import { quantize } from '../src/quant/quantize.js';
-import { quantizeFile } from '../src/quant/quantize-file.js';
+import { quantizeFile } from '../src/convert/quantize-file.js';
 import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';
 
 const data = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/data');

@@ -10,7 +10,7 @@ import { createKVCache, forward, type KVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
-import { quantizeModel } from '../src/quant/quantize.js';
+import { quantizeModel } from '../src/convert/storage.js';
 import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';
 
 let wasm: WasmKernels; // activations: 'f32': the reference's arithmetic for every dtype

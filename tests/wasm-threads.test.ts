@@ -11,7 +11,8 @@ import { forward } from '../reference/model.js';
 import type { DType } from '../reference/tensor.js';
 import { createWasmKernels, defaultThreads, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { sliceRange } from '../src/backends/wasm/worker-ops.js';
-import { quantize, quantizeModel } from '../src/quant/quantize.js';
+import { quantizeModel } from '../src/convert/storage.js';
+import { quantize } from '../src/quant/quantize.js';
 import { ensureWasmBuilt, randomArray, wasmPath } from './wasm-helpers.js';
 
 let one: WasmKernels;

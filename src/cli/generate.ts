@@ -10,7 +10,8 @@ Prints the prompt followed by the generated text on stdout, tokens per second on
 
   --model FILE          GGUF, llama2.c checkpoint or Hugging Face folder (default: the embedded
                         model, a small LLaMA trained by llama-ts on the King James Bible)
-  --tokenizer FILE      tokenizer (.model, tokenizer.bin or GGUF); default: the one inside a GGUF model
+  --tokenizer FILE      tokenizer (.model, tokenizer.bin, tokenizer.json or GGUF); default: the one
+                        inside a GGUF model or beside a Hugging Face checkpoint
   --prompt TEXT         text to continue (default: empty, start from BOS)
   --max-tokens N        new tokens at most (default 256)
   --temperature T       0 = greedy (default 1)

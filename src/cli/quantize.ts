@@ -1,4 +1,4 @@
-import { QUANTIZE_TYPES, quantizeFile, type QuantizeType } from '../quant/quantize-file.js';
+import { QUANTIZE_TYPES, quantizeFile, type QuantizeType } from '../convert/quantize-file.js';
 import { parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts quantize IN OUT --type q8_0|q4_0|f16 [--tokenizer FILE]

@@ -8,7 +8,7 @@ const help = `usage: llama-ts tokenize --tokenizer FILE [--bos] TEXT
 Prints the token ids of TEXT separated by spaces. With --jsonl, reads one JSON string a line
 from stdin and writes one JSON array of ids a line.
 
-  --tokenizer FILE   .model, tokenizer.bin or GGUF
+  --tokenizer FILE   .model, tokenizer.bin, tokenizer.json or GGUF
   --bos              begin with the BOS token
   --jsonl            bulk mode, stdin to stdout
 `;

@@ -4,24 +4,23 @@
 //   out: GGUF v3 (F32/F16/Q8_0/Q4_0, vocabulary inside), llama2.c .bin (F32, v0 or v1), or a
 //        Hugging Face folder (F32/F16/BF16)
 //
-// The vocabulary comes from --tokenizer when given, else from the input (a GGUF's metadata,
-// a HF folder's tokenizer.model / tokenizer.json). A SentencePiece tokenizer.model is kept
-// as bytes so that a HF folder can be written with it unchanged.
+// The vocabulary is the one that comes with the input (src/tokenizer/model-vocabulary.ts:
+// --tokenizer when given, else a GGUF's metadata, a HF folder's tokenizer.model / .json). A
+// SentencePiece tokenizer.model is kept as bytes so that a HF folder can be written with it
+// unchanged.
 import { existsSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../formats/atomic-file.js';
 import { extname } from 'node:path';
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { readHuggingFaceFolder } from '../formats/huggingface-folder.js';
-import { vocabularyFromTokenizerJson } from '../formats/huggingface-tokenizer.js';
 import { writeLlama2c } from '../formats/llama2c.js';
-import { loadModelFromBytes, readFileBytes } from '../formats/load.js';
-import { vocabularyFromGGUF } from '../tokenizer/gguf-vocabulary.js';
-import { tokenizerFromBytes } from '../tokenizer/tokenizer.js';
-import type { Vocabulary } from '../tokenizer/vocabulary.js';
+import { loadModel } from '../formats/load.js';
+import { vocabularyNotes } from '../tokenizer/gguf-vocabulary.js';
+import { readTokenizerFile } from '../tokenizer/load.js';
+import { modelVocabulary, type ModelFiles, type ModelVocabulary } from '../tokenizer/model-vocabulary.js';
 import { modelToGGUF } from './to-gguf.js';
 import { modelToHuggingFace, writeFolder, type HuggingFaceDType } from './to-huggingface.js';
-import { vocabularyNotes } from './tokenizer-metadata.js';
 
 export type OutputFormat = 'gguf' | 'llama2c' | 'hf';
 export type OutputType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
@@ -47,11 +46,10 @@ export interface ConvertResult {
   notes: string[]; // what the output could not keep, for the user to read
 }
 
-// A model with what travels with it.
-export interface ModelSource {
+// A model with the vocabulary that comes with it.
+export interface ConvertInput {
   model: LlamaModel;
-  vocabulary?: Vocabulary;
-  tokenizerModel?: Uint8Array; // SentencePiece bytes, when known
+  vocab?: ModelVocabulary;
 }
 
 export function convertModel(input: string, output: string, options: ConvertOptions = {}): ConvertResult {
@@ -74,40 +72,29 @@ export function outputFormatOf(path: string): OutputFormat {
   throw new Error(`${path}: cannot tell the output format from "${ext}" (.gguf, .bin, or a folder for Hugging Face); use --to`);
 }
 
-export function readSource(input: string, tokenizerPath?: string): ModelSource {
-  let source: ModelSource;
+export function readSource(input: string, tokenizerPath?: string): ConvertInput {
+  let model: LlamaModel;
+  let files: ModelFiles;
   if (existsSync(input) && statSync(input).isDirectory()) {
     const hf = readHuggingFaceFolder(input);
-    source = { model: hf.model, vocabulary: hf.vocabulary, tokenizerModel: hf.tokenizerModel };
+    model = hf.model;
+    files = { name: input, huggingFace: hf };
   } else {
-    const loaded = loadModelFromBytes(readFileBytes(input), input);
-    const hasVocab = loaded.gguf && 'tokenizer.ggml.tokens' in loaded.gguf.metadata;
-    source = { model: loaded.model, vocabulary: hasVocab ? vocabularyFromGGUF(loaded.gguf!.metadata, input) : undefined };
+    const loaded = loadModel(input);
+    model = loaded.model;
+    files = { name: input, gguf: loaded.gguf?.metadata };
   }
-  if (tokenizerPath) source = { ...source, ...readTokenizerFile(tokenizerPath) };
-  const v = source.vocabulary;
-  if (v && v.pieces.length !== source.model.config.vocabSize) {
-    throw new Error(`${tokenizerPath ?? input}: the tokenizer has ${v.pieces.length} tokens but the model's vocabulary has ${source.model.config.vocabSize}`);
-  }
-  return source;
-}
-
-// Any tokenizer file; a SentencePiece .model keeps its bytes.
-export function readTokenizerFile(path: string): { vocabulary: Vocabulary; tokenizerModel?: Uint8Array } {
-  const bytes = readFileBytes(path);
-  if (extname(path).toLowerCase() === '.json') {
-    return { vocabulary: vocabularyFromTokenizerJson(new TextDecoder().decode(bytes), path) };
-  }
-  const vocabulary = tokenizerFromBytes(bytes, path).vocab;
-  const isSentencePiece = bytes.length >= 2 && bytes[0] === 0x0a && bytes[1] !== 0; // as tokenizerFromBytes decides
-  return isSentencePiece ? { vocabulary, tokenizerModel: bytes } : { vocabulary, tokenizerModel: undefined };
+  const given = tokenizerPath ? readTokenizerFile(tokenizerPath) : undefined;
+  return { model, vocab: modelVocabulary(files, given, model.config.vocabSize) };
 }
 
 export function writeSource(
-  source: ModelSource, output: string, format: OutputFormat, type: OutputType, llama2cVersion: 0 | 1,
+  source: ConvertInput, output: string, format: OutputFormat, type: OutputType, llama2cVersion: 0 | 1,
 ): { files: string[]; notes: string[] } {
   const notes: string[] = [];
-  const { model, vocabulary } = source;
+  const { model } = source;
+  const vocabulary = source.vocab?.vocabulary;
+  const tokenizerModel = source.vocab?.sentencePieceModel;
   if (format === 'gguf') {
     if (vocabulary) notes.push(...vocabularyNotes(vocabulary));
     else notes.push('no vocabulary: the GGUF has no tokenizer.ggml.* keys, so llama.cpp cannot run it (pass --tokenizer)');
@@ -119,11 +106,11 @@ export function writeSource(
     notes.push('llama2.c files hold no vocabulary: use a tokenizer.bin with run.c');
     return { files: [output], notes };
   }
-  if (!source.tokenizerModel) {
+  if (!tokenizerModel) {
     notes.push(vocabulary
       ? 'no tokenizer.model written (the original SentencePiece file is not at hand; pass --tokenizer tokenizer.model): wrote tokenizer.json instead'
       : 'no tokenizer written: the input holds no vocabulary (pass --tokenizer)');
   }
-  const files = modelToHuggingFace(model, { dtype: type as HuggingFaceDType, vocabulary, tokenizerModel: source.tokenizerModel });
+  const files = modelToHuggingFace(model, { dtype: type as HuggingFaceDType, vocabulary, tokenizerModel });
   return { files: writeFolder(output, files), notes };
 }

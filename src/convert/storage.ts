@@ -1,4 +1,5 @@
-// Changing the storage type of a model's matrices, with errors that name the tensor.
+// Changing the storage type of a model's matrices: the one model-level quantizer, used by
+// convert, quantize and the GGUF writer (src/quant/ has the block maths it calls).
 // Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
 import { QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
 import { LAYER_MATRICES, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
@@ -24,7 +25,7 @@ export function storedType(t: WeightTensor, dtype: DType): DType {
 // stays shared. Quantized types need rows of whole 32-value blocks.
 // A matrix whose rows are not whole blocks cannot be quantized: it is stored as f16 instead
 // (as llama.cpp falls back), and `notes` says which.
-export function convertMatrices(model: LlamaModel, dtype: DType, notes: string[] = []): LlamaModel {
+export function quantizeModel(model: LlamaModel, dtype: DType, notes: string[] = []): LlamaModel {
   const typeOf = (t: WeightTensor): DType => storedType(t, dtype);
   const fallback = namedMatrices(model).filter(([, t]) => typeOf(t) !== dtype).map(([name]) => name);
   if (fallback.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${fallback.join(', ')}`);

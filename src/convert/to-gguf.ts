@@ -1,14 +1,15 @@
 // A model (and its vocabulary) as a GGUF v3 file that llama.cpp runs with nothing else:
 // the `llama` architecture keys (gguf-model.ts ggufFromModel), general.file_type, and the
-// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16, Q8_0 or Q4_0 (quantized
-// as ggml's reference quantizers do, src/quant/quantize.ts); norm gains stay F32.
+// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16, Q8_0 or Q4_0 (quantizeModel,
+// storage.ts: as ggml's reference quantizers do, with llama.cpp's F16 fallback); norm gains
+// stay F32.
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { ggufFromModel } from '../formats/gguf-model.js';
 import type { GGUFMetadataEntry } from '../formats/gguf.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
-import { convertMatrices } from './storage.js';
-import { ggufTokenizerMetadata } from './tokenizer-metadata.js';
+import { ggufTokenizerMetadata } from '../tokenizer/gguf-vocabulary.js';
+import { quantizeModel } from './storage.js';
 
 // llama.cpp's `enum llama_ftype` for files whose matrices are all of one type.
 export const GGUF_FILE_TYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
@@ -16,22 +17,31 @@ export const GGUF_FILE_TYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, 
 export interface GGUFExportOptions {
   dtype?: DType; // storage type of the matrices (default: as they are; f32 if mixed)
   vocabulary?: Vocabulary; // written as tokenizer.ggml.*; without it llama.cpp cannot run the file
+  tokenizerMetadata?: GGUFMetadataEntry[]; // instead: another GGUF's tokenizer.* entries, written as they are
   name?: string; // general.name
   notes?: string[]; // receives what could not be stored as asked (e.g. matrices kept f16)
 }
 
 export function modelToGGUF(model: LlamaModel, options: GGUFExportOptions = {}): Uint8Array {
   const dtype = options.dtype ?? uniformDType(model);
-  const stored = convertMatrices(model, dtype, options.notes);
+  return storedModelToGGUF(quantizeModel(model, dtype, options.notes), { ...options, dtype });
+}
+
+// A model whose matrices are already stored as quantizeModel(model, options.dtype) stores
+// them, as GGUF bytes.
+export function storedModelToGGUF(stored: LlamaModel, options: GGUFExportOptions & { dtype: DType }): Uint8Array {
+  const { dtype, vocabulary } = options;
   const meta: GGUFMetadataEntry[] = [];
   if (options.name !== undefined) meta.push(['general.name', options.name, 'string']);
   meta.push(['general.file_type', GGUF_FILE_TYPE[dtype], 'u32']);
   if (dtype === 'q8_0' || dtype === 'q4_0') meta.push(['general.quantization_version', 2, 'u32']);
-  if (options.vocabulary) {
-    if (options.vocabulary.pieces.length !== model.config.vocabSize) {
-      throw new Error(`modelToGGUF: the vocabulary has ${options.vocabulary.pieces.length} pieces, the model ${model.config.vocabSize}`);
+  if (vocabulary) {
+    if (vocabulary.pieces.length !== stored.config.vocabSize) {
+      throw new Error(`modelToGGUF: the vocabulary has ${vocabulary.pieces.length} pieces, the model ${stored.config.vocabSize}`);
     }
-    meta.push(...ggufTokenizerMetadata(options.vocabulary));
+    meta.push(...ggufTokenizerMetadata(vocabulary));
+  } else if (options.tokenizerMetadata) {
+    meta.push(...options.tokenizerMetadata);
   }
   return ggufFromModel(stored, meta);
 }

@@ -5,7 +5,7 @@
 //                           rotate-half order (huggingface-permute.ts); no lm_head when tied
 //   tokenizer.model         when the original SentencePiece bytes are at hand (we do not
 //                           synthesize one); else tokenizer.json made from the vocabulary
-//                           (tokenizer-json.ts); with a tokenizer_config.json naming specials
+//                           (src/tokenizer/tokenizer-json.ts); with a tokenizer_config.json naming specials
 //
 // Returned as file name → bytes; writeFolder puts them on disk.
 import { mkdirSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { permuteForHuggingFace } from '../formats/huggingface-permute.js';
 import { HF_EMBEDDING, HF_LAYER_NAMES, HF_NORM, HF_OUTPUT, f32ToBf16 } from '../formats/huggingface.js';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
-import { vocabularyToTokenizerJson } from './tokenizer-json.js';
+import { vocabularyToTokenizerJson } from '../tokenizer/tokenizer-json.js';
 
 export type HuggingFaceDType = 'f32' | 'f16' | 'bf16';
 const TORCH_DTYPE: Record<HuggingFaceDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };

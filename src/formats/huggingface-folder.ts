@@ -1,21 +1,20 @@
 // Reading a Hugging Face LLaMA folder from disk (Node): config.json, the safetensors file
-// or shards, and the tokenizer (tokenizer.model kept as bytes, so that it can be written
-// out again unchanged; else tokenizer.json).
+// or shards, and the bytes of the tokenizer files beside them, unparsed (which one is the
+// vocabulary, and reading it, is src/tokenizer/model-vocabulary.ts's).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LlamaModel } from '../../reference/weights.js';
-import { vocabularyFromSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
-import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { collectTensors, modelFromHuggingFaceTensors, parseHuggingFaceConfig, type HuggingFaceConfig } from './huggingface.js';
-import { vocabularyFromTokenizerJson, type TokenizerJsonSpecials } from './huggingface-tokenizer.js';
 import { readFileBytes } from './load.js';
 
 export interface HuggingFaceCheckpoint {
   model: LlamaModel;
   hfConfig: HuggingFaceConfig;
-  vocabulary?: Vocabulary; // from tokenizer.model or tokenizer.json, if the folder has one
-  tokenizerModel?: Uint8Array; // the bytes of tokenizer.model, if present
   files: string[]; // the weight files read
+  dir: string;
+  tokenizerModel?: Uint8Array; // the bytes of tokenizer.model (SentencePiece), if present
+  tokenizerJson?: Uint8Array; // the bytes of tokenizer.json, if present
+  tokenizerConfig?: Uint8Array; // the bytes of tokenizer_config.json, if present
 }
 
 export function isHuggingFaceFolder(path: string): boolean {
@@ -29,7 +28,7 @@ export function readHuggingFaceFolder(dir: string): HuggingFaceCheckpoint {
   const files = weightFiles(dir);
   const tensors = collectTensors(files.map((name) => ({ name, bytes: readFileBytes(name) })));
   const model = modelFromHuggingFaceTensors(hfConfig, tensors, configPath);
-  return { model, hfConfig, files, ...readTokenizer(dir) };
+  return { model, hfConfig, files, dir, ...readTokenizerFiles(dir) };
 }
 
 // model.safetensors, or the shards that model.safetensors.index.json names.
@@ -69,32 +68,7 @@ function shardFiles(dir: string, indexPath: string): string[] {
   });
 }
 
-function readTokenizer(dir: string): { vocabulary?: Vocabulary; tokenizerModel?: Uint8Array } {
-  const spPath = join(dir, 'tokenizer.model');
-  if (existsSync(spPath)) {
-    const tokenizerModel = readFileBytes(spPath);
-    return { tokenizerModel, vocabulary: vocabularyFromSentencePieceModel(tokenizerModel, spPath) };
-  }
-  const jsonPath = join(dir, 'tokenizer.json');
-  if (existsSync(jsonPath)) return { vocabulary: vocabularyFromTokenizerJson(readFileSync(jsonPath, 'utf8'), jsonPath, specialTokens(dir)) };
-  return {};
-}
-
-// bos/eos/pad spellings from tokenizer_config.json (strings or {content} objects).
-function specialTokens(dir: string): TokenizerJsonSpecials {
-  const path = join(dir, 'tokenizer_config.json');
-  if (!existsSync(path)) return {};
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  const token = (key: string): string | undefined => {
-    const v = j?.[key];
-    if (typeof v === 'string') return v;
-    if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
-    return undefined;
-  };
-  return { bosToken: token('bos_token'), eosToken: token('eos_token'), padToken: token('pad_token') };
+function readTokenizerFiles(dir: string): Pick<HuggingFaceCheckpoint, 'tokenizerModel' | 'tokenizerJson' | 'tokenizerConfig'> {
+  const read = (name: string): Uint8Array | undefined => (existsSync(join(dir, name)) ? readFileBytes(join(dir, name)) : undefined);
+  return { tokenizerModel: read('tokenizer.model'), tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json') };
 }

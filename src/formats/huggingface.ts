@@ -7,7 +7,7 @@
 //   model.safetensors              all tensors, or shards model-0000N-of-0000M.safetensors
 //   model.safetensors.index.json   { weight_map: { tensor name: shard file } } for shards
 //   tokenizer.model                SentencePiece model (or tokenizer.json, see
-//                                  huggingface-tokenizer.ts)
+//                                  src/tokenizer/tokenizer-json.ts)
 //
 // Tensor names (HF) and ours (Meta's model.py), all [out, in]:
 //   model.embed_tokens.weight                      tokenEmbedding  [V, C]

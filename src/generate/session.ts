@@ -20,13 +20,6 @@ export interface LlamaSession<K extends Kernels = Kernels> {
   close(): Promise<void>;
 }
 
-// The tokenizer must have the model's vocabulary size; `name` is the file to blame.
-export function checkTokenizer(tokenizer: Tokenizer, config: LlamaConfig, name: string): void {
-  if (tokenizer.vocabSize !== config.vocabSize) {
-    throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${config.vocabSize}`);
-  }
-}
-
 // The KV cache positions asked for, or by default the model's context up to 4096.
 export function contextLengthFor(config: LlamaConfig, asked?: number): number {
   const contextLength = asked ?? Math.min(config.maxSeqLen, 4096);

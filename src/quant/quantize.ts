@@ -7,7 +7,6 @@
 //   q4_0  per block of 32: m = the x with the largest |x|, sign kept; d = m / −8,
 //         q = min(15, trunc(x / d + 8.5)); byte j = q[j] | q[j+16] << 4
 import { BLOCK_BYTES, f32ToF16, QK, rowBytes, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import type { LlamaModel } from '../../reference/weights.js';
 
 const f = Math.fround;
 
@@ -76,32 +75,4 @@ export function quantize(values: Float32Array, rows: number, cols: number, dtype
   const nBlocks = (rows * cols) / QK;
   for (let b = 0; b < nBlocks; b++) quantizeBlock(values, b * QK, data, b * BLOCK_BYTES[dtype]);
   return { dtype, rows, cols, data };
-}
-
-// The same model with every weight matrix in another storage type; norm gains stay f32
-// and a shared classifier stays shared.
-export function quantizeModel(model: LlamaModel, dtype: DType): LlamaModel {
-  const done = new Map<WeightTensor, WeightTensor>();
-  const convert = (w: WeightTensor): WeightTensor => {
-    let q = done.get(w);
-    if (!q) {
-      q = quantize(toF32(w), w.rows, w.cols, dtype);
-      done.set(w, q);
-    }
-    return q;
-  };
-  const { weights } = model;
-  return {
-    config: model.config,
-    weights: {
-      tokenEmbedding: convert(weights.tokenEmbedding),
-      layers: weights.layers.map((l) => ({
-        ...l,
-        wq: convert(l.wq), wk: convert(l.wk), wv: convert(l.wv), wo: convert(l.wo),
-        w1: convert(l.w1), w2: convert(l.w2), w3: convert(l.w3),
-      })),
-      norm: weights.norm,
-      output: convert(weights.output),
-    },
-  };
 }

@@ -1,28 +1,40 @@
-// The vocabulary stored in a GGUF file's metadata (llama.cpp's "llama" = SentencePiece
-// tokenizer):
+// A vocabulary as GGUF metadata, read and written (llama.cpp's keys):
 //
-//   tokenizer.ggml.model                     "llama"
-//   tokenizer.ggml.tokens                    string[V]  pieces, ▁ for space
-//   tokenizer.ggml.scores                    f32[V]
-//   tokenizer.ggml.token_type                i32[V]     SentencePiece piece types (1..6)
-//   tokenizer.ggml.{bos,eos,unknown,padding}_token_id   u32
-//   tokenizer.ggml.add_space_prefix          bool, default true
-//   tokenizer.ggml.remove_extra_whitespaces  bool, default false
+//   tokenizer.ggml.model                      which tokenizer: "llama" = SentencePiece BPE
+//   tokenizer.ggml.tokens                     string[V]  pieces, ▁ for space, <0xHH> bytes
+//   tokenizer.ggml.scores                     f32[V]     merge priority
+//   tokenizer.ggml.token_type                 i32[V]     SentencePiece piece types (1..6)
+//   tokenizer.ggml.{bos,eos,unknown}_token_id u32;  padding_token_id only when there is one
+//   tokenizer.ggml.add_bos_token / add_eos_token        written true / false, as LLaMA prompts
+//   tokenizer.ggml.add_space_prefix           bool, default true: the dummy prefix
+//   tokenizer.ggml.remove_extra_whitespaces   bool, default false: SentencePiece's collapsing
 //
-// A missing token_type array is inferred as for llama2.c files; missing special ids take
-// LLaMA's 0/1/2 (unk/bos/eos) and no padding. Byte fallback is on when the vocabulary
-// has byte pieces, as llama.cpp assumes.
-import type { GGUFValue } from '../formats/gguf.js';
+// Reading: a missing token_type array is inferred as for llama2.c files; missing special ids
+// take LLaMA's 0/1/2 (unk/bos/eos) and no padding. Byte fallback is on when the vocabulary
+// has byte pieces, as llama.cpp assumes. Writing: what GGUF cannot say (an NFKC normalizer,
+// escape_whitespaces off) is reported by vocabularyNotes so that the caller can warn.
+import type { GGUFMetadataEntry, GGUFValue } from '../formats/gguf.js';
 import { PieceType, inferPieceType, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
 const KEY = 'tokenizer.ggml.';
 
+// One reader per tokenizer.ggml.model: the place to add another tokenizer family.
+const READERS: Record<string, (metadata: Record<string, GGUFValue>, fileName: string) => Vocabulary> = {
+  llama: sentencePieceFromGGUF,
+};
+
 export function vocabularyFromGGUF(metadata: Record<string, GGUFValue>, fileName: string): Vocabulary {
   const model = metadata[KEY + 'model'];
   if (model === undefined) throw new Error(`${fileName}: metadata has no ${KEY}model: no vocabulary in this file`);
-  if (model !== 'llama') {
+  const read = typeof model === 'string' && Object.hasOwn(READERS, model) ? READERS[model] : undefined;
+  if (!read) {
     throw new Error(`${fileName}: ${KEY}model is ${JSON.stringify(model)}; only "llama" (SentencePiece BPE) is supported`);
   }
+  return read(metadata, fileName);
+}
+
+// tokenizer.ggml.model "llama": SentencePiece BPE.
+function sentencePieceFromGGUF(metadata: Record<string, GGUFValue>, fileName: string): Vocabulary {
   const pieces = stringArray(metadata, 'tokens', fileName);
   const n = pieces.length;
   const scores = numberArray(metadata, 'scores', n, fileName);
@@ -87,4 +99,35 @@ function flag(metadata: Record<string, GGUFValue>, name: string, fallback: boole
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new Error(`${fileName}: ${KEY}${name} is not a boolean`);
   return v;
+}
+
+// The vocabulary as tokenizer.ggml.* metadata, so that llama.cpp (and vocabularyFromGGUF)
+// needs no tokenizer file beside the model.
+export function ggufTokenizerMetadata(vocab: Vocabulary): GGUFMetadataEntry[] {
+  const entries: GGUFMetadataEntry[] = [
+    [KEY + 'model', 'llama', 'string'],
+    [KEY + 'tokens', vocab.pieces, 'array:string'],
+    [KEY + 'scores', Array.from(vocab.scores), 'array:f32'],
+    [KEY + 'token_type', Array.from(vocab.types), 'array:i32'],
+    [KEY + 'bos_token_id', vocab.bosId, 'u32'],
+    [KEY + 'eos_token_id', vocab.eosId, 'u32'],
+    [KEY + 'unknown_token_id', vocab.unkId, 'u32'],
+  ];
+  if (vocab.padId >= 0) entries.push([KEY + 'padding_token_id', vocab.padId, 'u32']);
+  entries.push(
+    [KEY + 'add_bos_token', true, 'bool'],
+    [KEY + 'add_eos_token', false, 'bool'],
+    [KEY + 'add_space_prefix', vocab.addDummyPrefix, 'bool'],
+    [KEY + 'remove_extra_whitespaces', vocab.removeExtraWhitespaces, 'bool'],
+  );
+  return entries.filter(([key, value]) => !(key.endsWith('_token_id') && value === -1));
+}
+
+// What a GGUF vocabulary loses from this one, as sentences for the user.
+export function vocabularyNotes(vocab: Vocabulary): string[] {
+  const notes: string[] = [];
+  if (vocab.nfkc) notes.push('the tokenizer normalizes text with NFKC, which GGUF cannot record: llama.cpp will not normalize');
+  if (!vocab.escapeWhitespaces) notes.push('the tokenizer does not escape spaces as ▁, which GGUF cannot record');
+  if (vocab.bosId < 0 || vocab.eosId < 0) notes.push('the tokenizer has no BOS or EOS token');
+  return notes;
 }

@@ -1,4 +1,4 @@
-// Reads llama2.c's tokenizer.bin (written by its tokenizer.py export):
+// llama2.c's tokenizer.bin (written by its tokenizer.py export), read and written:
 //
 //   int32   max_token_length          longest piece in bytes (a buffer size for run.c)
 //   then, once per token, id = record index:
@@ -9,6 +9,7 @@
 // All little-endian. The vocabulary size is not stored: it is the number of records,
 // read until the end of the file (or checked against an expected count).
 // The file stores no piece types; they follow LLaMA's layout (see inferPieceType).
+// Written as tokenizer.py writes it: BOS and EOS are spelled "\n<s>\n" and "\n</s>\n".
 import { SPACE_SYMBOL, inferPieceType, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading U+FEFF: LLaMA has it as a piece
@@ -78,4 +79,23 @@ export function vocabularyFromLlama2c(bytes: Uint8Array, fileName: string, expec
   };
   validateVocabulary(vocab, fileName);
   return vocab;
+}
+
+// The vocabulary as a tokenizer.bin that run.c reads.
+export function llama2cTokenizerBytes(vocab: Vocabulary): Uint8Array {
+  const encoder = new TextEncoder();
+  const spelling = (p: string, id: number) => (id === vocab.bosId ? '\n<s>\n' : id === vocab.eosId ? '\n</s>\n' : p.replaceAll(SPACE_SYMBOL, ' '));
+  const encoded = vocab.pieces.map((p, id) => encoder.encode(spelling(p, id))); // [V] record bytes
+  const size = 4 + encoded.reduce((n, b) => n + 8 + b.length, 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setInt32(0, encoded.reduce((m, b) => Math.max(m, b.length), 0), true);
+  let at = 4;
+  encoded.forEach((b, id) => {
+    view.setFloat32(at, vocab.scores[id], true);
+    view.setInt32(at + 4, b.length, true);
+    out.set(b, at + 8);
+    at += 8 + b.length;
+  });
+  return out;
 }

@@ -1,5 +1,4 @@
-// LLaMA's tokenizer: SentencePiece BPE over a Vocabulary, from any of its three file
-// formats.
+// LLaMA's tokenizer: SentencePiece BPE over a Vocabulary, from any of its file formats.
 //
 //   encode: text → normalize (normalize.ts) → BPE merges (bpe.ts) → ids, BOS/EOS if asked
 //   decode: ids → piece surfaces (▁ → space, <0xHH> → its byte, control pieces → nothing)
@@ -11,12 +10,9 @@
 // byte fallback and no whitespace removal (LLaMA), with two documented exceptions that
 // SentencePiece shares: a lone surrogate becomes U+FFFD (as TextEncoder would write it),
 // and a ▁ (U+2581) typed in the text comes back as a space.
-import { parseGGUF, GGUF_MAGIC } from '../formats/gguf.js';
 import { BpeEncoder } from './bpe.js';
-import { vocabularyFromGGUF } from './gguf-vocabulary.js';
-import { vocabularyFromLlama2c } from './llama2c-tokenizer.js';
+import { modelVocabulary, vocabularyFromFile, type ModelFiles, type NamedBytes } from './model-vocabulary.js';
 import { normalize } from './normalize.js';
-import { vocabularyFromSentencePieceModel } from './sentencepiece-model.js';
 import { PendingBytes } from './utf8-bytes.js';
 import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
@@ -130,21 +126,15 @@ export class Tokenizer {
   }
 }
 
-// A tokenizer from the bytes of a file, recognised by its content:
-//   "GGUF" magic                      → the vocabulary in its metadata
-//   0x0a, then a non-zero byte        → SentencePiece .model (field 1, a piece message)
-//   anything else                     → llama2.c tokenizer.bin
-// (A tokenizer.bin starts with int32 max_token_length; if that were 10 its first bytes
-// would be 0a 00 00 00, which no SentencePiece model starts with.)
+// A tokenizer from the bytes of any tokenizer file (recognised as model-vocabulary.ts says).
 export function tokenizerFromBytes(bytes: Uint8Array, fileName: string): Tokenizer {
-  return new Tokenizer(vocabularyFromBytes(bytes, fileName));
+  return new Tokenizer(vocabularyFromFile({ name: fileName, bytes }).vocabulary);
 }
 
-function vocabularyFromBytes(bytes: Uint8Array, fileName: string): Vocabulary {
-  if (bytes.length >= 4) {
-    const magic = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
-    if (magic >>> 0 === GGUF_MAGIC) return vocabularyFromGGUF(parseGGUF(bytes, fileName).metadata, fileName);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x0a && bytes[1] !== 0) return vocabularyFromSentencePieceModel(bytes, fileName);
-  return vocabularyFromLlama2c(bytes, fileName);
+// The tokenizer of a model: the vocabulary that comes with it (model-vocabulary.ts), of the
+// model's size. `hint` says what to give when the model holds none.
+export function modelTokenizer(model: ModelFiles, tokenizer: NamedBytes | undefined, vocabSize: number, hint: string): Tokenizer {
+  const found = modelVocabulary(model, tokenizer, vocabSize);
+  if (!found) throw new Error(`${model.name}: this model file holds no vocabulary; ${hint}`);
+  return new Tokenizer(found.vocabulary);
 }

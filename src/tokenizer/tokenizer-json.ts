@@ -1,11 +1,13 @@
 // A LLaMA-style Hugging Face `tokenizer.json` (the "fast" tokenizer that transformers'
-// LlamaConverter makes from tokenizer.model) as our SentencePiece Vocabulary.
+// LlamaConverter makes from tokenizer.model) as our SentencePiece Vocabulary, read and written.
 //
 //   model          { type: "BPE", vocab: {piece: id}, merges: ["a b"] or [["a", "b"]],
 //                    unk_token, byte_fallback }
 //   normalizer     Sequence[Prepend("▁"), Replace(" " → "▁")]      (older files), or
 //   pre_tokenizer  Metaspace(replacement "▁", prepend_scheme "first"/"always")  (newer)
 //   added_tokens   [{ id, content, special }]: <unk>, <s>, </s>, and any user additions
+//
+// BOS/EOS/padding spellings live beside it in tokenizer_config.json (tokenizerJsonSpecials).
 //
 // Scores. SentencePiece BPE merges the adjacent pair whose concatenation has the highest
 // score; HF BPE merges the pair of lowest merge rank. LlamaConverter lists the merges
@@ -16,7 +18,13 @@
 // in id order, as SentencePiece lays them out; their scores never decide a merge. Byte,
 // control and unknown pieces get 0, as in a .model file. (llama.cpp's convert_hf_to_gguf
 // gives every piece −1000 when only tokenizer.json exists, which loses the merge order.)
-import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from '../tokenizer/vocabulary.js';
+//
+// Writing (for HF folders whose tokenizer.model bytes we do not have) uses the layout
+// LlamaConverter writes for LLaMA (legacy Llama-2 style). Merges are made as HF's
+// SentencePieceExtractor makes them: for every piece that BPE can produce, each split into
+// two vocabulary pieces is a merge; merges are listed by the score of the piece they make,
+// best first (ties in id order), so that merging by rank reproduces merging by score.
+import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
 export interface TokenizerJsonSpecials {
   bosToken?: string; // e.g. "<s>" (from tokenizer_config.json); default "<s>"
@@ -31,7 +39,33 @@ export function vocabularyFromTokenizerJson(text: string, fileName: string, spec
   const model = field(root, 'model', fileName) as Json;
   if (typeof model !== 'object' || model === null) throw new Error(`${fileName}: "model" is not an object`);
   if (model.type !== 'BPE') throw new Error(`${fileName}: model.type is ${JSON.stringify(model.type)}; only "BPE" (SentencePiece-style LLaMA) is supported`);
-  checkNotByteLevel(root, fileName);
+  // LLaMA 3 / GPT-2 style byte-level BPE splits text differently (the place to add it); refuse rather than guess.
+  if (components(root.pre_tokenizer, 'pretokenizers').some((p) => p.type === 'ByteLevel')) {
+    throw new Error(`${fileName}: pre_tokenizer ByteLevel (GPT-2 / LLaMA 3 byte-level BPE) is not supported; only SentencePiece-style LLaMA tokenizers are`);
+  }
+  return sentencePieceFromTokenizerJson(root, model, fileName, specials);
+}
+
+// BOS/EOS/padding spellings from a tokenizer_config.json's text (strings or {content} objects).
+export function tokenizerJsonSpecials(text: string, fileName: string): TokenizerJsonSpecials {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${fileName}: not valid JSON (${(e as Error).message})`);
+  }
+  const token = (key: string): string | undefined => {
+    const v = j?.[key];
+    if (typeof v === 'string') return v;
+    if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+    return undefined;
+  };
+  return { bosToken: token('bos_token'), eosToken: token('eos_token'), padToken: token('pad_token') };
+}
+
+// A Metaspace/Replace("▁") tokenizer: SentencePiece BPE, as LlamaConverter writes it.
+function sentencePieceFromTokenizerJson(root: Json, model: Json, fileName: string, specials: TokenizerJsonSpecials): Vocabulary {
+  checkSpacesEscaped(root, fileName);
   const pieces = readPieces(model, root, fileName);
   const idOf = new Map(pieces.map((p, id) => [p, id]));
   const types = pieceTypes(pieces, idOf, model, root, fileName);
@@ -85,11 +119,8 @@ function components(c: unknown, key: 'normalizers' | 'pretokenizers'): Json[] {
   return [o];
 }
 
-// LLaMA 3 / GPT-2 style byte-level BPE splits text differently; refuse rather than guess.
-function checkNotByteLevel(root: Json, fileName: string): void {
-  if (components(root.pre_tokenizer, 'pretokenizers').some((p) => p.type === 'ByteLevel')) {
-    throw new Error(`${fileName}: pre_tokenizer ByteLevel (GPT-2 / LLaMA 3 byte-level BPE) is not supported; only SentencePiece-style LLaMA tokenizers are`);
-  }
+// SentencePiece's spaces: a Replace(" " → "▁") normalizer or a Metaspace pre-tokenizer.
+function checkSpacesEscaped(root: Json, fileName: string): void {
   const spaces =
     components(root.normalizer, 'normalizers').some((n) => n.type === 'Replace' && replacesSpace(n)) ||
     components(root.pre_tokenizer, 'pretokenizers').some((p) => p.type === 'Metaspace');
@@ -193,4 +224,74 @@ function scoresFromMerges(pieces: string[], idOf: Map<string, number>, types: Ui
     scores[id] = -next++;
   }
   return scores;
+}
+
+// The vocabulary as a tokenizer.json (see the header).
+export function vocabularyToTokenizerJson(vocab: Vocabulary): string {
+  const special = (id: number) => (id >= 0 ? vocab.pieces[id] : null);
+  const added = vocab.pieces.flatMap((content, id) => {
+    const t = vocab.types[id];
+    if (t !== PieceType.CONTROL && t !== PieceType.UNKNOWN && t !== PieceType.USER_DEFINED) return [];
+    return [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: t !== PieceType.USER_DEFINED }];
+  });
+  const normalizers: unknown[] = [];
+  if (vocab.addDummyPrefix) normalizers.push({ type: 'Prepend', prepend: SPACE_SYMBOL });
+  normalizers.push({ type: 'Replace', pattern: { String: ' ' }, content: SPACE_SYMBOL });
+  const bos = special(vocab.bosId);
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: { type: 'Sequence', normalizers },
+    pre_tokenizer: null,
+    post_processor: bos === null ? null : {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { [bos]: { id: bos, ids: [vocab.bosId], tokens: [bos] } },
+    },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: SPACE_SYMBOL }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        ...(vocab.addDummyPrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
+      ],
+    },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: vocab.pieces[vocab.unkId],
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: vocab.byteFallback,
+      vocab: Object.fromEntries(vocab.pieces.map((p, id) => [p, id])),
+      merges: mergesOf(vocab),
+    },
+  };
+  return JSON.stringify(json, null, 2) + '\n';
+}
+
+// "left right" merges, best-scoring result first (stable: ties keep piece id order, and
+// the splits of one piece are ordered by the ids of their halves).
+export function mergesOf(vocab: Vocabulary): string[] {
+  const idOf = new Map(vocab.pieces.map((p, id) => [p, id]));
+  const merges: { left: string; right: string; score: number }[] = [];
+  vocab.pieces.forEach((piece, id) => {
+    const t = vocab.types[id];
+    if (t !== PieceType.NORMAL && t !== PieceType.UNUSED) return;
+    const chars = Array.from(piece); // code points, as Python slices strings
+    const local: { left: string; right: string; score: number }[] = [];
+    for (let i = 1; i < chars.length; i++) {
+      const left = chars.slice(0, i).join(''), right = chars.slice(i).join('');
+      if (idOf.has(left) && idOf.has(right)) local.push({ left, right, score: vocab.scores[id] });
+    }
+    local.sort((a, b) => idOf.get(a.left)! - idOf.get(b.left)! || idOf.get(a.right)! - idOf.get(b.right)!);
+    merges.push(...local);
+  });
+  merges.sort((a, b) => b.score - a.score); // Array.prototype.sort is stable
+  return merges.map((m) => `${m.left} ${m.right}`);
 }

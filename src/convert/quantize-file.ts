@@ -1,0 +1,78 @@
+// `llama-ts quantize`: a GGUF or llama2.c model rewritten as a GGUF with its matrices in
+// Q8_0, Q4_0 or F16, the way llama.cpp's quantize does for these types.
+//
+// What gets quantized is quantizeModel's rule (storage.ts, the one place that decides):
+// every weight matrix whose rows are whole blocks of 32 values (Q8_0, Q4_0), or every matrix
+// (F16); a matrix with another row length (e.g. stories260K's w2, rows of 172) is stored as
+// F16 instead; norm gains always stay F32. The file is written by the GGUF writer that
+// `convert` uses (to-gguf.ts), keeping the input's general.name.
+//
+// The vocabulary travels along: from a GGUF input, its tokenizer.* metadata is copied as
+// stored (even a vocabulary llama-ts cannot read); a --tokenizer (any tokenizer file:
+// .model, tokenizer.bin, tokenizer.json, GGUF) replaces it, and is what a llama2.c input,
+// which holds none, needs.
+import { QK } from '../../reference/tensor.js';
+import type { LlamaModel } from '../../reference/weights.js';
+import { writeFileAtomic } from '../formats/atomic-file.js';
+import { metadataEntries, type GGUFFile, type GGUFMetadataEntry } from '../formats/gguf.js';
+import { loadModel } from '../formats/load.js';
+import { readTokenizerFile } from '../tokenizer/load.js';
+import { findVocabulary, readVocabulary } from '../tokenizer/model-vocabulary.js';
+import type { Vocabulary } from '../tokenizer/vocabulary.js';
+import { namedMatrices, quantizeModel } from './storage.js';
+import { storedModelToGGUF } from './to-gguf.js';
+
+export type QuantizeType = 'q8_0' | 'q4_0' | 'f16';
+export const QUANTIZE_TYPES: readonly QuantizeType[] = ['q8_0', 'q4_0', 'f16'];
+
+export interface QuantizeOptions {
+  type: QuantizeType;
+  tokenizer?: string; // vocabulary file; needed for llama2.c inputs
+}
+
+export interface QuantizeResult {
+  model: LlamaModel; // the model as written
+  quantized: string[]; // Meta names of the matrices now stored as `type`
+  f16: string[]; // matrices stored as F16 instead, with why
+  notes: string[]; // for the user
+  bytes: number; // size of the file written
+}
+
+// Reads `input` (GGUF or llama2.c), writes `output` (GGUF).
+export function quantizeFile(input: string, output: string, options: QuantizeOptions): QuantizeResult {
+  const { type } = options;
+  if (!QUANTIZE_TYPES.includes(type)) {
+    throw new Error(`quantize: --type must be one of ${QUANTIZE_TYPES.join(', ')}, got "${String(type)}"`);
+  }
+  const loaded = loadModel(input);
+  const notes: string[] = [];
+  const vocab = vocabularyOf(input, loaded.gguf, options.tokenizer, loaded.model.config.vocabSize, notes);
+  const model = quantizeModel(loaded.model, type, notes);
+  const name = loaded.gguf?.metadata['general.name'];
+  const bytes = storedModelToGGUF(model, { dtype: type, name: typeof name === 'string' ? name : undefined, ...vocab });
+  writeFileAtomic(output, bytes);
+  return { model, ...whereMatricesWent(model, type), notes, bytes: bytes.length };
+}
+
+// The vocabulary to write: --tokenizer's, else a GGUF input's tokenizer.* metadata as stored.
+function vocabularyOf(
+  input: string, gguf: GGUFFile | undefined, tokenizer: string | undefined, vocabSize: number, notes: string[],
+): { vocabulary?: Vocabulary; tokenizerMetadata?: GGUFMetadataEntry[] } {
+  const origin = findVocabulary({ name: input, gguf: gguf?.metadata }, tokenizer ? readTokenizerFile(tokenizer) : undefined);
+  if (origin && origin.kind !== 'gguf') return { vocabulary: readVocabulary(origin, vocabSize).vocabulary };
+  const own = gguf ? metadataEntries(gguf).filter(([k]) => k.startsWith('tokenizer.')) : [];
+  if (!own.length) notes.push(`${input} holds no vocabulary and no --tokenizer was given: the GGUF has no tokenizer.* keys (generate will need --tokenizer)`);
+  return { tokenizerMetadata: own };
+}
+
+// Which matrices are stored as `type`, and which fell back to F16; a shared classifier is
+// one tensor, listed once (as tok_embeddings.weight).
+function whereMatricesWent(stored: LlamaModel, type: QuantizeType): { quantized: string[]; f16: string[] } {
+  const quantized: string[] = [];
+  const f16: string[] = [];
+  for (const [name, t] of namedMatrices(stored)) {
+    if (t.dtype === type) quantized.push(name);
+    else f16.push(`${name} (rows of ${t.cols} values are not whole blocks of ${QK})`);
+  }
+  return { quantized, f16 };
+}
