@@ -14,8 +14,7 @@ import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js
 import type { SimdChoice } from './backends/wasm/module.js';
 import { loadModelFromBytes } from './formats/detect.js';
 import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
-import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
-import { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+import { anyTokenizerFromBytes, tokenizerFromGGUF, type AnyTokenizer } from './tokenizer/any-tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
@@ -23,6 +22,8 @@ export { loadModelFromBytes, type LoadedModel } from './formats/detect.js';
 export { generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+export { ByteLevelBpeTokenizer } from './tokenizer/byte-level-bpe.js';
+export { anyTokenizerFromBytes, tokenizerFromGGUF, type AnyTokenizer } from './tokenizer/any-tokenizer.js';
 export { forward, createKVCache, type KVCache } from '../reference/model.js';
 export type { LlamaConfig } from '../reference/config.js';
 export type { LlamaModel } from '../reference/weights.js';
@@ -44,10 +45,10 @@ export type BrowserLlama = LlamaSession<WasmKernels>;
 const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
 // The tokenizer file given, or the vocabulary inside a GGUF model.
-function pickTokenizer(options: BytesLoadOptions, gguf: ReturnType<typeof loadModelFromBytes>['gguf'], modelName: string): Tokenizer {
-  if (options.tokenizer) return tokenizerFromBytes(asBytes(options.tokenizer), options.tokenizerName ?? 'tokenizer');
+function pickTokenizer(options: BytesLoadOptions, gguf: ReturnType<typeof loadModelFromBytes>['gguf'], modelName: string): AnyTokenizer {
+  if (options.tokenizer) return anyTokenizerFromBytes(asBytes(options.tokenizer), options.tokenizerName ?? 'tokenizer');
   const meta = gguf?.metadata;
-  if (meta && 'tokenizer.ggml.tokens' in meta) return new Tokenizer(vocabularyFromGGUF(meta, modelName));
+  if (meta && 'tokenizer.ggml.tokens' in meta) return tokenizerFromGGUF(meta, modelName);
   throw new Error(`${modelName}: this model file holds no vocabulary; give a tokenizer file's bytes`);
 }
 

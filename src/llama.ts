@@ -17,7 +17,8 @@ import { loadModel } from './formats/load.js';
 import type { Vocabulary } from './tokenizer/vocabulary.js';
 import { checkTokenizer, contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { vocabularyFromGGUF } from './tokenizer/gguf-vocabulary.js';
-import { loadTokenizer } from './tokenizer/load.js';
+import type { AnyTokenizer } from './tokenizer/any-tokenizer.js';
+import { loadAnyTokenizer } from './tokenizer/load.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
 
 export type BackendName = 'ts' | 'wasm';
@@ -112,9 +113,9 @@ export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   if (!BACKENDS.includes(backend)) throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
   const source = openModel(modelPath, backend);
   const config = source.config;
-  let tokenizer: Tokenizer;
+  let tokenizer: AnyTokenizer;
   if (options.tokenizer) {
-    tokenizer = loadTokenizer(options.tokenizer);
+    tokenizer = loadAnyTokenizer(options.tokenizer);
   } else if (source.vocabulary) {
     tokenizer = new Tokenizer(source.vocabulary);
   } else {

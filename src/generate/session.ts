@@ -5,12 +5,12 @@ import type { LlamaConfig } from '../../reference/config.js';
 import type { Kernels } from '../../reference/kernels.js';
 import { createKVCache, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { AnyTokenizer } from '../tokenizer/any-tokenizer.js';
 import { generateChunks, type GenerateOptions, type GenerationChunk } from './generate.js';
 
 export interface LlamaSession<K extends Kernels = Kernels> {
   model: LlamaModel;
-  tokenizer: Tokenizer;
+  tokenizer: AnyTokenizer; // SentencePiece or byte-level BPE
   kernels: K;
   contextLength: number;
   // One generation at a time (they share the KV cache).
@@ -21,7 +21,7 @@ export interface LlamaSession<K extends Kernels = Kernels> {
 }
 
 // The tokenizer must have the model's vocabulary size; `name` is the file to blame.
-export function checkTokenizer(tokenizer: Tokenizer, config: LlamaConfig, name: string): void {
+export function checkTokenizer(tokenizer: AnyTokenizer, config: LlamaConfig, name: string): void {
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${config.vocabSize}`);
   }
@@ -41,7 +41,7 @@ interface CacheMaker {
 }
 
 export function createSession<K extends Kernels>(
-  model: LlamaModel, tokenizer: Tokenizer, kernels: K, contextLength: number, close: () => Promise<void>,
+  model: LlamaModel, tokenizer: AnyTokenizer, kernels: K, contextLength: number, close: () => Promise<void>,
 ): LlamaSession<K> {
   let cache: KVCache | undefined; // made on first use, then reused
   let busy = false;

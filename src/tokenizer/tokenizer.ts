@@ -47,6 +47,11 @@ export class Tokenizer {
     return this.vocab.pieces.length;
   }
 
+  // Generation stops at EOS (the one end-of-generation token SentencePiece LLaMA has).
+  isEndOfGeneration(id: number): boolean {
+    return id === this.vocab.eosId;
+  }
+
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const ids = this.bpe.encode(normalize(text, this.vocab));
     if (opts.bos) ids.unshift(this.specialId('bosId'));
