@@ -49,6 +49,10 @@ export function validateByteLevelVocabulary(v: ByteLevelVocabulary, fileName: st
   v.tokens.forEach((t, id) => {
     if (typeof t !== 'string' || t.length === 0) throw new Error(`${fileName}: token ${id} is ${typeof t === 'string' ? 'empty' : 'not a string'}`);
   });
+  v.merges.forEach((m, i) => {
+    const space = typeof m === 'string' ? m.indexOf(' ', 1) : -1;
+    if (space < 0 || space === m.length - 1) throw new Error(`${fileName}: merges[${i}] ${JSON.stringify(m)} is not two symbols separated by a space`);
+  });
   for (let id = 0; id < n; id++) {
     const t = v.types[id];
     if (t < PieceType.NORMAL || t > PieceType.BYTE) throw new Error(`${fileName}: token ${id} has unknown type ${t}`);
