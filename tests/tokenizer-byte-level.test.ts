@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { parseGGUF, writeGGUF, type GGUFValue } from '../src/formats/gguf.js';
+import { parseGGUF, type GGUFValue } from '../src/formats/gguf.js';
 import { tokenizerFromGGUF, anyTokenizerFromBytes } from '../src/tokenizer/any-tokenizer.js';
 import { ByteLevelBpeTokenizer } from '../src/tokenizer/byte-level-bpe.js';
 import { byteLevelVocabularyFromGGUF } from '../src/tokenizer/gguf-byte-level.js';
+import { loadAnyTokenizer } from '../src/tokenizer/load.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { llamaCppFile, llamaCppVocabCases, removeLlamaCppClone } from './llamacpp-source.js';
 
@@ -195,10 +196,11 @@ describe('against llama.cpp itself (node-llama-cpp), on random text', () => {
   let llama: Llama;
   let model: LlamaModel;
   let dir: string;
+  let file: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'byte-level-'));
-    const file = join(dir, 'ggml-vocab-llama-bpe.gguf');
+    file = join(dir, 'ggml-vocab-llama-bpe.gguf');
     writeFileSync(file, vocabSets['llama-bpe'].gguf);
     llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.disabled });
     model = await llama.loadModel({ modelPath: file, vocabOnly: true });
@@ -220,6 +222,12 @@ describe('against llama.cpp itself (node-llama-cpp), on random text', () => {
   );
   const comparable = (s: string) => [...s].every((c) => sameVersion(c.codePointAt(0)!) && !/\p{Cs}/u.test(c));
   const text = fc.string({ unit, maxLength: 30 }).filter(comparable);
+
+  test('loadAnyTokenizer reads the file (the path of --tokenizer and llama-ts tokenize)', () => {
+    const t = loadAnyTokenizer(file);
+    expect(t).toBeInstanceOf(ByteLevelBpeTokenizer);
+    expect(t.encode(' Hello World!')).toEqual(Array.from(model.tokenize(' Hello World!', false)));
+  });
 
   test('encode gives llama.cpp\'s ids, with and without special tokens', () => {
     const t = llama3();

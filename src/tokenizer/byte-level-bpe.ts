@@ -18,11 +18,11 @@ import { END_OF_TURN_TOKENS, validateByteLevelVocabulary, type ByteLevelVocabula
 import { preTokenizer, splitWords, type PreTokenizer } from './pretokenize.js';
 import type { TextEncodeOptions, TextStreamDecoder, TextTokenizer } from './text-tokenizer.js';
 import { PendingBytes } from './utf8-bytes.js';
-import { PieceType } from './vocabulary.js';
+import { PieceType, pieceByte } from './vocabulary.js';
 
+// bos: true prepends BOS only where the vocabulary's add_bos_token says so (llama.cpp's
+// add_special; generation asks for it by default); eos: true appends EOS.
 export interface ByteLevelEncodeOptions extends TextEncodeOptions {
-  // bos: true prepends BOS only where the vocabulary's add_bos_token says so (llama.cpp's
-  // add_special); eos: true appends EOS.
   special?: boolean; // match control tokens (<|begin_of_text|>, <|eot_id|>...) in the text (default false)
 }
 
@@ -55,14 +55,6 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
 
   get vocabSize(): number {
     return this.vocab.tokens.length;
-  }
-
-  get bosId(): number {
-    return this.vocab.bosId;
-  }
-
-  get eosId(): number {
-    return this.vocab.eosId;
   }
 
   // The tokens generation stops at: EOS, EOT, EOM and the end-of-turn tokens of chat
@@ -128,8 +120,8 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
       case PieceType.USER_DEFINED:
         return utf8.encode(token);
       case PieceType.BYTE: {
-        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(token);
-        return m ? Uint8Array.of(parseInt(m[1], 16)) : new Uint8Array(0);
+        const byte = pieceByte(token); // <0xHH>, as in SentencePiece vocabularies
+        return byte >= 0 ? Uint8Array.of(byte) : new Uint8Array(0);
       }
       default: // CONTROL, UNKNOWN, UNUSED: invisible, as llama.cpp prints them without special
         return new Uint8Array(0);
