@@ -181,6 +181,9 @@ describe('tokenizer.json', () => {
     expect(() => byteLevelVocabularyFromTokenizerJson({ ...json(), normalizer: { type: 'NFC' } }, 'tok.json')).toThrow(/normalizer "NFC" is not supported/);
     expect(() => byteLevelVocabularyFromTokenizerJson(json(), 'tok.json', { eosToken: '</s>' })).toThrow('tok.json: eos_token "</s>" is not in the vocabulary');
     expect(() => byteLevelVocabularyFromTokenizerJson([], 'tok.json')).toThrow('tok.json: not a JSON object');
+    const k = json();
+    delete k.pre_tokenizer.pretokenizers[1].use_regex; // HF's default is true
+    expect(() => byteLevelVocabularyFromTokenizerJson(k, 'tok.json')).toThrow(/tok\.json: pre_tokenizer ByteLevel\.use_regex is not false after a Split/);
   });
 });
 

@@ -87,9 +87,10 @@ function preTokenizerOf(preTokenizer: unknown, fileName: string): PreTokenizer {
   if (byteLevel.add_prefix_space === true) throw new Error(`${fileName}: pre_tokenizer ByteLevel.add_prefix_space is not supported`);
   const splits = parts.filter((c) => c !== byteLevel);
   if (splits.length === 0 && byteLevel.use_regex !== false) return preTokenizerOfPattern(GPT2_BUILTIN)!;
+  if (byteLevel.use_regex !== false) throw new Error(`${fileName}: pre_tokenizer ByteLevel.use_regex is not false after a Split: GPT-2's expression inside the Split's words is not supported`);
   const split = splits[0];
   const regex = isObject(split?.pattern) ? split.pattern.Regex : undefined;
-  const known = splits.length === 1 && byteLevel.use_regex === false && split.type === 'Split' && split.behavior === 'Isolated' && split.invert !== true && typeof regex === 'string' ? preTokenizerOfPattern(regex) : undefined;
+  const known = splits.length === 1 && split.type === 'Split' && split.behavior === 'Isolated' && split.invert !== true && typeof regex === 'string' ? preTokenizerOfPattern(regex) : undefined;
   if (!known) {
     const what = typeof regex === 'string' ? `Split pattern ${JSON.stringify(regex)}` : `pre_tokenizer ${JSON.stringify(splits.map((s) => s.type))}`;
     throw new Error(`${fileName}: ${what} is not a pre-tokenizer llama-ts implements (known: ${KNOWN_PRE_TOKENIZERS.join(', ')})`);
