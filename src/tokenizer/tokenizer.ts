@@ -17,6 +17,7 @@ import { vocabularyFromGGUF } from './gguf-vocabulary.js';
 import { vocabularyFromLlama2c } from './llama2c-tokenizer.js';
 import { normalize } from './normalize.js';
 import { vocabularyFromSentencePieceModel } from './sentencepiece-model.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 import { PendingBytes } from './utf8-bytes.js';
 import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
@@ -35,7 +36,7 @@ export interface StreamDecoder {
 
 const utf8Encoder = new TextEncoder();
 
-export class Tokenizer {
+export class Tokenizer implements TextTokenizer {
   private readonly bpe: BpeEncoder;
 
   constructor(readonly vocab: Vocabulary) {
