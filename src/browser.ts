@@ -14,7 +14,7 @@ import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js
 import type { SimdChoice } from './backends/wasm/module.js';
 import { loadModelFromBytes } from './formats/detect.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
-import { modelTokenizer } from './tokenizer/tokenizer.js';
+import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
@@ -22,6 +22,8 @@ export { loadModelFromBytes, type LoadedModel } from './formats/detect.js';
 export { generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
+export { ByteLevelBpeTokenizer } from './tokenizer/byte-level-bpe.js';
+export { anyTokenizerFromBytes, tokenizerFromGGUF, type AnyTokenizer } from './tokenizer/any-tokenizer.js';
 export { forward, createKVCache, type KVCache } from '../reference/model.js';
 export type { LlamaConfig } from '../reference/config.js';
 export type { LlamaModel } from '../reference/weights.js';

@@ -16,7 +16,7 @@ import { loadModel } from './formats/load.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { readTokenizerFile } from './tokenizer/load.js';
 import type { ModelFiles } from './tokenizer/model-vocabulary.js';
-import { modelTokenizer } from './tokenizer/tokenizer.js';
+import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
 export type BackendName = 'ts' | 'wasm';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];

@@ -197,7 +197,7 @@ describe('GGUF vocabulary', () => {
 
   test('missing or malformed keys are named', () => {
     const bad = (edit: Record<string, unknown>) => loadError(() => vocabularyFromGGUF({ ...meta(), ...edit } as never, 'v.gguf'), 'v.gguf').message;
-    expect(bad({ 'tokenizer.ggml.model': 'gpt2' })).toMatch(/tokenizer.ggml.model is "gpt2"; only "llama"/);
+    expect(bad({ 'tokenizer.ggml.model': 'bert' })).toMatch(/tokenizer.ggml.model is "bert"; llama-ts reads "llama" \(SentencePiece BPE\) and "gpt2"/);
     expect(bad({ 'tokenizer.ggml.tokens': undefined })).toMatch(/tokenizer.ggml.tokens is missing/);
     expect(bad({ 'tokenizer.ggml.scores': [1, 2] })).toMatch(/tokenizer.ggml.scores has 2 entries for 32000 tokens/);
     expect(bad({ 'tokenizer.ggml.token_type': new Array(32000).fill(9) })).toMatch(/tokenizer.ggml.token_type\[0\] is 9/);

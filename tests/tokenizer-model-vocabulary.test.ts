@@ -12,9 +12,17 @@ import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { metadataEntries, parseGGUF, type GGUFMetadataEntry, type GGUFValue } from '../src/formats/gguf.js';
 import { loadModel } from '../src/formats/load.js';
 import { vocabularyToTokenizerJson } from '../src/tokenizer/tokenizer-json.js';
-import { findVocabulary, modelVocabulary, readVocabulary, vocabularyFromFile } from '../src/tokenizer/model-vocabulary.js';
-import { modelTokenizer } from '../src/tokenizer/tokenizer.js';
+import { findVocabulary, modelVocabulary as anyModelVocabulary, readVocabulary, vocabularyFromFile as anyVocabularyFromFile, type AnyVocabulary } from '../src/tokenizer/model-vocabulary.js';
+import { modelTokenizer } from '../src/tokenizer/any-tokenizer.js';
 import { STORIES_GGUF, TOK512_BIN, TOK512_MODEL, dataBytes, dataPath } from './tokenizer-data.js';
+
+// These cases are all SentencePiece vocabularies (byte-level ones: tokenizer-byte-level*.test.ts).
+function sentencePiece<V extends AnyVocabulary>(v: V | undefined): (V & { kind: 'sentencepiece' }) | undefined {
+  if (v && v.kind !== 'sentencepiece') throw new Error(`expected a SentencePiece vocabulary, got ${v.kind}`);
+  return v as (V & { kind: 'sentencepiece' }) | undefined;
+}
+const modelVocabulary = (...a: Parameters<typeof anyModelVocabulary>) => sentencePiece(anyModelVocabulary(...a));
+const vocabularyFromFile = (...a: Parameters<typeof anyVocabularyFromFile>) => sentencePiece(anyVocabularyFromFile(...a))!;
 
 const LLAMA_MODEL = 'llama-tokenizer/tokenizer.model';
 const utf8 = new TextEncoder();
@@ -35,8 +43,8 @@ describe('which vocabulary comes with a model', () => {
   });
 
   test('a given tokenizer file wins, and is the one blamed; the GGUF\'s own is not even read', () => {
-    const unreadable = { ...storiesMeta(), 'tokenizer.ggml.model': 'gpt2' };
-    expect(() => modelVocabulary({ name: 'm.gguf', gguf: unreadable })).toThrow('m.gguf: tokenizer.ggml.model is "gpt2"; only "llama"');
+    const unreadable = { ...storiesMeta(), 'tokenizer.ggml.model': 'bert' };
+    expect(() => modelVocabulary({ name: 'm.gguf', gguf: unreadable })).toThrow('m.gguf: tokenizer.ggml.model is "bert"; llama-ts reads "llama"');
     const found = modelVocabulary({ name: 'm.gguf', gguf: unreadable }, file(TOK512_MODEL, 'tok.model'), 512)!;
     expect(found.from).toBe('tok.model');
     expect(found.sentencePieceModel).toEqual(dataBytes(TOK512_MODEL)); // kept, to be written unchanged
@@ -91,25 +99,25 @@ describe('quantize keeps the tokenizer.* metadata of a GGUF input as stored', ()
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('even a vocabulary llama-ts cannot read; --tokenizer replaces it', () => {
-    const input = join(dir, 'gpt2-vocab.gguf');
+    const input = join(dir, 'bert-vocab.gguf');
     const original = loadModel(dataPath(STORIES_GGUF));
     const tokenizerMetadata = metadataEntries(original.gguf!)
       .filter(([k]) => k.startsWith('tokenizer.'))
-      .map(([k, v, t]): GGUFMetadataEntry => [k, k === 'tokenizer.ggml.model' ? 'gpt2' : v, t]);
+      .map(([k, v, t]): GGUFMetadataEntry => [k, k === 'tokenizer.ggml.model' ? 'bert' : v, t]);
     writeFileSync(input, modelToGGUF(original.model, { tokenizerMetadata }));
 
     const out = join(dir, 'q8.gguf');
     const result = quantizeFile(input, out, { type: 'q8_0' });
     expect(result.notes.join('\n')).not.toMatch(/no vocabulary/);
     const written = loadModel(out).gguf!;
-    expect(written.metadata['tokenizer.ggml.model']).toBe('gpt2');
+    expect(written.metadata['tokenizer.ggml.model']).toBe('bert');
     expect(written.metadata['tokenizer.ggml.tokens']).toEqual(original.gguf!.metadata['tokenizer.ggml.tokens']);
 
     quantizeFile(input, out, { type: 'q8_0', tokenizer: dataPath(TOK512_MODEL) });
     expect(loadModel(out).gguf!.metadata['tokenizer.ggml.model']).toBe('llama');
 
-    // convert reads the vocabulary, so it refuses the gpt2 one, unless --tokenizer replaces it
-    expect(() => convertModel(input, join(dir, 'c.gguf'))).toThrow(/gpt2-vocab\.gguf: tokenizer\.ggml\.model is "gpt2"/);
+    // convert reads the vocabulary, so it refuses the bert one, unless --tokenizer replaces it
+    expect(() => convertModel(input, join(dir, 'c.gguf'))).toThrow(/bert-vocab\.gguf: tokenizer\.ggml\.model is "bert"/);
     expect(convertModel(input, join(dir, 'c.gguf'), { tokenizer: dataPath(TOK512_MODEL) }).notes).toEqual([]);
   });
 });

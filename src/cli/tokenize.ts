@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { loadTokenizer } from '../tokenizer/load.js';
+import { loadAnyTokenizer } from '../tokenizer/load.js';
 import { parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts tokenize --tokenizer FILE [--bos] TEXT
@@ -8,7 +8,7 @@ const help = `usage: llama-ts tokenize --tokenizer FILE [--bos] TEXT
 Prints the token ids of TEXT separated by spaces. With --jsonl, reads one JSON string a line
 from stdin and writes one JSON array of ids a line.
 
-  --tokenizer FILE   .model, tokenizer.bin, tokenizer.json or GGUF
+  --tokenizer FILE   .model, tokenizer.bin, tokenizer.json or GGUF (SentencePiece or byte-level BPE)
   --bos              begin with the BOS token
   --jsonl            bulk mode, stdin to stdout
 `;
@@ -18,7 +18,7 @@ export async function tokenizeCommand(argv: string[]): Promise<number> {
   if (!args) return 0;
   const path = stringFlag(args.values, 'tokenizer');
   if (!path) throw new Error('tokenize needs --tokenizer FILE (see llama-ts tokenize --help)');
-  const tokenizer = loadTokenizer(path);
+  const tokenizer = loadAnyTokenizer(path);
   const bos = args.values.bos === true;
 
   if (args.values.jsonl) {

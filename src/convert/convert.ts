@@ -16,6 +16,7 @@ import type { LlamaModel } from '../../reference/weights.js';
 import { readHuggingFaceFolder } from '../formats/huggingface-folder.js';
 import { writeLlama2c } from '../formats/llama2c.js';
 import { loadModel } from '../formats/load.js';
+import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { vocabularyNotes } from '../tokenizer/gguf-vocabulary.js';
 import { readTokenizerFile } from '../tokenizer/load.js';
 import { modelVocabulary, type ModelFiles, type ModelVocabulary } from '../tokenizer/model-vocabulary.js';
@@ -93,24 +94,29 @@ export function writeSource(
 ): { files: string[]; notes: string[] } {
   const notes: string[] = [];
   const { model } = source;
-  const vocabulary = source.vocab?.vocabulary;
-  const tokenizerModel = source.vocab?.sentencePieceModel;
+  const vocab = source.vocab;
+  const vocabulary = vocab?.kind === 'sentencepiece' ? vocab.vocabulary : undefined;
+  const byteLevel = vocab?.kind === 'byte-level' ? vocab.vocabulary : undefined;
+  const tokenizerModel = vocab?.kind === 'sentencepiece' ? vocab.sentencePieceModel : undefined;
   if (format === 'gguf') {
     if (vocabulary) notes.push(...vocabularyNotes(vocabulary));
-    else notes.push('no vocabulary: the GGUF has no tokenizer.ggml.* keys, so llama.cpp cannot run it (pass --tokenizer)');
-    writeFileAtomic(output, modelToGGUF(model, { dtype: type as DType, vocabulary, notes }));
+    else if (!byteLevel) notes.push('no vocabulary: the GGUF has no tokenizer.ggml.* keys, so llama.cpp cannot run it (pass --tokenizer)');
+    const tokenizerMetadata = byteLevel && byteLevelGGUFMetadata(byteLevel);
+    writeFileAtomic(output, modelToGGUF(model, { dtype: type as DType, vocabulary, tokenizerMetadata, notes }));
     return { files: [output], notes };
   }
   if (format === 'llama2c') {
     writeFileAtomic(output, writeLlama2c(model, llama2cVersion));
-    notes.push('llama2.c files hold no vocabulary: use a tokenizer.bin with run.c');
+    notes.push(byteLevel
+      ? 'llama2.c files hold no vocabulary, and run.c reads no byte-level BPE one: the vocabulary was not written'
+      : 'llama2.c files hold no vocabulary: use a tokenizer.bin with run.c');
     return { files: [output], notes };
   }
-  if (!tokenizerModel) {
+  if (!tokenizerModel && !byteLevel) {
     notes.push(vocabulary
       ? 'no tokenizer.model written (the original SentencePiece file is not at hand; pass --tokenizer tokenizer.model): wrote tokenizer.json instead'
       : 'no tokenizer written: the input holds no vocabulary (pass --tokenizer)');
   }
-  const files = modelToHuggingFace(model, { dtype: type as HuggingFaceDType, vocabulary, tokenizerModel });
+  const files = modelToHuggingFace(model, { dtype: type as HuggingFaceDType, vocabulary, tokenizerModel, byteLevel });
   return { files: writeFolder(output, files), notes };
 }

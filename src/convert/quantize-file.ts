@@ -16,6 +16,7 @@ import type { LlamaModel } from '../../reference/weights.js';
 import { writeFileAtomic } from '../formats/atomic-file.js';
 import { metadataEntries, type GGUFFile, type GGUFMetadataEntry } from '../formats/gguf.js';
 import { loadModel } from '../formats/load.js';
+import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { readTokenizerFile } from '../tokenizer/load.js';
 import { findVocabulary, readVocabulary } from '../tokenizer/model-vocabulary.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
@@ -59,7 +60,10 @@ function vocabularyOf(
   input: string, gguf: GGUFFile | undefined, tokenizer: string | undefined, vocabSize: number, notes: string[],
 ): { vocabulary?: Vocabulary; tokenizerMetadata?: GGUFMetadataEntry[] } {
   const origin = findVocabulary({ name: input, gguf: gguf?.metadata }, tokenizer ? readTokenizerFile(tokenizer) : undefined);
-  if (origin && origin.kind !== 'gguf') return { vocabulary: readVocabulary(origin, vocabSize).vocabulary };
+  if (origin && origin.kind !== 'gguf') {
+    const read = readVocabulary(origin, vocabSize);
+    return read.kind === 'sentencepiece' ? { vocabulary: read.vocabulary } : { tokenizerMetadata: byteLevelGGUFMetadata(read.vocabulary) };
+  }
   const own = gguf ? metadataEntries(gguf).filter(([k]) => k.startsWith('tokenizer.')) : [];
   if (!own.length) notes.push(`${input} holds no vocabulary and no --tokenizer was given: the GGUF has no tokenizer.* keys (generate will need --tokenizer)`);
   return { tokenizerMetadata: own };

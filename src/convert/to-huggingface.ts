@@ -19,6 +19,8 @@ import { HF_EMBEDDING, HF_LAYER_NAMES, HF_NORM, HF_OUTPUT, f32ToBf16 } from '../
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { vocabularyToTokenizerJson } from '../tokenizer/tokenizer-json.js';
+import type { ByteLevelVocabulary } from '../tokenizer/byte-level-vocabulary.js';
+import { byteLevelTokenizerConfig, byteLevelTokenizerJson } from '../tokenizer/byte-level-writers.js';
 
 export type HuggingFaceDType = 'f32' | 'f16' | 'bf16';
 const TORCH_DTYPE: Record<HuggingFaceDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
@@ -27,17 +29,22 @@ export interface HuggingFaceExportOptions {
   dtype?: HuggingFaceDType; // default f32
   vocabulary?: Vocabulary; // for bos/eos ids and tokenizer_config.json
   tokenizerModel?: Uint8Array; // the SentencePiece tokenizer.model bytes, written unchanged
+  byteLevel?: ByteLevelVocabulary; // instead of `vocabulary`: a byte-level BPE (LLaMA 3) vocabulary
 }
 
 export function modelToHuggingFace(model: LlamaModel, options: HuggingFaceExportOptions = {}): Map<string, Uint8Array> {
   const dtype = options.dtype ?? 'f32';
   const utf8 = new TextEncoder();
   const files = new Map<string, Uint8Array>();
-  files.set('config.json', utf8.encode(JSON.stringify(configJson(model, dtype, options.vocabulary), null, 2) + '\n'));
+  const json = (value: unknown): Uint8Array => utf8.encode(JSON.stringify(value, null, 2) + '\n');
+  files.set('config.json', json(configJson(model, dtype, options.vocabulary ?? options.byteLevel)));
   files.set('model.safetensors', writeSafetensors(tensors(model, dtype), { format: 'pt' }));
   if (options.tokenizerModel) {
     files.set('tokenizer.model', options.tokenizerModel);
     files.set('tokenizer_config.json', utf8.encode(JSON.stringify(tokenizerConfig(options.vocabulary, 'LlamaTokenizer'), null, 2) + '\n'));
+  } else if (options.byteLevel) {
+    files.set('tokenizer.json', json(byteLevelTokenizerJson(options.byteLevel)));
+    files.set('tokenizer_config.json', json(byteLevelTokenizerConfig(options.byteLevel)));
   } else if (options.vocabulary) {
     files.set('tokenizer.json', utf8.encode(vocabularyToTokenizerJson(options.vocabulary)));
     files.set('tokenizer_config.json', utf8.encode(JSON.stringify(tokenizerConfig(options.vocabulary, 'LlamaTokenizerFast'), null, 2) + '\n'));
@@ -54,7 +61,7 @@ export function writeFolder(dir: string, files: Map<string, Uint8Array>): string
   });
 }
 
-function configJson(model: LlamaModel, dtype: HuggingFaceDType, vocab: Vocabulary | undefined): Record<string, unknown> {
+function configJson(model: LlamaModel, dtype: HuggingFaceDType, vocab: { bosId: number; eosId: number } | undefined): Record<string, unknown> {
   const c = model.config;
   const json: Record<string, unknown> = {
     architectures: ['LlamaForCausalLM'],

@@ -11,7 +11,7 @@ import { StopStringFilter } from './stop-strings.js';
 export interface TextCodec {
   encode(text: string, options?: { bos?: boolean }): number[];
   createStreamDecoder(): { push(id: number): string; flush(): string };
-  readonly vocab: { readonly eosId: number };
+  isEndOfGeneration(id: number): boolean; // EOS, and a byte-level vocabulary's end-of-turn tokens
 }
 
 export interface GenerateOptions extends SamplerOptions {
@@ -59,7 +59,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   for (let n = 0; n < maxTokens; n++) {
     if (options.signal?.aborted) break;
     const token = sampler.sample(logits, history);
-    if (token === tokenizer.vocab.eosId) break;
+    if (tokenizer.isEndOfGeneration(token)) break;
     history.push(token);
     const text = stops.push(decoder.push(token));
     yield { token, text, done: false };

@@ -5,12 +5,12 @@ import type { LlamaConfig } from '../../reference/config.js';
 import type { Kernels } from '../../reference/kernels.js';
 import { createKVCache, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { AnyTokenizer } from '../tokenizer/any-tokenizer.js';
 import { generateChunks, type GenerateOptions, type GenerationChunk } from './generate.js';
 
 export interface LlamaSession<K extends Kernels = Kernels> {
   model: LlamaModel;
-  tokenizer: Tokenizer;
+  tokenizer: AnyTokenizer; // SentencePiece or byte-level BPE
   kernels: K;
   contextLength: number;
   // One generation at a time (they share the KV cache).
@@ -34,7 +34,7 @@ interface CacheMaker {
 }
 
 export function createSession<K extends Kernels>(
-  model: LlamaModel, tokenizer: Tokenizer, kernels: K, contextLength: number, close: () => Promise<void>,
+  model: LlamaModel, tokenizer: AnyTokenizer, kernels: K, contextLength: number, close: () => Promise<void>,
 ): LlamaSession<K> {
   let cache: KVCache | undefined; // made on first use, then reused
   let busy = false;

@@ -28,7 +28,7 @@ export function vocabularyFromGGUF(metadata: Record<string, GGUFValue>, fileName
   if (model === undefined) throw new Error(`${fileName}: metadata has no ${KEY}model: no vocabulary in this file`);
   const read = typeof model === 'string' && Object.hasOwn(READERS, model) ? READERS[model] : undefined;
   if (!read) {
-    throw new Error(`${fileName}: ${KEY}model is ${JSON.stringify(model)}; only "llama" (SentencePiece BPE) is supported`);
+    throw new Error(`${fileName}: ${KEY}model is ${JSON.stringify(model)}; llama-ts reads "llama" (SentencePiece BPE) and "gpt2" (byte-level BPE)`);
   }
   return read(metadata, fileName);
 }

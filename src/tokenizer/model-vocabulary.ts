@@ -8,6 +8,10 @@
 //      tokenizer_config.json names); else
 //   3. none: a llama2.c checkpoint holds no vocabulary.
 //
+// A vocabulary is one of two kinds: SentencePiece BPE (LLaMA 1 and 2; vocabulary.ts) or
+// byte-level BPE (LLaMA 3, GPT-2 style; byte-level-vocabulary.ts). A GGUF says which by
+// tokenizer.ggml.model ("llama" or "gpt2"), a tokenizer.json by its ByteLevel pre-tokenizer.
+//
 // A tokenizer file is recognised by its content, except tokenizer.json by its name:
 //   name ends in .json                → Hugging Face tokenizer.json
 //   "GGUF" magic                      → the vocabulary in its metadata
@@ -16,9 +20,12 @@
 // (A tokenizer.bin starts with int32 max_token_length; if that were 10 its first bytes
 // would be 0a 00 00 00, which no SentencePiece model starts with.)
 import { GGUF_MAGIC, parseGGUF, type GGUFValue } from '../formats/gguf.js';
+import type { ByteLevelVocabulary } from './byte-level-vocabulary.js';
+import { byteLevelVocabularyFromGGUF } from './gguf-byte-level.js';
 import { vocabularyFromGGUF } from './gguf-vocabulary.js';
 import { vocabularyFromLlama2c } from './llama2c-tokenizer.js';
 import { vocabularyFromSentencePieceModel } from './sentencepiece-model.js';
+import { byteLevelVocabularyFromTokenizerJson, isByteLevelTokenizerJson } from './tokenizer-json-byte-level.js';
 import { tokenizerJsonSpecials, vocabularyFromTokenizerJson, type TokenizerJsonSpecials } from './tokenizer-json.js';
 import type { Vocabulary } from './vocabulary.js';
 
@@ -51,11 +58,21 @@ export type VocabularyOrigin = { from: string } & (
   | { kind: 'gguf'; metadata: Record<string, GGUFValue> }
 );
 
-// The vocabulary that comes with a model, read.
-export interface ModelVocabulary {
-  vocabulary: Vocabulary;
-  from: string; // as in VocabularyOrigin
-  sentencePieceModel?: Uint8Array; // the bytes of the SentencePiece .model it was read from, if it was
+// A vocabulary of either kind, read.
+export type AnyVocabulary =
+  | {
+      kind: 'sentencepiece';
+      vocabulary: Vocabulary;
+      sentencePieceModel?: Uint8Array; // the bytes of the SentencePiece .model it was read from, if it was
+    }
+  | { kind: 'byte-level'; vocabulary: ByteLevelVocabulary };
+
+// The vocabulary that comes with a model, read; `from` as in VocabularyOrigin.
+export type ModelVocabulary = AnyVocabulary & { from: string };
+
+// Tokens in a vocabulary of either kind.
+export function vocabularySize(v: AnyVocabulary): number {
+  return v.kind === 'sentencepiece' ? v.vocabulary.pieces.length : v.vocabulary.tokens.length;
 }
 
 // The decision (see the header); nothing is parsed yet.
@@ -75,14 +92,14 @@ export function findVocabulary(model: ModelFiles, tokenizer?: NamedBytes): Vocab
 // Reads the vocabulary where findVocabulary found it; with `vocabSize`, it must be the
 // model's size.
 export function readVocabulary(origin: VocabularyOrigin, vocabSize?: number): ModelVocabulary {
-  let read: Omit<ModelVocabulary, 'from'>;
+  let read: AnyVocabulary;
   if (origin.kind === 'gguf') {
-    read = { vocabulary: vocabularyFromGGUF(origin.metadata, origin.from) };
+    read = vocabularyFromGGUFMetadata(origin.metadata, origin.from);
   } else {
     const specials = origin.specials && tokenizerJsonSpecials(utf8.decode(origin.specials.bytes), origin.specials.name);
     read = vocabularyFromFile(origin.file, specials);
   }
-  const n = read.vocabulary.pieces.length;
+  const n = vocabularySize(read);
   if (vocabSize !== undefined && n !== vocabSize) {
     throw new Error(`${origin.from}: the tokenizer has ${n} tokens but the model's vocabulary has ${vocabSize}`);
   }
@@ -96,17 +113,37 @@ export function modelVocabulary(model: ModelFiles, tokenizer?: NamedBytes, vocab
 }
 
 // Any tokenizer file, recognised as the header says; a SentencePiece .model keeps its bytes.
-export function vocabularyFromFile(file: NamedBytes, specials?: TokenizerJsonSpecials): Omit<ModelVocabulary, 'from'> {
+export function vocabularyFromFile(file: NamedBytes, specials?: TokenizerJsonSpecials): AnyVocabulary {
   const { name, bytes } = file;
-  if (name.toLowerCase().endsWith('.json')) return { vocabulary: vocabularyFromTokenizerJson(utf8.decode(bytes), name, specials) };
+  if (name.toLowerCase().endsWith('.json')) return vocabularyFromTokenizerJsonText(utf8.decode(bytes), name, specials);
   if (bytes.length >= 4) {
     const magic = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
-    if (magic >>> 0 === GGUF_MAGIC) return { vocabulary: vocabularyFromGGUF(parseGGUF(bytes, name).metadata, name) };
+    if (magic >>> 0 === GGUF_MAGIC) return vocabularyFromGGUFMetadata(parseGGUF(bytes, name).metadata, name);
   }
   if (bytes.length >= 2 && bytes[0] === 0x0a && bytes[1] !== 0) {
-    return { vocabulary: vocabularyFromSentencePieceModel(bytes, name), sentencePieceModel: bytes };
+    return { kind: 'sentencepiece', vocabulary: vocabularyFromSentencePieceModel(bytes, name), sentencePieceModel: bytes };
   }
-  return { vocabulary: vocabularyFromLlama2c(bytes, name) };
+  return { kind: 'sentencepiece', vocabulary: vocabularyFromLlama2c(bytes, name) };
+}
+
+// A GGUF's tokenizer.ggml.*: "gpt2" is byte-level BPE, anything else SentencePiece's reader
+// takes (or refuses, naming the models it knows).
+export function vocabularyFromGGUFMetadata(metadata: Record<string, GGUFValue>, name: string): AnyVocabulary {
+  if (metadata['tokenizer.ggml.model'] === 'gpt2') return { kind: 'byte-level', vocabulary: byteLevelVocabularyFromGGUF(metadata, name) };
+  return { kind: 'sentencepiece', vocabulary: vocabularyFromGGUF(metadata, name) };
+}
+
+// A tokenizer.json: byte-level when its pre-tokenizer or decoder is ByteLevel, else
+// SentencePiece-style (Metaspace); `specials` from tokenizer_config.json.
+function vocabularyFromTokenizerJsonText(text: string, name: string, specials?: TokenizerJsonSpecials): AnyVocabulary {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    root = undefined; // the SentencePiece reader gives the parse error, naming the file
+  }
+  if (isByteLevelTokenizerJson(root)) return { kind: 'byte-level', vocabulary: byteLevelVocabularyFromTokenizerJson(root, name, specials) };
+  return { kind: 'sentencepiece', vocabulary: vocabularyFromTokenizerJson(text, name, specials) };
 }
 
 // A file in a folder, named as node:path's join names it for a plain folder path (this

@@ -30,6 +30,7 @@ export interface TokenizerJsonSpecials {
   bosToken?: string; // e.g. "<s>" (from tokenizer_config.json); default "<s>"
   eosToken?: string; // default "</s>"
   padToken?: string;
+  addBosToken?: boolean; // tokenizer_config.json's add_bos_token (byte-level BPE reads it)
 }
 
 type Json = Record<string, unknown>;
@@ -60,7 +61,11 @@ export function tokenizerJsonSpecials(text: string, fileName: string): Tokenizer
     if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
     return undefined;
   };
-  return { bosToken: token('bos_token'), eosToken: token('eos_token'), padToken: token('pad_token') };
+  const addBos = j?.add_bos_token;
+  return {
+    bosToken: token('bos_token'), eosToken: token('eos_token'), padToken: token('pad_token'),
+    addBosToken: typeof addBos === 'boolean' ? addBos : undefined,
+  };
 }
 
 // A Metaspace/Replace("▁") tokenizer: SentencePiece BPE, as LlamaConverter writes it.

@@ -11,8 +11,9 @@
 // SentencePiece shares: a lone surrogate becomes U+FFFD (as TextEncoder would write it),
 // and a ▁ (U+2581) typed in the text comes back as a space.
 import { BpeEncoder } from './bpe.js';
-import { modelVocabulary, vocabularyFromFile, type ModelFiles, type NamedBytes } from './model-vocabulary.js';
+import { vocabularyFromFile } from './model-vocabulary.js';
 import { normalize } from './normalize.js';
+import type { TextTokenizer } from './text-tokenizer.js';
 import { PendingBytes } from './utf8-bytes.js';
 import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
@@ -31,7 +32,7 @@ export interface StreamDecoder {
 
 const utf8Encoder = new TextEncoder();
 
-export class Tokenizer {
+export class Tokenizer implements TextTokenizer {
   private readonly bpe: BpeEncoder;
 
   constructor(readonly vocab: Vocabulary) {
@@ -41,6 +42,11 @@ export class Tokenizer {
 
   get vocabSize(): number {
     return this.vocab.pieces.length;
+  }
+
+  // Generation stops at EOS (the one end-of-generation token SentencePiece LLaMA has).
+  isEndOfGeneration(id: number): boolean {
+    return id === this.vocab.eosId;
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -126,15 +132,10 @@ export class Tokenizer {
   }
 }
 
-// A tokenizer from the bytes of any tokenizer file (recognised as model-vocabulary.ts says).
+// A SentencePiece tokenizer from the bytes of a tokenizer file (recognised as
+// model-vocabulary.ts says); a byte-level vocabulary is any-tokenizer.ts's.
 export function tokenizerFromBytes(bytes: Uint8Array, fileName: string): Tokenizer {
-  return new Tokenizer(vocabularyFromFile({ name: fileName, bytes }).vocabulary);
-}
-
-// The tokenizer of a model: the vocabulary that comes with it (model-vocabulary.ts), of the
-// model's size. `hint` says what to give when the model holds none.
-export function modelTokenizer(model: ModelFiles, tokenizer: NamedBytes | undefined, vocabSize: number, hint: string): Tokenizer {
-  const found = modelVocabulary(model, tokenizer, vocabSize);
-  if (!found) throw new Error(`${model.name}: this model file holds no vocabulary; ${hint}`);
-  return new Tokenizer(found.vocabulary);
+  const read = vocabularyFromFile({ name: fileName, bytes });
+  if (read.kind !== 'sentencepiece') throw new Error(`${fileName}: a byte-level BPE vocabulary, where SentencePiece was needed here`);
+  return new Tokenizer(read.vocabulary);
 }
