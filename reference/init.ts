@@ -1,29 +1,9 @@
 // Random initialization of a LLaMA: normal(0, std) matrices, unit norm gains, as in the
 // common GPT/LLaMA training recipes. Seeded, so a seed names a model exactly.
 import { headDim, type LlamaConfig } from './config.js';
+import { seededNormal, seededUniform } from './random.js';
 import { f32Tensor, type WeightTensor } from './tensor.js';
 import type { LayerWeights, LlamaModel } from './weights.js';
-
-// mulberry32: a tiny seeded uniform generator in [0, 1).
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// Box–Muller normals from a seeded uniform generator.
-export function seededNormal(seed: number): () => number {
-  const uniform = seededUniform(seed);
-  return () => {
-    const u = 1 - uniform(); // (0, 1]: log(u) stays finite
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-  };
-}
 
 export interface InitOptions {
   std?: number; // matrix entries ~ N(0, std²); default 0.02
