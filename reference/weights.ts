@@ -1,6 +1,6 @@
 // All parameters of a LLaMA, named after Meta's model.py. Matrices are [out, in] (nn.Linear's
 // layout): y = W x. LLaMA has no biases. Norm gains are always float32.
-import type { LlamaConfig } from './config.js';
+import { headDim, kvDim, type LlamaConfig } from './config.js';
 import type { WeightTensor } from './tensor.js';
 
 export interface LayerWeights {
@@ -31,24 +31,98 @@ export interface LlamaModel {
   weights: LlamaWeights;
 }
 
-// Meta's parameter names (model.py's state_dict), used by golden/, dump and conform.
-export function parameterNames(config: LlamaConfig): string[] {
-  const names = ['tok_embeddings.weight'];
+// --- Meta's parameter names -------------------------------------------------------------
+//
+// The one table of model.py's state_dict names, used wherever a parameter is named: golden/,
+// dump and conform, training and its checkpoints, conversion and messages to users. Other
+// formats' names (GGUF, Hugging Face) are keyed by the same fields in src/formats/.
+
+export type LayerField = keyof LayerWeights;
+export type GlobalField = 'tokenEmbedding' | 'norm' | 'output';
+
+// Per layer, in Meta's order; the full name is `layers.<l>.<name>`.
+export const META_LAYER_NAMES: Readonly<Record<LayerField, string>> = {
+  attentionNorm: 'attention_norm.weight',
+  wq: 'attention.wq.weight',
+  wk: 'attention.wk.weight',
+  wv: 'attention.wv.weight',
+  wo: 'attention.wo.weight',
+  ffnNorm: 'ffn_norm.weight',
+  w1: 'feed_forward.w1.weight',
+  w2: 'feed_forward.w2.weight',
+  w3: 'feed_forward.w3.weight',
+};
+export const META_GLOBAL_NAMES: Readonly<Record<GlobalField, string>> = {
+  tokenEmbedding: 'tok_embeddings.weight',
+  norm: 'norm.weight',
+  output: 'output.weight',
+};
+export const LAYER_FIELDS = Object.keys(META_LAYER_NAMES) as readonly LayerField[]; // Meta's order
+
+// Where one parameter sits in LlamaWeights (or anything shaped like it), and its Meta name.
+export type ParameterSlot =
+  | { name: string; field: GlobalField; layer: null }
+  | { name: string; field: LayerField; layer: number };
+
+export function metaLayerName(layer: number, field: LayerField): string {
+  return `layers.${layer}.${META_LAYER_NAMES[field]}`;
+}
+
+// Every parameter in Meta's order: the embedding, each layer's in the table's order, the final
+// norm, and the classifier unless it is the (shared) embedding.
+export function parameterSlots(config: LlamaConfig): ParameterSlot[] {
+  const slots: ParameterSlot[] = [{ name: META_GLOBAL_NAMES.tokenEmbedding, field: 'tokenEmbedding', layer: null }];
   for (let l = 0; l < config.nLayers; l++) {
-    const p = `layers.${l}.`;
-    names.push(
-      p + 'attention_norm.weight',
-      p + 'attention.wq.weight',
-      p + 'attention.wk.weight',
-      p + 'attention.wv.weight',
-      p + 'attention.wo.weight',
-      p + 'ffn_norm.weight',
-      p + 'feed_forward.w1.weight',
-      p + 'feed_forward.w2.weight',
-      p + 'feed_forward.w3.weight',
-    );
+    for (const field of LAYER_FIELDS) slots.push({ name: metaLayerName(l, field), field, layer: l });
   }
-  names.push('norm.weight');
-  if (!config.sharedClassifier) names.push('output.weight');
-  return names;
+  slots.push({ name: META_GLOBAL_NAMES.norm, field: 'norm', layer: null });
+  if (!config.sharedClassifier) slots.push({ name: META_GLOBAL_NAMES.output, field: 'output', layer: null });
+  return slots;
+}
+
+// Meta's parameter names (model.py's state_dict) in order, as golden/ lists them.
+export function parameterNames(config: LlamaConfig): string[] {
+  return parameterSlots(config).map((s) => s.name);
+}
+
+// The tensor in `slot`, of weights or of anything shaped like them (gradients).
+export function atSlot<T>(tree: { tokenEmbedding: T; norm: T; output: T; layers: Record<LayerField, T>[] }, slot: ParameterSlot): T {
+  return slot.layer === null ? tree[slot.field] : tree.layers[slot.layer][slot.field];
+}
+
+// A parameter's shape: [rows, cols] for a matrix, [C] for a norm gain.
+export function parameterShape(config: LlamaConfig, field: LayerField | GlobalField): number[] {
+  const { dim: C, hiddenDim: H, vocabSize: V } = config;
+  const qDim = config.nHeads * headDim(config);
+  const kvD = kvDim(config);
+  const shapes: Record<LayerField | GlobalField, number[]> = {
+    tokenEmbedding: [V, C], norm: [C], output: [V, C],
+    attentionNorm: [C], wq: [qDim, C], wk: [kvD, C], wv: [kvD, C], wo: [C, qDim],
+    ffnNorm: [C], w1: [H, C], w2: [C, H], w3: [H, C],
+  };
+  return shapes[field];
+}
+
+// Weights made parameter by parameter in Meta's order (so seeded initialization draws in that
+// order): `matrix` makes each matrix, `gain` each norm gain; a shared classifier is the embedding.
+export function assembleWeights(
+  config: LlamaConfig,
+  matrix: (slot: ParameterSlot, rows: number, cols: number) => WeightTensor,
+  gain: (slot: ParameterSlot, length: number) => Float32Array,
+): LlamaWeights {
+  const global: Partial<Record<GlobalField, WeightTensor | Float32Array>> = {};
+  const layers = Array.from({ length: config.nLayers }, () => ({}) as Record<LayerField, WeightTensor | Float32Array>);
+  for (const slot of parameterSlots(config)) {
+    const shape = parameterShape(config, slot.field);
+    const value = shape.length === 1 ? gain(slot, shape[0]) : matrix(slot, shape[0], shape[1]);
+    if (slot.layer === null) global[slot.field] = value;
+    else layers[slot.layer][slot.field] = value;
+  }
+  const tokenEmbedding = global.tokenEmbedding as WeightTensor;
+  return {
+    tokenEmbedding,
+    layers: layers as LayerWeights[],
+    norm: global.norm as Float32Array,
+    output: config.sharedClassifier ? tokenEmbedding : (global.output as WeightTensor),
+  };
 }

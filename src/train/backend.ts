@@ -3,7 +3,8 @@
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, type LlamaConfig } from '../../reference/config.js';
 import { randomModel } from '../../reference/init.js';
 import type { TrainingKernels } from '../../reference/kernels.js';
-import { createGradients, lossAndGradients } from '../../reference/train-model.js';
+import { createGradients } from '../../reference/gradients.js';
+import { lossAndGradients } from '../../reference/train-model.js';
 import { tsTrainingKernels } from '../../reference/ts-kernels.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { createWasmTrainingKernels, type WasmTrainingKernels } from '../backends/wasm/training.js';
