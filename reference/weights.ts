@@ -68,16 +68,26 @@ export function metaLayerName(layer: number, field: LayerField): string {
   return `layers.${layer}.${META_LAYER_NAMES[field]}`;
 }
 
+export function layerSlot(layer: number, field: LayerField): ParameterSlot {
+  return { name: metaLayerName(layer, field), field, layer };
+}
+
+export function globalSlot(field: GlobalField): ParameterSlot {
+  return { name: META_GLOBAL_NAMES[field], field, layer: null };
+}
+
 // Every parameter in Meta's order: the embedding, each layer's in the table's order, the final
-// norm, and the classifier unless it is the (shared) embedding.
+// norm, and the classifier unless it is the (shared) embedding. One at a time, so that a
+// reader checking a file's tensors stops at the first bad one whatever nLayers claims.
+export function* eachParameterSlot(config: LlamaConfig): Generator<ParameterSlot> {
+  yield globalSlot('tokenEmbedding');
+  for (let l = 0; l < config.nLayers; l++) for (const field of LAYER_FIELDS) yield layerSlot(l, field);
+  yield globalSlot('norm');
+  if (!config.sharedClassifier) yield globalSlot('output');
+}
+
 export function parameterSlots(config: LlamaConfig): ParameterSlot[] {
-  const slots: ParameterSlot[] = [{ name: META_GLOBAL_NAMES.tokenEmbedding, field: 'tokenEmbedding', layer: null }];
-  for (let l = 0; l < config.nLayers; l++) {
-    for (const field of LAYER_FIELDS) slots.push({ name: metaLayerName(l, field), field, layer: l });
-  }
-  slots.push({ name: META_GLOBAL_NAMES.norm, field: 'norm', layer: null });
-  if (!config.sharedClassifier) slots.push({ name: META_GLOBAL_NAMES.output, field: 'output', layer: null });
-  return slots;
+  return [...eachParameterSlot(config)];
 }
 
 // Meta's parameter names (model.py's state_dict) in order, as golden/ lists them.
@@ -103,26 +113,44 @@ export function parameterShape(config: LlamaConfig, field: LayerField | GlobalFi
   return shapes[field];
 }
 
+// The number of values in all parameters (a shared classifier counted once), computed
+// without listing them.
+export function parameterCount(config: LlamaConfig): number {
+  const size = (field: LayerField | GlobalField) => parameterShape(config, field).reduce((a, b) => a * b, 1);
+  const perLayer = LAYER_FIELDS.reduce((n, field) => n + size(field), 0);
+  return size('tokenEmbedding') + config.nLayers * perLayer + size('norm') + (config.sharedClassifier ? 0 : size('output'));
+}
+
+// LlamaWeights' tree with any matrix type M and gain type G (LlamaWeights itself is
+// WeightsOf<WeightTensor, Float32Array>; a file's layout is WeightsOf<MatrixSpec, GainSpec>).
+export type LayerOf<M, G> = { [K in LayerField]: LayerWeights[K] extends WeightTensor ? M : G };
+export interface WeightsOf<M, G> {
+  tokenEmbedding: M; // [V, C]
+  layers: LayerOf<M, G>[]; // L
+  norm: G; // [C]
+  output: M; // [V, C]; the same object as tokenEmbedding when the classifier is shared
+}
+
 // Weights made parameter by parameter in Meta's order (so seeded initialization draws in that
 // order): `matrix` makes each matrix, `gain` each norm gain; a shared classifier is the embedding.
-export function assembleWeights(
+export function assembleWeights<M, G>(
   config: LlamaConfig,
-  matrix: (slot: ParameterSlot, rows: number, cols: number) => WeightTensor,
-  gain: (slot: ParameterSlot, length: number) => Float32Array,
-): LlamaWeights {
-  const global: Partial<Record<GlobalField, WeightTensor | Float32Array>> = {};
-  const layers = Array.from({ length: config.nLayers }, () => ({}) as Record<LayerField, WeightTensor | Float32Array>);
-  for (const slot of parameterSlots(config)) {
+  matrix: (slot: ParameterSlot, rows: number, cols: number) => M,
+  gain: (slot: ParameterSlot, length: number) => G,
+): WeightsOf<M, G> {
+  const global: Partial<Record<GlobalField, M | G>> = {};
+  const layers: Record<LayerField, M | G>[] = [];
+  for (const slot of eachParameterSlot(config)) {
     const shape = parameterShape(config, slot.field);
     const value = shape.length === 1 ? gain(slot, shape[0]) : matrix(slot, shape[0], shape[1]);
     if (slot.layer === null) global[slot.field] = value;
-    else layers[slot.layer][slot.field] = value;
+    else (layers[slot.layer] ??= {} as Record<LayerField, M | G>)[slot.field] = value;
   }
-  const tokenEmbedding = global.tokenEmbedding as WeightTensor;
+  const tokenEmbedding = global.tokenEmbedding as M;
   return {
     tokenEmbedding,
-    layers: layers as LayerWeights[],
-    norm: global.norm as Float32Array,
-    output: config.sharedClassifier ? tokenEmbedding : (global.output as WeightTensor),
+    layers: layers as LayerOf<M, G>[],
+    norm: global.norm as G,
+    output: config.sharedClassifier ? tokenEmbedding : (global.output as M),
   };
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f32Tensor } from '../../reference/tensor.js';
 import { createGradients, namedParameters, type LlamaGradients } from '../../reference/gradients.js';
-import { assembleWeights, atSlot, parameterShape, parameterSlots, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
+import { assembleWeights, atSlot, parameterCount, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { modelToGGUF } from '../convert/to-gguf.js';
 import { writeLlama2c } from '../formats/llama2c.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
@@ -111,8 +111,7 @@ export function parseOptimizerFile(bytes: Uint8Array, fileName: string): LoadedC
   }
   const state = checkState(parsed, fileName);
   const c = state.config;
-  const parameterCount = parameterSlots(c).reduce((n, s) => n + parameterShape(c, s.field).reduce((a, b) => a * b, 1), 0);
-  const floats = 3 * parameterCount; // value, m, v
+  const floats = 3 * parameterCount(c); // value, m, v
   const bodyAt = HEADER_BYTES + ((jsonBytes + 3) & ~3);
   if (bytes.length !== bodyAt + 4 * floats) {
     throw new Error(`${fileName}: the config implies ${bodyAt + 4 * floats} bytes (weights and moments), the file has ${bytes.length}`);
