@@ -3,51 +3,28 @@
 import type { LlamaConfig } from './config.js';
 import type { WeightTensor } from './tensor.js';
 import {
-  atSlot, parameterShape, parameterSlots,
-  type GlobalField, type LayerField, type LlamaModel, type LlamaWeights, type ParameterSlot,
+  assembleWeights, atSlot, parameterSlots,
+  type LayerOf, type LlamaModel, type LlamaWeights, type ParameterSlot, type WeightsOf,
 } from './weights.js';
 
-// Gradients shaped like LlamaWeights, every tensor a Float32Array of the parameter's size.
-export interface LayerGradients {
-  attentionNorm: Float32Array; // [C]
-  wq: Float32Array; // [nHeads*hd, C]
-  wk: Float32Array; // [nKvHeads*hd, C]
-  wv: Float32Array; // [nKvHeads*hd, C]
-  wo: Float32Array; // [C, nHeads*hd]
-  ffnNorm: Float32Array; // [C]
-  w1: Float32Array; // [H, C]
-  w2: Float32Array; // [C, H]
-  w3: Float32Array; // [H, C]
-}
-
-export interface LlamaGradients {
-  tokenEmbedding: Float32Array; // [V, C]
-  layers: LayerGradients[]; // L
-  norm: Float32Array; // [C]
-  output: Float32Array; // [V, C]; the same array as tokenEmbedding when the classifier is shared
-}
+// Gradients shaped like LlamaWeights (the same fields and shapes), every tensor a
+// Float32Array; output is the same array as tokenEmbedding when the classifier is shared.
+export type LayerGradients = LayerOf<Float32Array, Float32Array>;
+export type LlamaGradients = WeightsOf<Float32Array, Float32Array>;
 
 export function createGradients(config: LlamaConfig): LlamaGradients {
-  const zeros = (field: LayerField | GlobalField) =>
-    new Float32Array(parameterShape(config, field).reduce((a, b) => a * b, 1));
-  const tokenEmbedding = zeros('tokenEmbedding');
-  const layers: LayerGradients[] = [];
-  for (let l = 0; l < config.nLayers; l++) {
-    layers.push({
-      attentionNorm: zeros('attentionNorm'), wq: zeros('wq'), wk: zeros('wk'), wv: zeros('wv'), wo: zeros('wo'),
-      ffnNorm: zeros('ffnNorm'), w1: zeros('w1'), w2: zeros('w2'), w3: zeros('w3'),
-    });
-  }
-  const output = config.sharedClassifier ? tokenEmbedding : zeros('output');
-  return { tokenEmbedding, layers, norm: zeros('norm'), output };
+  return assembleWeights(config, (_, rows, cols) => new Float32Array(rows * cols), (_, length) => new Float32Array(length));
 }
 
-// Sets every gradient to zero (the shared classifier's array is zeroed once, harmlessly twice).
+// Every gradient array once (a shared classifier's is the embedding's).
+export function gradientArrays(grads: LlamaGradients): Float32Array[] {
+  const all = [grads.tokenEmbedding, ...grads.layers.flatMap((g) => Object.values(g)), grads.norm];
+  if (grads.output !== grads.tokenEmbedding) all.push(grads.output);
+  return all;
+}
+
 export function zeroGradients(grads: LlamaGradients): void {
-  grads.tokenEmbedding.fill(0);
-  grads.output.fill(0);
-  grads.norm.fill(0);
-  for (const g of grads.layers) for (const t of Object.values(g)) t.fill(0);
+  for (const g of gradientArrays(grads)) g.fill(0);
 }
 
 // One trainable tensor: its Meta name, values, gradient, and whether weight decay applies

@@ -13,7 +13,7 @@
 import { headDim, kvDim } from './config.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { embedding, embeddingBackward } from './embedding.js';
-import { trainableValues, zeroGradients, type LlamaGradients } from './gradients.js';
+import { gradientArrays, trainableValues, zeroGradients, type LlamaGradients } from './gradients.js';
 import type { Kernels, TrainingKernels } from './kernels.js';
 import { parameterSlots, type LlamaModel } from './weights.js';
 
@@ -224,10 +224,6 @@ export function lossAndGradients(
   }
   if (micro.length === 1) return lossSum;
   const scale = 1 / micro.length;
-  const scaleAll = (g: Float32Array) => { for (let i = 0; i < g.length; i++) g[i] *= scale; };
-  scaleAll(grads.tokenEmbedding);
-  if (grads.output !== grads.tokenEmbedding) scaleAll(grads.output);
-  scaleAll(grads.norm);
-  for (const g of grads.layers) for (const t of Object.values(g)) scaleAll(t);
+  for (const g of gradientArrays(grads)) for (let i = 0; i < g.length; i++) g[i] *= scale;
   return lossSum * scale;
 }
