@@ -10,7 +10,7 @@
 import Benchmark from 'benchmark';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { seededNormal } from '../reference/init.js';
+import { seededNormal } from '../reference/random.js';
 import type { Kernels } from '../reference/kernels.js';
 import type { DType, WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';

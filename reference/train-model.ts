@@ -10,87 +10,12 @@
 //
 // Dimension letters (llm.c's): B sequences of T tokens, BT = B·T rows; C dim, H hidden,
 // V vocab, hd head dimension. Each sequence sits at positions 0..T-1 with no cache.
-import { headDim, kvDim, type LlamaConfig } from './config.js';
+import { headDim, kvDim } from './config.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { embedding, embeddingBackward } from './embedding.js';
+import { gradientArrays, trainableValues, zeroGradients, type LlamaGradients } from './gradients.js';
 import type { Kernels, TrainingKernels } from './kernels.js';
-import type { WeightTensor } from './tensor.js';
-import { parameterNames, type LlamaModel } from './weights.js';
-
-// Gradients shaped like LlamaWeights, every tensor a Float32Array of the parameter's size.
-export interface LayerGradients {
-  attentionNorm: Float32Array; // [C]
-  wq: Float32Array; // [nHeads*hd, C]
-  wk: Float32Array; // [nKvHeads*hd, C]
-  wv: Float32Array; // [nKvHeads*hd, C]
-  wo: Float32Array; // [C, nHeads*hd]
-  ffnNorm: Float32Array; // [C]
-  w1: Float32Array; // [H, C]
-  w2: Float32Array; // [C, H]
-  w3: Float32Array; // [H, C]
-}
-
-export interface LlamaGradients {
-  tokenEmbedding: Float32Array; // [V, C]
-  layers: LayerGradients[]; // L
-  norm: Float32Array; // [C]
-  output: Float32Array; // [V, C]; the same array as tokenEmbedding when the classifier is shared
-}
-
-export function createGradients(config: LlamaConfig): LlamaGradients {
-  const { dim: C, hiddenDim: H, vocabSize: V } = config;
-  const qDim = config.nHeads * headDim(config);
-  const kvD = kvDim(config);
-  const tokenEmbedding = new Float32Array(V * C);
-  const layers: LayerGradients[] = [];
-  for (let l = 0; l < config.nLayers; l++) {
-    layers.push({
-      attentionNorm: new Float32Array(C), wq: new Float32Array(qDim * C), wk: new Float32Array(kvD * C),
-      wv: new Float32Array(kvD * C), wo: new Float32Array(C * qDim), ffnNorm: new Float32Array(C),
-      w1: new Float32Array(H * C), w2: new Float32Array(C * H), w3: new Float32Array(H * C),
-    });
-  }
-  const output = config.sharedClassifier ? tokenEmbedding : new Float32Array(V * C);
-  return { tokenEmbedding, layers, norm: new Float32Array(C), output };
-}
-
-// One trainable tensor: its Meta name, values, gradient, and whether weight decay applies
-// (matrices and embeddings yes, 1-D norm gains no).
-export interface NamedParameter {
-  name: string;
-  value: Float32Array;
-  grad: Float32Array;
-  decay: boolean;
-}
-
-// The parameters in Meta's order (parameterNames); a shared classifier is the embedding,
-// listed once. Throws, naming the tensor, when a weight is not f32.
-export function namedParameters(model: LlamaModel, grads: LlamaGradients): NamedParameter[] {
-  const { config, weights: w } = model;
-  const byName = new Map<string, [Float32Array | WeightTensor, Float32Array]>();
-  byName.set('tok_embeddings.weight', [w.tokenEmbedding, grads.tokenEmbedding]);
-  w.layers.forEach((lw, l) => {
-    const g = grads.layers[l];
-    const p = `layers.${l}.`;
-    byName.set(p + 'attention_norm.weight', [lw.attentionNorm, g.attentionNorm]);
-    byName.set(p + 'attention.wq.weight', [lw.wq, g.wq]);
-    byName.set(p + 'attention.wk.weight', [lw.wk, g.wk]);
-    byName.set(p + 'attention.wv.weight', [lw.wv, g.wv]);
-    byName.set(p + 'attention.wo.weight', [lw.wo, g.wo]);
-    byName.set(p + 'ffn_norm.weight', [lw.ffnNorm, g.ffnNorm]);
-    byName.set(p + 'feed_forward.w1.weight', [lw.w1, g.w1]);
-    byName.set(p + 'feed_forward.w2.weight', [lw.w2, g.w2]);
-    byName.set(p + 'feed_forward.w3.weight', [lw.w3, g.w3]);
-  });
-  byName.set('norm.weight', [w.norm, grads.norm]);
-  byName.set('output.weight', [w.output, grads.output]);
-  return parameterNames(config).map((name) => {
-    const [param, grad] = byName.get(name)!;
-    if (param instanceof Float32Array) return { name, value: param, grad, decay: false };
-    if (param.dtype !== 'f32') throw new Error(`training needs f32 weights, but ${name} is ${param.dtype}`);
-    return { name, value: param.data as Float32Array, grad, decay: true };
-  });
-}
+import { parameterSlots, type LlamaModel } from './weights.js';
 
 // B sequences of T tokens, row-major [B, T], with next-token targets (IGNORE_INDEX = -1 skips one).
 export interface Batch {
@@ -139,13 +64,7 @@ function checkTrainable(model: LlamaModel, batch: Batch): void {
   if (T > model.config.maxSeqLen) throw new Error(`training batch: T ${T} exceeds the model's context of ${model.config.maxSeqLen}`);
   if (batch.tokens.length !== B * T) throw new Error(`training batch: ${batch.tokens.length} tokens for B ${B} × T ${T}`);
   if (batch.targets.length !== B * T) throw new Error(`training batch: ${batch.targets.length} targets for B ${B} × T ${T}`);
-  const w = model.weights;
-  const matrices: [string, WeightTensor][] = [['tok_embeddings.weight', w.tokenEmbedding], ['output.weight', w.output]];
-  const metaName = { wq: 'attention.wq', wk: 'attention.wk', wv: 'attention.wv', wo: 'attention.wo', w1: 'feed_forward.w1', w2: 'feed_forward.w2', w3: 'feed_forward.w3' } as const;
-  w.layers.forEach((lw, l) => {
-    for (const key of Object.keys(metaName) as (keyof typeof metaName)[]) matrices.push([`layers.${l}.${metaName[key]}.weight`, lw[key]]);
-  });
-  for (const [name, m] of matrices) if (m.dtype !== 'f32') throw new Error(`training needs f32 weights, but ${name} is ${m.dtype}`);
+  for (const slot of parameterSlots(model.config)) trainableValues(model.weights, slot); // throws for weights that are not f32
 }
 
 // One transformer block on [BT, C] rows, keeping every intermediate. The checkpointing seam:
@@ -285,20 +204,26 @@ export function backward(model: LlamaModel, kernels: TrainingKernels, acts: Trai
   embeddingBackward(grads.tokenEmbedding, dh, acts.batch.tokens, BT, C);
 }
 
-// Sets every gradient to zero (the shared classifier's array is zeroed once, harmlessly twice).
-export function zeroGradients(grads: LlamaGradients): void {
-  grads.tokenEmbedding.fill(0);
-  grads.output.fill(0);
-  grads.norm.fill(0);
-  for (const g of grads.layers) for (const t of Object.values(g)) t.fill(0);
-}
-
-// Zeroes `grads`, runs the forward and backward passes, and returns the loss.
+// Zeroes `grads`, then adds the gradient of the mean loss over `batches` (micro-batches of
+// one step, all the same B and T): the same gradient as one batch holding them all, in a
+// fraction of the activation memory (gradient accumulation). Returns that mean loss.
+//
+//   loss(big batch) = mean over its rows = (1/A) Σ_a loss(micro-batch a)   (equal-sized a)
+//   so  grad = (1/A) Σ_a grad_a,  accumulated in float32.
 export function lossAndGradients(
-  model: LlamaModel, kernels: TrainingKernels, batch: Batch, grads: LlamaGradients, options: TrainForwardOptions = {},
+  model: LlamaModel, kernels: TrainingKernels, batches: Batch | readonly Batch[], grads: LlamaGradients, options: TrainForwardOptions = {},
 ): number {
+  const micro = 'B' in batches ? [batches] : batches;
+  if (micro.length === 0) throw new Error('lossAndGradients: no micro-batches');
   zeroGradients(grads);
-  const acts = trainForward(model, kernels, batch, options);
-  backward(model, kernels, acts, grads);
-  return acts.loss;
+  let lossSum = 0;
+  for (const batch of micro) {
+    const acts = trainForward(model, kernels, batch, options);
+    backward(model, kernels, acts, grads); // adds into grads
+    lossSum += acts.loss;
+  }
+  if (micro.length === 1) return lossSum;
+  const scale = 1 / micro.length;
+  for (const g of gradientArrays(grads)) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return lossSum * scale;
 }

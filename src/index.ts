@@ -12,7 +12,7 @@ export { readManifest, findCase } from './conform/golden.js';
 export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
 export { generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
-export { Rng } from './generate/rng.js';
+export { Rng } from '../reference/random.js';
 export { loadModel, loadModelFromBytes } from './formats/load.js';
 export { parseGGUF, writeGGUF, type GGUFFile, type GGUFValue, type GGUFTensorInfo } from './formats/gguf.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';

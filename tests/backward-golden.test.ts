@@ -1,6 +1,7 @@
 // The hand-written backward pass against the float64 golden gradients of every case.
 import { describe, expect, test } from 'vitest';
-import { createGradients, lossAndGradients, namedParameters, trainForward } from '../reference/train-model.js';
+import { createGradients, namedParameters } from '../reference/gradients.js';
+import { lossAndGradients, trainForward } from '../reference/train-model.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { caseModel, readExpected, readManifest } from '../src/conform/golden.js';
 import { tensorToFloat64 } from '../src/formats/safetensors.js';

@@ -15,7 +15,7 @@ import { describe, expect, test } from 'vitest';
 import { attentionBackward, softmax } from '../reference/attention.js';
 import { crossEntropy, crossEntropyBackward, IGNORE_INDEX } from '../reference/cross-entropy.js';
 import { embedding, embeddingBackward } from '../reference/embedding.js';
-import { seededNormal, seededUniform } from '../reference/init.js';
+import { seededNormal, seededUniform } from '../reference/random.js';
 import { matmul, matmulBackward } from '../reference/matmul.js';
 import { rmsnorm, rmsnormBackward } from '../reference/rmsnorm.js';
 import { rope, ropeBackward } from '../reference/rope.js';

@@ -6,11 +6,10 @@ import { describe, expect, test } from 'vitest';
 import { randomModel } from '../reference/init.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { loadModel } from '../src/formats/load.js';
-import { accumulatedStep } from '../src/train/accumulate.js';
 import { writeFileAtomic } from '../src/formats/atomic-file.js';
 import { loadCheckpoint, optimizerBytes, parseOptimizerFile, restoreOptimizer, type TrainState } from '../src/train/checkpoint.js';
 import { stepBatches } from '../src/train/data.js';
-import { createTrainer } from '../src/train/step.js';
+import { createTrainer, trainStep } from '../src/train/step.js';
 import { modelConfig } from '../src/train/train.js';
 import { cli, start } from './train-cli-helpers.js';
 import { corpusFile, tempDir, tinyOptions, tok512 } from './train-loop-helpers.js';
@@ -19,7 +18,7 @@ function trainedTrainer() {
   const config = modelConfig(tinyOptions('', [], { sharedClassifier: true }), 40);
   const trainer = createTrainer(randomModel(config, 4), tsTrainingKernels);
   const tokens = Uint16Array.from({ length: 300 }, (_, i) => (i * 13) % 40);
-  for (let step = 1; step <= 2; step++) accumulatedStep(trainer, stepBatches(tokens, 1, step, 2, 16, 1), 1e-3);
+  for (let step = 1; step <= 2; step++) trainStep(trainer, stepBatches(tokens, 1, step, 2, 16, 1), 1e-3);
   const state: TrainState = { format: 'llama-ts-train', version: 1, step: 2, config, options: { seed: 1 }, tokensSeen: 64, elapsedSeconds: 1.5 };
   return { trainer, state, tokens };
 }
@@ -38,8 +37,8 @@ describe('optimizer.bin', () => {
       expect(Array.from(restored.optimizer.m[j])).toEqual(Array.from(trainer.optimizer.m[j]));
       expect(Array.from(restored.optimizer.v[j])).toEqual(Array.from(trainer.optimizer.v[j]));
     });
-    const a = accumulatedStep(trainer, stepBatches(tokens, 1, 3, 2, 16, 1), 1e-3);
-    const b = accumulatedStep(restored, stepBatches(tokens, 1, 3, 2, 16, 1), 1e-3);
+    const a = trainStep(trainer, stepBatches(tokens, 1, 3, 2, 16, 1), 1e-3);
+    const b = trainStep(restored, stepBatches(tokens, 1, 3, 2, 16, 1), 1e-3);
     expect(b.loss).toBe(a.loss);
     expect(Array.from(restored.params[0].value)).toEqual(Array.from(trainer.params[0].value));
   });

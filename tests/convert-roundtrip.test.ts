@@ -160,7 +160,7 @@ describe('storage types', () => {
     expect(() => convertModel(STORIES_BIN, p('x.bin'), { type: 'f16' })).toThrow('--type f16 cannot be written as llama2c');
     // stories260K's hidden size 172 is not a multiple of 32: w2's rows cannot be q4_0 blocks
     const r = convertModel(STORIES_BIN, p('x.gguf'), { type: 'q4_0' });
-    expect(r.notes.join('\n')).toMatch(/stored as f16, rows not a multiple of 32 values: layers\.0\.w2, .*layers\.4\.w2/);
+    expect(r.notes.join('\n')).toMatch(/stored as f16, rows not a multiple of 32 values: layers\.0\.feed_forward\.w2\.weight, .*layers\.4\.feed_forward\.w2\.weight/);
     const q = loadModel(p('x.gguf')).model.weights.layers[0];
     expect([q.wq.dtype, q.w1.dtype, q.w2.dtype]).toEqual(['q4_0', 'q4_0', 'f16']);
     expect(() => convertModel(STORIES_BIN, p('x.gguf'), { tokenizer: dataPath('llama-tokenizer/tokenizer.model') }))

@@ -111,6 +111,6 @@ describe('llama2.c write → read', () => {
   it('refuses tensors whose shape disagrees with the config', () => {
     const model = randomModel(tinyConfig(), 2);
     model.weights.layers[0].w1 = { ...model.weights.layers[0].w1, rows: 6, cols: 16 };
-    expect(() => writeLlama2c(model, 0)).toThrow(/layers\.0\.w1 is \[6, 16\], expected \[12, 8\]/);
+    expect(() => writeLlama2c(model, 0)).toThrow(/layers\.0\.feed_forward\.w1\.weight is \[6, 16\], expected \[12, 8\]/);
   });
 });

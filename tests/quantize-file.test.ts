@@ -62,8 +62,8 @@ describe('quantize stories260K.gguf', () => {
     const result = quantizeFile(gguf, out, { type: 'q8_0' });
     // 5 layers × wq wk wv wo w1 w3, and the shared embedding/classifier
     expect(result.quantized.length).toBe(5 * 6 + 1);
-    expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.w2 (rows of 172 values are not whole blocks of 32)`));
-    expect(result.notes).toContain('stored as f16, rows not a multiple of 32 values: layers.0.w2, layers.1.w2, layers.2.w2, layers.3.w2, layers.4.w2');
+    expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.feed_forward.w2.weight (rows of 172 values are not whole blocks of 32)`));
+    expect(result.notes).toContain('stored as f16, rows not a multiple of 32 values: layers.0.feed_forward.w2.weight, layers.1.feed_forward.w2.weight, layers.2.feed_forward.w2.weight, layers.3.feed_forward.w2.weight, layers.4.feed_forward.w2.weight');
     const loaded = loadModel(out);
     const w = loaded.model.weights;
     expect(loaded.model.config).toEqual(originalModel().config);

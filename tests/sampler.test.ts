@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { Rng } from '../src/generate/rng.js';
+import { Rng } from '../reference/random.js';
 import { applyRepetitionPenalty, argmax, Sampler } from '../src/generate/sampler.js';
 import { StopStringFilter } from '../src/generate/stop-strings.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { caseModel, readExpected, readManifest } from '../src/conform/golden.js';
-import { LLAMA_ADAMW } from '../src/train/adamw.js';
+import { LLAMA_ADAMW } from '../reference/adamw.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 import { caseAdamW, expectGolden } from './train-golden-helpers.js';
 

@@ -3,9 +3,11 @@
 import { describe, expect, test } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
 import { IGNORE_INDEX } from '../reference/cross-entropy.js';
-import { randomModel, seededNormal } from '../reference/init.js';
+import { randomModel } from '../reference/init.js';
+import { seededNormal } from '../reference/random.js';
 import { createKVCache, forward } from '../reference/model.js';
-import { backward, createGradients, lossAndGradients, namedParameters, trainForward, zeroGradients, type Batch } from '../reference/train-model.js';
+import { createGradients, namedParameters, zeroGradients } from '../reference/gradients.js';
+import { backward, lossAndGradients, trainForward, type Batch } from '../reference/train-model.js';
 import { f32ToF16 } from '../reference/tensor.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { parameterNames, type LlamaModel } from '../reference/weights.js';

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { seededNormal } from '../reference/init.js';
+import { seededNormal } from '../reference/random.js';
 
 const buildScript = fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url));
 

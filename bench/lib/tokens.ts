@@ -1,5 +1,5 @@
 // Token sequences the benches feed both engines.
-import { seededUniform } from '../../reference/init.js';
+import { seededUniform } from '../../reference/random.js';
 
 const FIRST_NORMAL_ID = 3; // LLaMA: 0 unk, 1 bos, 2 eos are control tokens
 

@@ -2,12 +2,12 @@
 // `conform` can compare it with a golden case (see golden/FORMAT.md). Any port can write the
 // same file to check itself.
 import { crossEntropy } from '../../reference/cross-entropy.js';
+import { createGradients, namedParameters } from '../../reference/gradients.js';
 import type { Kernels, TrainingKernels } from '../../reference/kernels.js';
 import { createKVCache, forward } from '../../reference/model.js';
-import { createGradients, lossAndGradients, namedParameters } from '../../reference/train-model.js';
+import { lossAndGradients } from '../../reference/train-model.js';
 import { tsTrainingKernels } from '../../reference/ts-kernels.js';
-import type { WeightTensor } from '../../reference/tensor.js';
-import type { LlamaModel } from '../../reference/weights.js';
+import { parameterShape, parameterSlots, type LlamaModel } from '../../reference/weights.js';
 import type { TensorToWrite } from '../formats/safetensors.js';
 import { createTrainer, trainStep } from '../train/step.js';
 
@@ -93,17 +93,7 @@ function trainingKernels(kernels: Kernels): TrainingKernels {
 
 // Shape of every parameter by Meta's name.
 function parameterShapes(model: LlamaModel): Map<string, number[]> {
-  const w = model.weights;
-  const C = model.config.dim;
-  const dims = (t: WeightTensor) => [t.rows, t.cols];
-  const shapes = new Map<string, number[]>([['tok_embeddings.weight', dims(w.tokenEmbedding)], ['norm.weight', [C]], ['output.weight', dims(w.output)]]);
-  w.layers.forEach((lw, l) => {
-    const p = `layers.${l}.`;
-    shapes.set(p + 'attention_norm.weight', [C]).set(p + 'ffn_norm.weight', [C]);
-    for (const m of ['wq', 'wk', 'wv', 'wo'] as const) shapes.set(`${p}attention.${m}.weight`, dims(lw[m]));
-    for (const m of ['w1', 'w2', 'w3'] as const) shapes.set(`${p}feed_forward.${m}.weight`, dims(lw[m]));
-  });
-  return shapes;
+  return new Map(parameterSlots(model.config).map((slot) => [slot.name, parameterShape(model.config, slot.field)]));
 }
 
 // "1,2,3" → [1, 2, 3], naming the flag on bad input.

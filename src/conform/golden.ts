@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f32Tensor } from '../../reference/tensor.js';
-import { parameterNames, type LlamaModel } from '../../reference/weights.js';
+import { assembleWeights, parameterNames, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { loadModel, readFileBytes } from '../formats/load.js';
 import { parseSafetensors, tensorToFloat64, type SafetensorsFile } from '../formats/safetensors.js';
 
@@ -108,37 +108,14 @@ export function caseModel(manifest: GoldenManifest, c: GoldenCase): LlamaModel {
 
 // Builds a model from tensors named as in Meta's model.py state_dict.
 export function modelFromMetaTensors(config: LlamaConfig, file: SafetensorsFile, fileName: string): LlamaModel {
-  const get = (name: string, rows: number, cols: number) => {
-    const t = file.tensors.get(name);
-    if (!t) throw new Error(`${fileName}: missing tensor "${name}"`);
+  for (const name of parameterNames(config)) if (!file.tensors.has(name)) throw new Error(`${fileName}: missing tensor "${name}"`);
+  const get = ({ name }: ParameterSlot, rows: number, cols: number): Float32Array => {
+    const t = file.tensors.get(name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== rows * cols) throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape}], expected [${rows}, ${cols}]`);
     return Float32Array.from(tensorToFloat64(t));
   };
-  const hd = config.dim / config.nHeads;
-  const C = config.dim;
-  const H = config.hiddenDim;
-  const V = config.vocabSize;
-  const q = config.nHeads * hd;
-  const kv = config.nKvHeads * hd;
-  for (const name of parameterNames(config)) if (!file.tensors.has(name)) throw new Error(`${fileName}: missing tensor "${name}"`);
-  const tokenEmbedding = f32Tensor(get('tok_embeddings.weight', V, C), V, C);
-  const layers = [];
-  for (let l = 0; l < config.nLayers; l++) {
-    const p = `layers.${l}.`;
-    layers.push({
-      attentionNorm: get(p + 'attention_norm.weight', 1, C),
-      wq: f32Tensor(get(p + 'attention.wq.weight', q, C), q, C),
-      wk: f32Tensor(get(p + 'attention.wk.weight', kv, C), kv, C),
-      wv: f32Tensor(get(p + 'attention.wv.weight', kv, C), kv, C),
-      wo: f32Tensor(get(p + 'attention.wo.weight', C, q), C, q),
-      ffnNorm: get(p + 'ffn_norm.weight', 1, C),
-      w1: f32Tensor(get(p + 'feed_forward.w1.weight', H, C), H, C),
-      w2: f32Tensor(get(p + 'feed_forward.w2.weight', C, H), C, H),
-      w3: f32Tensor(get(p + 'feed_forward.w3.weight', H, C), H, C),
-    });
-  }
-  const norm = get('norm.weight', 1, C);
-  const output = config.sharedClassifier ? tokenEmbedding : f32Tensor(get('output.weight', V, C), V, C);
-  return { config, weights: { tokenEmbedding, layers, norm, output } };
+  const matrix = (slot: ParameterSlot, rows: number, cols: number) => f32Tensor(get(slot, rows, cols), rows, cols);
+  const gain = (slot: ParameterSlot, length: number) => get(slot, 1, length);
+  return { config, weights: assembleWeights(config, matrix, gain) };
 }

@@ -2,16 +2,17 @@
 // convert, quantize and the GGUF writer (src/quant/ has the block maths it calls).
 // Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
 import { QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import { LAYER_MATRICES, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
+import { atSlot, LAYER_MATRICES, parameterSlots, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
 import { quantize } from '../quant/quantize.js';
 
 
-// Every matrix of the model with its Meta name.
+// Every matrix of the model with its Meta name, in Meta's order (a shared classifier once).
 export function namedMatrices(model: LlamaModel): [string, WeightTensor][] {
-  const w = model.weights;
-  const out: [string, WeightTensor][] = [['tok_embeddings.weight', w.tokenEmbedding]];
-  w.layers.forEach((l, i) => LAYER_MATRICES.forEach((f) => out.push([`layers.${i}.${f}`, l[f]])));
-  if (!model.config.sharedClassifier) out.push(['output.weight', w.output]);
+  const out: [string, WeightTensor][] = [];
+  for (const slot of parameterSlots(model.config)) {
+    const t = atSlot<WeightTensor | Float32Array>(model.weights, slot);
+    if (!(t instanceof Float32Array)) out.push([slot.name, t]);
+  }
   return out;
 }
 

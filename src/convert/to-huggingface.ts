@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../formats/atomic-file.js';
 import { join } from 'node:path';
 import { headDim } from '../../reference/config.js';
 import { f32ToF16, toF32, type WeightTensor } from '../../reference/tensor.js';
-import type { LlamaModel } from '../../reference/weights.js';
+import { metaLayerName, type LlamaModel } from '../../reference/weights.js';
 import { permuteForHuggingFace } from '../formats/huggingface-permute.js';
 import { HF_EMBEDDING, HF_LAYER_NAMES, HF_NORM, HF_OUTPUT, f32ToBf16 } from '../formats/huggingface.js';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
@@ -112,8 +112,8 @@ function tensors(model: LlamaModel, dtype: HuggingFaceDType): [string, TensorToW
     const n = HF_LAYER_NAMES;
     out.push(
       [p + n.attentionNorm, gain(l.attentionNorm, dtype)],
-      [p + n.wq, matrix(permuteForHuggingFace(l.wq, c.nHeads, `layers.${i}.wq`), dtype)],
-      [p + n.wk, matrix(permuteForHuggingFace(l.wk, c.nKvHeads, `layers.${i}.wk`), dtype)],
+      [p + n.wq, matrix(permuteForHuggingFace(l.wq, c.nHeads, metaLayerName(i, 'wq')), dtype)],
+      [p + n.wk, matrix(permuteForHuggingFace(l.wk, c.nKvHeads, metaLayerName(i, 'wk')), dtype)],
       [p + n.wv, matrix(l.wv, dtype)],
       [p + n.wo, matrix(l.wo, dtype)],
       [p + n.ffnNorm, gain(l.ffnNorm, dtype)],

@@ -2,28 +2,45 @@
 // `llama.*` metadata, the weights as views into the file. ggufLayout needs the header alone
 // (and a way to compare two tensors' bytes), for loaders that place the weights elsewhere.
 //
-// Tensor names (llama.cpp) and ours (Meta's model.py):
-//   token_embd.weight            tokenEmbedding        [V, C]
-//   blk.N.attn_norm.weight       attentionNorm         [C]
-//   blk.N.attn_q/k/v.weight      wq, wk, wv            [C or kvDim, C]
-//   blk.N.attn_output.weight     wo                    [C, C]
-//   blk.N.ffn_norm.weight        ffnNorm               [C]
-//   blk.N.ffn_gate/down/up       w1, w2, w3            [H, C], [C, H], [H, C]
-//   output_norm.weight           norm                  [C]
-//   output.weight                output                [V, C]; absent: shared with token_embd
-// output.weight equal byte for byte to token_embd.weight is also treated as shared.
+// Tensor names: llama.cpp's, keyed by our fields (reference/weights.ts, which holds Meta's
+// names for the same fields) in GGUF_LAYER_NAMES and GGUF_GLOBAL_NAMES below. output.weight
+// absent, or equal byte for byte to token_embd.weight, means a shared classifier.
 // GGUF dims list the fastest-varying first, so dims [cols, rows] is our {rows, cols}.
 // llama.cpp's converter already permutes q/k rows into Meta's interleaved-pair RoPE order,
 // so nothing is permuted here.
-import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
 import type { WeightTensor } from '../../reference/tensor.js';
-import type { LlamaModel } from '../../reference/weights.js';
+import {
+  assembleWeights, atSlot, parameterSlots, type GlobalField, type LayerField, type LlamaModel, type ParameterSlot,
+} from '../../reference/weights.js';
 import { dtypeOfGGML, ggmlOfDType, ggmlTypeName } from './ggml-types.js';
 import {
   ggufTensorBytes, writeGGUF,
   type GGUFFile, type GGUFHeader, type GGUFMetadataEntry, type GGUFTensorInfo, type GGUFWriteTensor,
 } from './gguf.js';
-import { modelFromBytes, type GainSpec, type LayerLayout, type MatrixSpec, type ModelLayout } from './layout.js';
+import { modelFromBytes, type GainSpec, type MatrixSpec, type ModelLayout } from './layout.js';
+
+// llama.cpp's name for each field of a layer (blk.N.<name>), and for the others.
+export const GGUF_LAYER_NAMES: Readonly<Record<LayerField, string>> = {
+  attentionNorm: 'attn_norm.weight', // [C]
+  wq: 'attn_q.weight', // [C, C]
+  wk: 'attn_k.weight', // [kvDim, C]
+  wv: 'attn_v.weight', // [kvDim, C]
+  wo: 'attn_output.weight', // [C, C]
+  ffnNorm: 'ffn_norm.weight', // [C]
+  w1: 'ffn_gate.weight', // [H, C]
+  w2: 'ffn_down.weight', // [C, H]
+  w3: 'ffn_up.weight', // [H, C]
+};
+export const GGUF_GLOBAL_NAMES: Readonly<Record<GlobalField, string>> = {
+  tokenEmbedding: 'token_embd.weight', // [V, C]
+  norm: 'output_norm.weight', // [C]
+  output: 'output.weight', // [V, C]
+};
+
+export function ggufName(slot: ParameterSlot): string {
+  return slot.layer === null ? GGUF_GLOBAL_NAMES[slot.field] : `blk.${slot.layer}.${GGUF_LAYER_NAMES[slot.field]}`;
+}
 
 // Are two tensors (same type and dims) equal byte for byte?
 export type SameBytes = (a: GGUFTensorInfo, b: GGUFTensorInfo) => boolean;
@@ -52,7 +69,7 @@ export function ggufLayout(file: GGUFHeader, fileName: string, sameBytes: SameBy
 function ggufConfig(file: GGUFHeader, tensors: Map<string, GGUFTensorInfo>, fileName: string, sameBytes: SameBytes): LlamaConfig {
   const int = (key: string, fallback?: number) => metaInt(file, key, fileName, fallback);
   const nHeads = int('llama.attention.head_count');
-  const embd = tensors.get('token_embd.weight');
+  const embd = tensors.get(GGUF_GLOBAL_NAMES.tokenEmbedding);
   const config: LlamaConfig = {
     dim: int('llama.embedding_length'),
     nLayers: int('llama.block_count'),
@@ -76,8 +93,8 @@ function ggufConfig(file: GGUFHeader, tensors: Map<string, GGUFTensorInfo>, file
 // Shared when output.weight is absent, or is a byte-for-byte copy of token_embd.weight (as
 // in stories260K.gguf): then one tensor serves both, as in the llama2.c original.
 function classifierIsShared(tensors: Map<string, GGUFTensorInfo>, sameBytes: SameBytes): boolean {
-  const out = tensors.get('output.weight');
-  const embd = tensors.get('token_embd.weight');
+  const out = tensors.get(GGUF_GLOBAL_NAMES.output);
+  const embd = tensors.get(GGUF_GLOBAL_NAMES.tokenEmbedding);
   if (!out) return true;
   if (!embd || out.type !== embd.type || out.dims.join() !== embd.dims.join()) return false;
   return sameBytes(out, embd);
@@ -117,27 +134,10 @@ function shortestF32(v: number): number {
 // --- weights --------------------------------------------------------------------------
 
 function ggufWeights(tensors: Map<string, GGUFTensorInfo>, c: LlamaConfig, fileName: string): ModelLayout['weights'] {
-  const matrix = (name: string, rows: number, cols: number) => matrixSpec(find(tensors, name, fileName), rows, cols, fileName);
-  const norm = (name: string) => gainSpec(find(tensors, name, fileName), c.dim, fileName);
-  const C = c.dim, H = c.hiddenDim, V = c.vocabSize, KV = kvDim(c);
-  const tokenEmbedding = matrix('token_embd.weight', V, C);
-  const layers: LayerLayout[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    const p = `blk.${l}.`;
-    layers.push({
-      attentionNorm: norm(p + 'attn_norm.weight'),
-      wq: matrix(p + 'attn_q.weight', C, C),
-      wk: matrix(p + 'attn_k.weight', KV, C),
-      wv: matrix(p + 'attn_v.weight', KV, C),
-      wo: matrix(p + 'attn_output.weight', C, C),
-      ffnNorm: norm(p + 'ffn_norm.weight'),
-      w1: matrix(p + 'ffn_gate.weight', H, C),
-      w2: matrix(p + 'ffn_down.weight', C, H),
-      w3: matrix(p + 'ffn_up.weight', H, C),
-    });
-  }
-  const output = c.sharedClassifier ? tokenEmbedding : matrix('output.weight', V, C);
-  return { tokenEmbedding, layers, norm: norm('output_norm.weight'), output };
+  const tensor = (slot: ParameterSlot) => find(tensors, ggufName(slot), fileName);
+  const matrix = (slot: ParameterSlot, rows: number, cols: number) => matrixSpec(tensor(slot), rows, cols, fileName);
+  const norm = (slot: ParameterSlot, length: number) => gainSpec(tensor(slot), length, fileName);
+  return assembleWeights(c, matrix, norm);
 }
 
 function find(tensors: Map<string, GGUFTensorInfo>, name: string, fileName: string): GGUFTensorInfo {
@@ -189,24 +189,11 @@ export function ggufFromModel(model: LlamaModel, extraMetadata: GGUFMetadataEntr
     ['llama.rope.freq_base', c.ropeTheta, 'f32'],
     ...extraMetadata,
   ];
-  const w = model.weights;
-  const tensors: GGUFWriteTensor[] = [matrixEntry('token_embd.weight', w.tokenEmbedding)];
-  w.layers.forEach((layer, l) => {
-    const p = `blk.${l}.`;
-    tensors.push(
-      normEntry(p + 'attn_norm.weight', layer.attentionNorm),
-      matrixEntry(p + 'attn_q.weight', layer.wq),
-      matrixEntry(p + 'attn_k.weight', layer.wk),
-      matrixEntry(p + 'attn_v.weight', layer.wv),
-      matrixEntry(p + 'attn_output.weight', layer.wo),
-      normEntry(p + 'ffn_norm.weight', layer.ffnNorm),
-      matrixEntry(p + 'ffn_gate.weight', layer.w1),
-      matrixEntry(p + 'ffn_down.weight', layer.w2),
-      matrixEntry(p + 'ffn_up.weight', layer.w3),
-    );
+  // In Meta's order, as llama.cpp writes them; the classifier only when not shared.
+  const tensors = parameterSlots(c).map((slot): GGUFWriteTensor => {
+    const t = atSlot<WeightTensor | Float32Array>(model.weights, slot);
+    return t instanceof Float32Array ? normEntry(ggufName(slot), t) : matrixEntry(ggufName(slot), t);
   });
-  tensors.push(normEntry('output_norm.weight', w.norm));
-  if (!c.sharedClassifier) tensors.push(matrixEntry('output.weight', w.output));
   return writeGGUF({ metadata, tensors });
 }
 

@@ -20,9 +20,9 @@
 //   lm_head.weight                                 output          [V, C]; tied: the embedding
 // Storage: F32 stays f32 and F16 stays f16 (views into the file when aligned); BF16 has no
 // WeightTensor type, so it is widened to f32 (exact). Norm gains are always f32.
-import { headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { headDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f16ToF32, type WeightTensor } from '../../reference/tensor.js';
-import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { assembleWeights, type GlobalField, type LayerField, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { unpermuteFromHuggingFace } from './huggingface-permute.js';
 import { parseSafetensors, type SafeTensor } from './safetensors.js';
 import { f32View, u16View } from './views.js';
@@ -37,8 +37,8 @@ export interface HuggingFaceConfig {
   torchDtype?: string;
 }
 
-// Meta name → HF name for one layer's tensors.
-export const HF_LAYER_NAMES: Record<keyof LayerWeights, string> = {
+// HF name of each field of a layer (model.layers.N.<name>); Meta's are in reference/weights.ts.
+export const HF_LAYER_NAMES: Readonly<Record<LayerField, string>> = {
   attentionNorm: 'input_layernorm.weight',
   wq: 'self_attn.q_proj.weight',
   wk: 'self_attn.k_proj.weight',
@@ -52,6 +52,12 @@ export const HF_LAYER_NAMES: Record<keyof LayerWeights, string> = {
 export const HF_EMBEDDING = 'model.embed_tokens.weight';
 export const HF_NORM = 'model.norm.weight';
 export const HF_OUTPUT = 'lm_head.weight';
+
+// The HF name of a parameter.
+export function huggingFaceName(slot: ParameterSlot): string {
+  if (slot.layer !== null) return `model.layers.${slot.layer}.${HF_LAYER_NAMES[slot.field]}`;
+  return { tokenEmbedding: HF_EMBEDDING, norm: HF_NORM, output: HF_OUTPUT }[slot.field];
+}
 
 // --- config.json ------------------------------------------------------------------------
 
@@ -147,40 +153,33 @@ export function collectTensors(files: { name: string; bytes: Uint8Array }[]): Ma
 // The model from HF tensors, checking every shape against config.json (`configName`).
 export function modelFromHuggingFaceTensors(hf: HuggingFaceConfig, tensors: Map<string, LocatedTensor>, configName: string): LlamaModel {
   const c = hf.config;
-  const C = c.dim, H = c.hiddenDim, KV = kvDim(c), V = c.vocabSize;
+  const C = c.dim, H = c.hiddenDim, V = c.vocabSize;
   const get = (name: string): LocatedTensor => {
     const t = tensors.get(name);
     if (!t) throw new Error(`${configName}: the checkpoint has no tensor ${name}`);
     return t;
   };
-  const why = {
-    embedding: `vocab_size ${V}, hidden_size ${C}`,
-    q: `num_attention_heads ${c.nHeads}, hidden_size ${C}`,
-    kv: `num_key_value_heads ${c.nKvHeads}, head dim ${headDim(c)}, hidden_size ${C}`,
-    ffn: `intermediate_size ${H}, hidden_size ${C}`,
+  // The config.json fields a matrix's shape follows from, for messages.
+  const q = `num_attention_heads ${c.nHeads}, hidden_size ${C}`;
+  const kv = `num_key_value_heads ${c.nKvHeads}, head dim ${headDim(c)}, hidden_size ${C}`;
+  const ffn = `intermediate_size ${H}, hidden_size ${C}`;
+  const embedding = `vocab_size ${V}, hidden_size ${C}`;
+  const because: Partial<Record<LayerField | GlobalField, string>> = {
+    tokenEmbedding: embedding, output: `${embedding}, tie_word_embeddings false`,
+    wq: q, wk: kv, wv: kv, wo: q, w1: ffn, w2: ffn, w3: ffn,
   };
-  const matrix = (name: string, rows: number, cols: number, because: string) => toWeight(get(name), name, rows, cols, configName, because);
-  const gain = (name: string) => toGain(get(name), name, C, configName);
-  const tokenEmbedding = matrix(HF_EMBEDDING, V, C, why.embedding);
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    const p = `model.layers.${l}.`;
-    const n = HF_LAYER_NAMES;
-    layers.push({
-      attentionNorm: gain(p + n.attentionNorm),
-      wq: unpermuteFromHuggingFace(matrix(p + n.wq, C, C, why.q), c.nHeads, p + n.wq),
-      wk: unpermuteFromHuggingFace(matrix(p + n.wk, KV, C, why.kv), c.nKvHeads, p + n.wk),
-      wv: matrix(p + n.wv, KV, C, why.kv),
-      wo: matrix(p + n.wo, C, C, why.q),
-      ffnNorm: gain(p + n.ffnNorm),
-      w1: matrix(p + n.w1, H, C, why.ffn),
-      w2: matrix(p + n.w2, C, H, why.ffn),
-      w3: matrix(p + n.w3, H, C, why.ffn),
-    });
-  }
-  const norm = gain(HF_NORM);
-  const output = c.sharedClassifier ? tokenEmbedding : matrix(HF_OUTPUT, V, C, `${why.embedding}, tie_word_embeddings false`);
-  return { config: c, weights: { tokenEmbedding, layers, norm, output } };
+  const matrix = (slot: ParameterSlot, rows: number, cols: number): WeightTensor => {
+    const name = huggingFaceName(slot);
+    const w = toWeight(get(name), name, rows, cols, configName, because[slot.field]!);
+    if (slot.field === 'wq') return unpermuteFromHuggingFace(w, c.nHeads, name);
+    if (slot.field === 'wk') return unpermuteFromHuggingFace(w, c.nKvHeads, name);
+    return w;
+  };
+  const gain = (slot: ParameterSlot, length: number): Float32Array => {
+    const name = huggingFaceName(slot);
+    return toGain(get(name), name, length, configName);
+  };
+  return { config: c, weights: assembleWeights(c, matrix, gain) };
 }
 
 function shapeError(t: LocatedTensor, name: string, expected: number[], configName: string, because: string): Error {

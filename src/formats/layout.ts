@@ -8,7 +8,7 @@
 //                    (src/backends/wasm/direct-load.ts)
 import type { LlamaConfig } from '../../reference/config.js';
 import { f16ToF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import { LAYER_MATRICES, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
+import { LAYER_MATRICES, type LayerOf, type LayerWeights, type LlamaModel, type WeightsOf } from '../../reference/weights.js';
 import { f32View, u16View, u8View } from './views.js';
 
 // A matrix [rows, cols] stored as `dtype` in file bytes [offset, offset + byteLength).
@@ -29,16 +29,11 @@ export interface GainSpec {
   offset: number;
 }
 
-export type LayerLayout = { [K in keyof LayerWeights]: LayerWeights[K] extends WeightTensor ? MatrixSpec : GainSpec };
+export type LayerLayout = LayerOf<MatrixSpec, GainSpec>;
 
 export interface ModelLayout {
   config: LlamaConfig;
-  weights: {
-    tokenEmbedding: MatrixSpec; // [V, C]
-    layers: LayerLayout[]; // L
-    norm: GainSpec; // [C]
-    output: MatrixSpec; // [V, C]; the same object as tokenEmbedding when the classifier is shared
-  };
+  weights: WeightsOf<MatrixSpec, GainSpec>; // shaped like LlamaWeights
 }
 
 // Every distinct matrix of a layout, in file-independent model order (shared classifier once).

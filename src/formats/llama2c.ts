@@ -16,11 +16,14 @@
 // Matrices are row-major [out, in] (nn.Linear), exactly our WeightTensor layout, and the
 // file's q/k rows are in Meta's order, so the data are used as they are: zero-copy views.
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
-import { toF32 } from '../../reference/tensor.js';
-import type { LayerWeights, LlamaModel } from '../../reference/weights.js';
+import { toF32, type WeightTensor } from '../../reference/tensor.js';
+import {
+  assembleWeights, atSlot, globalSlot, layerSlot, parameterShape,
+  type LayerField, type LlamaModel, type ParameterSlot,
+} from '../../reference/weights.js';
 import { BinaryReader } from './binary-reader.js';
 import { BinaryWriter } from './binary-writer.js';
-import { modelFromBytes, type GainSpec, type LayerLayout, type MatrixSpec, type ModelLayout } from './layout.js';
+import { modelFromBytes, type MatrixSpec, type ModelLayout } from './layout.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42" as export.py packs it ('I', little-endian)
 const V0_HEADER_BYTES = 7 * 4;
@@ -32,15 +35,14 @@ export interface Llama2cHeader {
   headerBytes: number;
 }
 
-// One run of float32 values in file order; `skip` ones (the RoPE tables) are not weights.
+// One run of float32 values in file order: a parameter (named as Meta does), or one of the
+// RoPE tables, which are not weights (`param` absent) and are skipped on read.
 interface Slot {
-  name: string; // 'tokenEmbedding', 'norm', 'output', 'layers.<l>.<field>', or 'freqCisReal/Imag'
+  name: string; // the parameter's Meta name, or 'freqCisReal' / 'freqCisImag'
   rows: number;
   cols: number;
-  skip?: boolean;
+  param?: ParameterSlot;
 }
-
-type LayerField = keyof LayerWeights;
 
 // Reads and checks the header; the file size is checked separately (llama2cExpectedBytes).
 export function readLlama2cHeader(bytes: Uint8Array, fileName: string): Llama2cHeader {
@@ -113,7 +115,7 @@ export function llama2cLayout(header: Llama2cHeader): ModelLayout {
   let offset = header.headerBytes;
   for (const s of layout(header.version, header.config)) {
     const byteLength = 4 * s.rows * s.cols;
-    if (!s.skip) specs.set(s.name, { name: s.name, dtype: 'f32', rows: s.rows, cols: s.cols, offset, byteLength });
+    if (s.param) specs.set(s.name, { name: s.name, dtype: 'f32', rows: s.rows, cols: s.cols, offset, byteLength });
     offset += byteLength;
   }
   return { config: header.config, weights: assemble(header.config, specs) };
@@ -121,49 +123,34 @@ export function llama2cLayout(header: Llama2cHeader): ModelLayout {
 
 // The float32 runs of a checkpoint, in file order.
 function layout(version: 0 | 1, c: LlamaConfig): Slot[] {
-  const C = c.dim, H = c.hiddenDim, V = c.vocabSize, KV = kvDim(c), L = c.nLayers;
-  const stack = (field: LayerField, rows: number, cols: number): Slot[] =>
-    Array.from({ length: L }, (_, l) => ({ name: `layers.${l}.${field}`, rows, cols }));
-  const embedding: Slot = { name: 'tokenEmbedding', rows: V, cols: C };
-  const attention = [...stack('wq', C, C), ...stack('wk', KV, C), ...stack('wv', KV, C), ...stack('wo', C, C)];
-  const ffn = [...stack('w1', H, C), ...stack('w2', C, H), ...stack('w3', H, C)];
-  const norm: Slot = { name: 'norm', rows: 1, cols: C };
-  const output: Slot[] = c.sharedClassifier ? [] : [{ name: 'output', rows: V, cols: C }];
+  const run = (param: ParameterSlot): Slot => {
+    const shape = parameterShape(c, param.field); // a norm gain [C] is one row
+    return { name: param.name, rows: shape.length === 1 ? 1 : shape[0], cols: shape[shape.length - 1], param };
+  };
+  const stack = (field: LayerField): Slot[] => Array.from({ length: c.nLayers }, (_, l) => run(layerSlot(l, field)));
+  const embedding = run(globalSlot('tokenEmbedding'));
+  const attention = [...stack('wq'), ...stack('wk'), ...stack('wv'), ...stack('wo')];
+  const ffn = [...stack('w1'), ...stack('w2'), ...stack('w3')];
+  const norm = run(globalSlot('norm'));
+  const output: Slot[] = c.sharedClassifier ? [] : [run(globalSlot('output'))];
   if (version === 1) {
-    return [...stack('attentionNorm', 1, C), ...stack('ffnNorm', 1, C), norm, embedding, ...attention, ...ffn, ...output];
+    return [...stack('attentionNorm'), ...stack('ffnNorm'), norm, embedding, ...attention, ...ffn, ...output];
   }
   const half = headDim(c) / 2;
   return [
     embedding,
-    ...stack('attentionNorm', 1, C), ...attention,
-    ...stack('ffnNorm', 1, C), ...ffn,
+    ...stack('attentionNorm'), ...attention,
+    ...stack('ffnNorm'), ...ffn,
     norm,
-    { name: 'freqCisReal', rows: c.maxSeqLen, cols: half, skip: true },
-    { name: 'freqCisImag', rows: c.maxSeqLen, cols: half, skip: true },
+    { name: 'freqCisReal', rows: c.maxSeqLen, cols: half },
+    { name: 'freqCisImag', rows: c.maxSeqLen, cols: half },
     ...output,
   ];
 }
 
 function assemble(c: LlamaConfig, specs: Map<string, MatrixSpec>): ModelLayout['weights'] {
-  const matrix = (name: string): MatrixSpec => specs.get(name)!;
-  const gain = (name: string): GainSpec => ({ name, type: 'f32', length: c.dim, offset: specs.get(name)!.offset });
-  const tokenEmbedding = matrix('tokenEmbedding');
-  const layers: LayerLayout[] = Array.from({ length: c.nLayers }, (_, l) => {
-    const p = `layers.${l}.`;
-    return {
-      attentionNorm: gain(p + 'attentionNorm'),
-      wq: matrix(p + 'wq'),
-      wk: matrix(p + 'wk'),
-      wv: matrix(p + 'wv'),
-      wo: matrix(p + 'wo'),
-      ffnNorm: gain(p + 'ffnNorm'),
-      w1: matrix(p + 'w1'),
-      w2: matrix(p + 'w2'),
-      w3: matrix(p + 'w3'),
-    };
-  });
-  const output = c.sharedClassifier ? tokenEmbedding : matrix('output');
-  return { tokenEmbedding, layers, norm: gain('norm'), output };
+  const matrix = (p: ParameterSlot): MatrixSpec => specs.get(p.name)!;
+  return assembleWeights(c, matrix, (p, length) => ({ name: p.name, type: 'f32' as const, length, offset: matrix(p).offset }));
 }
 
 export interface WriteLlama2cOptions {
@@ -205,14 +192,9 @@ function writeHeader(w: BinaryWriter, h: Llama2cHeader): void {
 
 // The float32 values of one slot, checked against the shape the config implies.
 function slotValues(model: LlamaModel, s: Slot): Float32Array {
-  if (s.name === 'freqCisReal' || s.name === 'freqCisImag') return ropeTable(model.config, s.name === 'freqCisReal');
-  const wts = model.weights;
-  const [, layer, field] = s.name.split('.');
-  const value =
-    s.name === 'tokenEmbedding' ? wts.tokenEmbedding
-    : s.name === 'norm' ? wts.norm
-    : s.name === 'output' ? wts.output
-    : wts.layers[Number(layer)]?.[field as LayerField];
+  if (!s.param) return ropeTable(model.config, s.name === 'freqCisReal');
+  const { layer } = s.param;
+  const value = layer === null || model.weights.layers[layer] ? atSlot<WeightTensor | Float32Array | undefined>(model.weights, s.param) : undefined;
   if (value === undefined) throw new Error(`writeLlama2c: model has no ${s.name}`);
   if (value instanceof Float32Array) {
     if (value.length !== s.cols) throw new Error(`writeLlama2c: ${s.name} has ${value.length} values, expected ${s.cols}`);

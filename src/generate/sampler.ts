@@ -1,7 +1,7 @@
 // Turning logits into the next token. The order follows common practice (llama.cpp):
 //   repetition penalty → (temperature 0: argmax) → top-k → temperature → softmax → top-p → min-p → draw
 // The paper samples with nucleus (top-p) sampling; the others are what users expect.
-import { Rng } from './rng.js';
+import { Rng } from '../../reference/random.js';
 
 export interface SamplerOptions {
   temperature?: number; // 0 = greedy (argmax); default 1

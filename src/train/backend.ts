@@ -3,7 +3,8 @@
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, type LlamaConfig } from '../../reference/config.js';
 import { randomModel } from '../../reference/init.js';
 import type { TrainingKernels } from '../../reference/kernels.js';
-import { createGradients, lossAndGradients } from '../../reference/train-model.js';
+import { createGradients, gradientArrays } from '../../reference/gradients.js';
+import { lossAndGradients } from '../../reference/train-model.js';
 import { tsTrainingKernels } from '../../reference/ts-kernels.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { createWasmTrainingKernels, type WasmTrainingKernels } from '../backends/wasm/training.js';
@@ -42,8 +43,8 @@ function selfCheck(kernels: TrainingKernels, place: (m: LlamaModel) => LlamaMode
   const tested = createGradients(config);
   const lossRef = lossAndGradients(randomModel(config, 1), tsTrainingKernels, batch, reference);
   const loss = lossAndGradients(place(randomModel(config, 1)), kernels, batch, tested);
-  const ref = [reference.tokenEmbedding, reference.output, reference.norm, ...reference.layers.flatMap((g) => Object.values(g))];
-  const got = [tested.tokenEmbedding, tested.output, tested.norm, ...tested.layers.flatMap((g) => Object.values(g))];
+  const ref = gradientArrays(reference);
+  const got = gradientArrays(tested);
   const worst = Math.max(...ref.map((r, i) => relativeError(got[i], r)));
   if (!(Math.abs(loss - lossRef) < 1e-4) || !(worst < 1e-3)) {
     throw new Error(`self-check against the ts kernels failed (loss ${loss} vs ${lossRef}, gradient error ${worst}); rebuild with \`npm run build\``);

@@ -19,8 +19,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f32Tensor } from '../../reference/tensor.js';
-import { createGradients, namedParameters, type LlamaGradients } from '../../reference/train-model.js';
-import type { LlamaModel } from '../../reference/weights.js';
+import { createGradients, namedParameters, type LlamaGradients } from '../../reference/gradients.js';
+import { assembleWeights, atSlot, parameterCount, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { modelToGGUF } from '../convert/to-gguf.js';
 import { writeLlama2c } from '../formats/llama2c.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
@@ -54,16 +54,8 @@ export interface LoadedCheckpoint {
 
 // A model whose weights are the given arrays (shaped as createGradients makes them).
 function modelOverArrays(config: LlamaConfig, a: LlamaGradients): LlamaModel {
-  const { dim: C, hiddenDim: H, vocabSize: V } = config;
-  const qDim = config.nHeads * (C / config.nHeads);
-  const kvD = config.nKvHeads * (C / config.nHeads);
-  const tokenEmbedding = f32Tensor(a.tokenEmbedding, V, C);
-  const layers = a.layers.map((g) => ({
-    attentionNorm: g.attentionNorm, wq: f32Tensor(g.wq, qDim, C), wk: f32Tensor(g.wk, kvD, C), wv: f32Tensor(g.wv, kvD, C),
-    wo: f32Tensor(g.wo, C, qDim), ffnNorm: g.ffnNorm, w1: f32Tensor(g.w1, H, C), w2: f32Tensor(g.w2, C, H), w3: f32Tensor(g.w3, H, C),
-  }));
-  const output = config.sharedClassifier ? tokenEmbedding : f32Tensor(a.output, V, C);
-  return { config, weights: { tokenEmbedding, layers, norm: a.norm, output } };
+  const matrix = (slot: ParameterSlot, rows: number, cols: number) => f32Tensor(atSlot(a, slot), rows, cols);
+  return { config, weights: assembleWeights(config, matrix, (slot) => atSlot(a, slot)) };
 }
 
 // The bytes of optimizer.bin for a trainer and its state.
@@ -119,10 +111,7 @@ export function parseOptimizerFile(bytes: Uint8Array, fileName: string): LoadedC
   }
   const state = checkState(parsed, fileName);
   const c = state.config;
-  const qDim = c.dim; // nHeads · headDim
-  const kvD = (c.dim / c.nHeads) * c.nKvHeads;
-  const perLayer = 2 * c.dim + 2 * qDim * c.dim + 2 * kvD * c.dim + 3 * c.hiddenDim * c.dim;
-  const floats = 3 * (c.vocabSize * c.dim * (c.sharedClassifier ? 1 : 2) + c.nLayers * perLayer + c.dim);
+  const floats = 3 * parameterCount(c); // value, m, v
   const bodyAt = HEADER_BYTES + ((jsonBytes + 3) & ~3);
   if (bytes.length !== bodyAt + 4 * floats) {
     throw new Error(`${fileName}: the config implies ${bodyAt + 4 * floats} bytes (weights and moments), the file has ${bytes.length}`);

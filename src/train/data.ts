@@ -14,7 +14,7 @@
 //              accumulation are consecutive slices of the step's B·A windows.
 import { readFileSync } from 'node:fs';
 import type { Batch } from '../../reference/train-model.js';
-import { Rng } from '../generate/rng.js';
+import { Rng } from '../../reference/random.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
 export const TOKEN_FILE_MAGIC = 0x4b4f544c; // "LTOK" little-endian

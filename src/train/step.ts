@@ -1,12 +1,11 @@
-// One optimizer step of LLaMA training: loss and gradients, global-norm clipping, AdamW.
+// One optimizer step of LLaMA training over one or more micro-batches: the mean loss and its
+// gradients (reference/train-model.ts), global-norm clipping, AdamW (reference/).
+import { adamwStep, createAdamW, LLAMA_ADAMW, type AdamWConfig, type AdamWState } from '../../reference/adamw.js';
+import { clipGradNorm } from '../../reference/clip.js';
+import { createGradients, namedParameters, type LlamaGradients, type NamedParameter } from '../../reference/gradients.js';
 import type { TrainingKernels } from '../../reference/kernels.js';
-import {
-  createGradients, lossAndGradients, namedParameters,
-  type Batch, type LlamaGradients, type NamedParameter, type TrainForwardOptions,
-} from '../../reference/train-model.js';
+import { lossAndGradients, trainForward, type Batch, type TrainForwardOptions } from '../../reference/train-model.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { adamwStep, createAdamW, LLAMA_ADAMW, type AdamWConfig, type AdamWState } from './adamw.js';
-import { clipGradNorm } from './clip.js';
 
 export interface TrainerOptions {
   adamw?: AdamWConfig; // default LLAMA_ADAMW
@@ -39,9 +38,19 @@ export interface StepResult {
   gradNorm: number; // global gradient norm before clipping
 }
 
-export function trainStep(trainer: Trainer, batch: Batch, lr: number): StepResult {
-  const loss = lossAndGradients(trainer.model, trainer.kernels, batch, trainer.grads, trainer.forward);
+// The gradient of the mean loss over `batches` (one batch, or the micro-batches of gradient
+// accumulation, all the same B and T), clipped to the global norm, then one AdamW step at
+// learning rate `lr`.
+export function trainStep(trainer: Trainer, batches: Batch | readonly Batch[], lr: number): StepResult {
+  const loss = lossAndGradients(trainer.model, trainer.kernels, batches, trainer.grads, trainer.forward);
   const gradNorm = clipGradNorm(trainer.params.map((p) => p.grad), trainer.maxGradNorm);
   adamwStep(trainer.optimizer, trainer.params, lr, trainer.adamw);
   return { loss, gradNorm };
+}
+
+// The mean loss over batches, forward only (evaluation).
+export function meanLoss(trainer: Trainer, batches: readonly Batch[]): number {
+  let sum = 0;
+  for (const batch of batches) sum += trainForward(trainer.model, trainer.kernels, batch, { recompute: true }).loss;
+  return sum / batches.length;
 }

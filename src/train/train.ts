@@ -4,7 +4,7 @@
 //
 //   for step = 1 .. steps:
 //     batches = stepBatches(seed, step)                   A micro-batches of B × (T+1) tokens
-//     loss = accumulatedStep(batches, lrAt(step))         mean grad, clip, AdamW
+//     loss = trainStep(batches, lrAt(step))               mean grad, clip, AdamW
 //     every evalEvery steps: mean loss over fixed validation batches
 //     every saveEvery steps, on abort (Ctrl-C), at stopAfter and at the end: checkpoint
 //
@@ -13,21 +13,20 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { swigluHiddenDim, validateConfig, DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, type LlamaConfig } from '../../reference/config.js';
+import { LLAMA_ADAMW } from '../../reference/adamw.js';
 import { randomModel } from '../../reference/init.js';
+import { lrAt } from '../../reference/schedule.js';
 import type { Batch } from '../../reference/train-model.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { accumulatedStep, meanLoss } from './accumulate.js';
-import { LLAMA_ADAMW } from './adamw.js';
 import { removeStaleTemporaries } from '../formats/atomic-file.js';
 import { createTrainingBackend, type TrainBackend } from './backend.js';
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { readTokenFile, splitTokens, stepBatches, validationBatches, type TokenArray } from './data.js';
 import { prepareData } from './prepare.js';
 import { progressLine, Reporter, writeLogFiles, type TrainLog } from './report.js';
-import { lrAt } from './schedule.js';
-import { createTrainer, type Trainer } from './step.js';
+import { createTrainer, meanLoss, trainStep, type Trainer } from './step.js';
 
 export interface TrainOptions {
   out: string; // output folder: checkpoint, tokenizer, tokens, log.json, loss.svg
@@ -214,7 +213,7 @@ async function loop(s: Session, trainer: Trainer, tokens: TokenArray, valBatches
   for (let step = firstStep; step <= o.steps; step++) {
     const t0 = performance.now();
     const lr = lrAt(step, schedule);
-    const { loss, gradNorm } = accumulatedStep(trainer, stepBatches(tokens, o.seed, step, o.batch, o.seqLen, o.gradAccum), lr);
+    const { loss, gradNorm } = trainStep(trainer, stepBatches(tokens, o.seed, step, o.batch, o.seqLen, o.gradAccum), lr);
     if (!Number.isFinite(loss)) throw new Error(`step ${step}: the loss is ${loss}; lower --lr (the last checkpoint is still in ${o.out})`);
     const seconds = (performance.now() - t0) / 1000;
     s.state.step = step;

@@ -1,13 +1,13 @@
-// AdamW (Loshchilov & Hutter 2019), as the LLaMA paper trains: β1 0.9, β2 0.95, eps 1e-8,
-// decoupled weight decay 0.1 on matrices and embeddings, none on norm gains. Per parameter
-// p with gradient g, at step t = 1, 2, …, from m = v = 0 (torch.optim.AdamW's semantics):
+// AdamW (Loshchilov & Hutter 2019), as the LLaMA paper trains (§2.2): β1 0.9, β2 0.95,
+// eps 1e-8, decoupled weight decay 0.1 on matrices and embeddings, none on norm gains. Per
+// parameter p with gradient g, at step t = 1, 2, …, from m = v = 0 (torch.optim.AdamW's semantics):
 //
 //   p ← p · (1 − lr·wd)                                   decay first, and not through m/v
 //   m ← β1 m + (1 − β1) g          v ← β2 v + (1 − β2) g²
 //   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)   bias-corrected step
 //
 // m and v are kept in float32, like the parameters.
-import type { NamedParameter } from '../../reference/train-model.js';
+import type { NamedParameter } from './gradients.js';
 
 export interface AdamWConfig {
   beta1: number;
@@ -52,17 +52,17 @@ export function adamwStep(state: AdamWState, params: readonly NamedParameter[], 
   const { beta1, beta2, eps } = config;
   const stepSize = lr / (1 - beta1 ** t);
   const vCorrection = Math.sqrt(1 - beta2 ** t);
-  params.forEach((p, j) => {
-    const { value, grad } = p;
-    const m = state.m[j];
-    const v = state.v[j];
-    if (grad.length !== value.length || m.length !== value.length) throw new Error(`adamw: ${p.name} has ${value.length} values but ${grad.length} gradients`);
-    const decay = p.decay ? 1 - lr * config.weightDecay : 1;
+  for (let j = 0; j < params.length; j++) {
+    const { value, grad } = params[j];
+    const m = state.m[j]; // [n]
+    const v = state.v[j]; // [n]
+    if (grad.length !== value.length || m.length !== value.length) throw new Error(`adamw: ${params[j].name} has ${value.length} values but ${grad.length} gradients`);
+    const decay = params[j].decay ? 1 - lr * config.weightDecay : 1;
     for (let i = 0; i < value.length; i++) {
       const g = grad[i];
       m[i] = beta1 * m[i] + (1 - beta1) * g;
       v[i] = beta2 * v[i] + (1 - beta2) * g * g;
       value[i] = value[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / vCorrection + eps);
     }
-  });
+  }
 }

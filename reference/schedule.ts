@@ -1,5 +1,5 @@
-// The LLaMA learning-rate schedule: linear warmup from 0 to the peak over `warmup` steps, then
-// a cosine down to minRatio·peak (10 % in the paper) at step `total`, flat after that.
+// The LLaMA learning-rate schedule (§2.2): linear warmup from 0 to the peak over `warmup`
+// steps, then a cosine down to minRatio·peak (10 % in the paper) at step `total`, flat after.
 //
 //   step < warmup:   lr = peak · step / warmup
 //   otherwise:       lr = min + (peak − min) · ½ (1 + cos(π · progress)),

@@ -1,4 +1,4 @@
-// Global-norm gradient clipping, as torch.nn.utils.clip_grad_norm_:
+// Global-norm gradient clipping at 1.0 (the LLaMA paper, §2.2), as torch.nn.utils.clip_grad_norm_:
 //
 //   n = √(Σ over every gradient element of g²);   c = maxNorm / (n + 1e-6);   if c < 1: g ← g·c
 //
