@@ -20,7 +20,7 @@ import { f32Tensor } from '../reference/tensor.js';
 import { createGradients, lossAndGradients, namedParameters, type Batch } from '../reference/train-model.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { caseModel, readExpected, readManifest } from '../src/conform/golden.js';
-import { columnRange } from '../src/backends/wasm/training-pool.js';
+import { columnRange } from '../src/backends/wasm/worker-ops.js';
 import { createWasmTrainingKernels, type WasmTrainingKernels } from '../src/backends/wasm/training.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 import { expectGolden } from './train-golden-helpers.js';
