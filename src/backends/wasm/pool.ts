@@ -98,7 +98,12 @@ async function startWebWorker(init: KernelsInit): Promise<AnyWorker> {
 // Test-only hooks: the option, else $LLAMA_TS_POOL_TEST_HOOKS (Node), else none.
 function testHooks(option?: PoolTestHooks): PoolTestHooks | undefined {
   const fromEnv = isNode() ? process.env[TEST_HOOKS_ENV] : undefined;
-  return option ?? (fromEnv ? (JSON.parse(fromEnv) as PoolTestHooks) : undefined);
+  if (option || !fromEnv) return option;
+  try {
+    return JSON.parse(fromEnv) as PoolTestHooks;
+  } catch (error) {
+    throw new Error(`wasm kernels: $${TEST_HOOKS_ENV} is not JSON: ${(error as Error).message}`);
+  }
 }
 
 export class WorkerPool {
