@@ -17,7 +17,8 @@
 //     every later one throws at once. In Node the workers are the nested workers of a
 //     supervisor thread, whose free event loop sees their 'exit' and wakes us (worker.ts);
 //     in a browser a worker reports what it throws itself, but nothing reports a worker
-//     killed from outside (browsers do so only when the page goes away);
+//     killed from outside (browsers do so only when the page goes away). Nor does anything
+//     watch the supervisor, which runs no kernels and allocates nothing after the start;
 //   - PENDING below zero (more count-downs than workers: a job ran twice): broken too.
 //
 // Workers are unref'd: an idle pool never keeps a Node process alive. close() stops them.
