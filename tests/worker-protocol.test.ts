@@ -71,12 +71,14 @@ describe('worker protocol', () => {
   it('a worker terminated while the pool is idle: the next job throws, naming the op, and later ones at once', () => {
     const r = scenario('terminate-idle') as Record<string, Attempt>;
     expect(r.before.error).toBe('no error');
+    expect(r.okJobs).toBe(0);
     expectBroken(r.first, 'matmulF32', 1, /the worker died \(exited with code 1\)/);
     expectRefused(r.second, 'matmulF32');
   });
 
-  it('a worker terminated as a job starts: an error, not a hang', () => {
+  it('a worker terminated while jobs run: an error, not a hang', () => {
     const r = scenario('terminate-now') as Record<string, Attempt>;
+    expect(r.before.error).toBe('no error'); // the jobs before the death is seen succeed: r.okJobs
     expectBroken(r.first, 'matmulF32', 2, /the worker died \(exited with code 1\)/);
     expectRefused(r.second, 'matmulF32');
   });
@@ -86,6 +88,7 @@ describe('worker protocol', () => {
     expectBroken(r.before, 'matmulF32', 2, /the worker died \(exited with code 70\)/);
     expectRefused(r.first, 'matmulF32');
     expectRefused(r.second, 'matmulF32');
+    expect(r.okJobs).toBe(0);
   });
 
   it('a worker that throws outside a job reports it: an error with its message', () => {
