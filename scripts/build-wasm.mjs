@@ -39,10 +39,11 @@ export const VARIANTS = {
   relaxed: { file: 'kernels-relaxed.wasm', flags: ['--enable', 'relaxed-simd'] },
 };
 
-// The worker script: worker.ts and what it imports (worker-ops.ts), one self-contained ES
-// module; node:worker_threads stays an import (it is only loaded in Node).
+// The worker script, for inference and training jobs alike: worker.ts and what it imports
+// (worker-ops.ts, abi.ts), one self-contained ES module; node:worker_threads stays an
+// import (it is only loaded in Node).
 const workerDir = join(root, 'src', 'backends', 'wasm');
-const WORKER = { entry: join(workerDir, 'worker.ts'), file: 'wasm-worker.mjs', sources: ['worker.ts', 'worker-ops.ts'] };
+const WORKER = { entry: join(workerDir, 'worker.ts'), file: 'wasm-worker.mjs', sources: ['worker.ts', 'worker-ops.ts', 'abi.ts'] };
 
 function newestSourceTime(files = readdirSync(sourceDir).filter((name) => name.endsWith('.ts')).map((name) => join(sourceDir, name))) {
   const times = files.map((file) => statSync(file).mtimeMs);

@@ -22,7 +22,7 @@ import { createGradients, namedParameters } from '../reference/gradients.js';
 import { lossAndGradients, type Batch } from '../reference/train-model.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
 import { caseModel, readExpected, readManifest } from '../src/conform/golden.js';
-import { columnRange } from '../src/backends/wasm/training-pool.js';
+import { columnRange } from '../src/backends/wasm/worker-ops.js';
 import { createWasmTrainingKernels, type WasmTrainingKernels } from '../src/backends/wasm/training.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 import { expectGolden } from './train-golden-helpers.js';

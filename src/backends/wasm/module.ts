@@ -15,45 +15,7 @@
 // or, in a source checkout under Node, from build/. Node reads them with node:fs; browsers
 // fetch them. No `node:` module is imported at the top level (the browser bundle has none).
 import { checkSharedMemory, isNode } from './host.js';
-import { kernelImports } from './worker-ops.js';
-
-// The functions assembly/index.ts exports. Pointers are byte offsets into the shared
-// memory; n0..n1 is the range of weight rows a call computes (threads split a matmul by it).
-export interface KernelExports {
-  heapBase(): number;
-  matmulF32(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  matmulF16(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  // q8_0 / q4_0 weights with f32 activations (assembly/blocks.ts); from T = 4 on the weights
-  // are decoded a block of rows at a time into scratch, blockScratchBytes(K) bytes a thread
-  matmulQ8_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
-  matmulQ4_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
-  blockScratchBytes(K: number): number;
-  // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
-  // (assembly/activations.ts)
-  // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256)
-  quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
-  // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
-  matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  matmulQ4_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  rmsnorm(out: number, x: number, gain: number, T: number, C: number, eps: number): void;
-  rope(x: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
-  swiglu(out: number, gate: number, up: number, n: number): void;
-  softmax(x: number, n: number): void;
-  attention(
-    out: number, q: number, kCache: number, vCache: number, scores: number,
-    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
-  ): void;
-  // causal attention of a prompt from position 0 as matrix products (assembly/attention-train.ts):
-  // scratch scores [T, T] and kT [hd, T]; kv heads g0..g1
-  attentionSequence(
-    out: number, q: number, k: number, v: number, scores: number, kT: number,
-    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
-  ): void;
-  attentionHeads(
-    out: number, q: number, kCache: number, vCache: number, scores: number,
-    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number, h0: number, h1: number,
-  ): void;
-}
+import { kernelImports, type KernelExports } from './abi.js';
 
 export type SimdBuild = 'relaxed' | 'plain';
 export type SimdChoice = SimdBuild | 'auto';

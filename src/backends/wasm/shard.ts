@@ -2,7 +2,8 @@
 // its heap (weights, views, scratch) and the weights placed there. A model normally needs
 // one shard; one larger than a wasm32 memory gets several (plan.ts).
 import { PAGE_BYTES, ScratchArena, WASM32_MAX_BYTES, WasmHeap } from './heap.js';
-import { instantiateKernels, type KernelExports } from './module.js';
+import type { KernelExports } from './abi.js';
+import { instantiateKernels } from './module.js';
 import { WeightStore } from './weights.js';
 
 export class Shard {

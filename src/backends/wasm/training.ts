@@ -2,7 +2,7 @@
 // the AssemblyScript kernels of assembly/backward.ts (with gemm.ts, exp.ts and
 // attention-train.ts), checked against the readable TypeScript ones in
 // tests/wasm-training.test.ts. The matrix products and attention are split across worker
-// threads (training-pool.ts) with the same bits at any thread count.
+// threads (pool.ts, the forward kernels' pool and protocol) with the same bits at any thread count.
 //
 // Built on the forward WASM kernels (kernels.ts): rmsnorm and rope are theirs, and the
 // matmul of quantized weights. Ours:
@@ -24,20 +24,11 @@ import type { TrainingKernels } from '../../../reference/kernels.js';
 import type { WeightTensor } from '../../../reference/tensor.js';
 import type { LayerWeights, LlamaModel } from '../../../reference/weights.js';
 import { createWasmKernels, DEFAULT_MIN_PARALLEL_WORK, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './kernels.js';
-import { compileKernels, instantiateKernels, type KernelExports } from './module.js';
+import type { KernelExports } from './abi.js';
+import { compileKernels, instantiateKernels } from './module.js';
+import { WorkerPool } from './pool.js';
 import { Frame, ScratchBlock, type FrameHost } from './training-frame.js';
-import { attentionScratch, Job, TrainingPool, type PoolExports } from './training-pool.js';
-
-// The functions assembly/backward.ts adds (the pool's slice functions among them). Pointers
-// are byte offsets into the memory.
-export interface TrainingExports extends KernelExports, PoolExports {
-  transposeF32(dst: number, src: number, rows: number, cols: number): void;
-  rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, T: number, C: number, eps: number): void;
-  ropeBackward(dx: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
-  swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
-  softmaxF32(x: number, n: number): void;
-  swigluF32(out: number, gate: number, up: number, n: number): void;
-}
+import { attentionScratch, Op } from './worker-ops.js';
 
 export interface WasmTrainingKernels extends TrainingKernels {
   readonly name: 'wasm';
@@ -84,8 +75,8 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
 
   constructor(
     readonly forward: WasmKernels,
-    private readonly wasm: TrainingExports,
-    private readonly pool: TrainingPool | undefined,
+    private readonly wasm: KernelExports,
+    private readonly pool: WorkerPool | undefined,
     private readonly minParallelWork: number,
   ) {
     this.scratch = new ScratchBlock((floats) => this.allocate(floats));
@@ -157,7 +148,7 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
   // C[M, P] (+)= A[M, R] · B[R, P] (pointers), split across the threads when large enough.
   private gemm(c: number, a: number, b: number, M: number, R: number, P: number, accumulate: boolean): void {
     const acc = accumulate ? 1 : 0;
-    if (this.pool && P > 8 && M * R * P >= this.minParallelWork) this.pool.run(this.wasm, Job.gemm, [c, a, b, M, R, P, acc]);
+    if (this.pool && P > 8 && M * R * P >= this.minParallelWork) this.pool.run(Op.gemmF32, 0, [c, a, b, M, R, P, acc], this.wasm);
     else this.wasm.gemmF32(c, a, b, M, R, P, 0, P, acc);
   }
 
@@ -169,7 +160,8 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
     const threads = parallel ? this.threads : 1;
     const scratch = f.temp(threads * perThread); // threads × [attentionScratch]
     if (parallel) {
-      this.pool!.run(this.wasm, backward ? Job.attentionBackward : Job.attention, [...tensors, scratch, 4 * perThread, T, nHeads, nKvHeads, hd]);
+      const op = backward ? Op.attentionSequenceBackward : Op.attentionSequence;
+      this.pool!.run(op, 0, [...tensors, scratch, T, nHeads, nKvHeads, hd, 4 * perThread], this.wasm);
     } else if (backward) {
       const [dq, dk, dv, dout, q, k, v] = tensors;
       const [tt, ht] = [4 * T * T, 4 * hd * T]; // bytes of a [T, T] and an [hd, T] matrix
@@ -332,14 +324,14 @@ export async function createWasmTrainingKernels(options: WasmKernelsOptions = {}
     throw new Error(`wasm training kernels: threads must be an integer in 1..256, got ${threads}`);
   }
   const forward = await createWasmKernels({ ...options, threads: 1 });
-  let pool: TrainingPool | undefined;
+  let pool: WorkerPool | undefined;
   try {
     const module = await compileKernels(options.wasmPath, options.simd); // the forward kernels' build
-    const wasm = (await instantiateKernels(module, forward.memory)) as unknown as TrainingExports;
+    const wasm = await instantiateKernels(module, forward.memory);
     if (typeof wasm.attentionSequenceBackward !== 'function') {
       throw new Error(`wasm training kernels: ${options.wasmPath ?? 'kernels.wasm'} has no backward kernels; rebuild it with \`node scripts/build-wasm.mjs\``);
     }
-    if (threads > 1) pool = await TrainingPool.start(threads - 1, module, forward.memory);
+    if (threads > 1) pool = await WorkerPool.start(threads - 1, module, [forward.memory]); // shard 0: the forward kernels' memory
     return new WasmTrainingBackend(forward, wasm, pool, options.minParallelWork ?? DEFAULT_MIN_PARALLEL_WORK);
   } catch (error) {
     await pool?.close();

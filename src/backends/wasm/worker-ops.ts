@@ -1,44 +1,67 @@
-// The jobs that threads share, and how one thread runs its slice of a job. The main thread
-// and every worker call runSlice with the same control block, so each output row (or
-// attention head) is computed by exactly one thread with the same kernel code: results do
-// not depend on the number of threads, bit for bit.
-//
-// Control block: an Int32Array over a SharedArrayBuffer, written by the main thread only
-// (except PENDING, which workers count down):
-//
-//   [GEN]       job generation; bumped (and notified) once per job; workers wait on it
-//   [PENDING]   workers that have not finished the current job; main waits for 0
-//   [OP]        what to run (Op below)
-//   [SHARD]     which WASM memory (and instance) the pointers refer to
-//   [SLICES]    threads taking part: the main thread is slice 0, worker i is slice i+1
-//   [FAILED]    set by a worker whose kernel threw (it goes on serving)
-//   [ARGS ..]   the kernel's integer arguments (byte offsets and sizes)
+// The protocol between the pool (pool.ts) and its worker threads (worker.ts): the control
+// block's layout, the jobs, and how one thread runs its slice of a job. The main thread and
+// every worker call runSlice with the same control block, so each output row, column panel
+// or attention head is computed by exactly one thread with the same kernel code: results
+// do not depend on the number of threads, bit for bit. Inference (kernels.ts) and training
+// (training.ts) use the same pool and protocol; only their ops differ.
 //
 // This file imports nothing at run time: it is bundled into the worker script.
-import type { KernelExports } from './module.js';
+import type { KernelExports } from './abi.js';
 
-export const GEN = 0;
-export const PENDING = 1;
-export const OP = 2;
-export const SHARD = 3;
-export const SLICES = 4;
-export const FAILED = 5; // non-zero: the slice of a worker whose kernel threw
-export const ARGS = 8;
+// ---- control block: Int32 slots, then two text areas, over one SharedArrayBuffer
+
+// Int32 slots. The main thread writes the job (op, shard, slices, args), resets the failure
+// slots and PENDING, then bumps GEN, which publishes all of it. Workers write only PENDING
+// (counting down), the failure slots and the broken slots.
+export const Slot = {
+  gen: 0, // job generation: bumped (and notified) once per job; workers wait on it
+  pending: 1, // workers that have not finished the current job; the main thread waits for 0
+  op: 2, // what to run (Op below)
+  shard: 3, // which WASM memory (and instance) the pointers refer to
+  slices: 4, // threads taking part: the main thread is slice 0, worker i is slice i+1
+  failed: 5, // first worker slice whose job threw (claimed by compareExchange); it goes on serving
+  failedLength: 6, // bytes of its message in the failure text area
+  brokenClaim: 7, // 1 once someone has begun to report the pool broken (one report wins)
+  broken: 8, // slice of a worker that died or broke the protocol; its reason in the broken text area
+  brokenLength: 9,
+  args: 10, // MAX_ARGS integer arguments of the kernel (byte offsets and sizes)
+} as const;
 export const MAX_ARGS = 16;
-export const CONTROL_INTS = ARGS + MAX_ARGS;
+const INTS = 32; // Slot.args + MAX_ARGS, rounded up
+const TEXT_BYTES = 256;
+const FAILED_TEXT = 4 * INTS; // byte offset of the failure text area [TEXT_BYTES]
+const BROKEN_TEXT = FAILED_TEXT + TEXT_BYTES; // byte offset of the broken text area [TEXT_BYTES]
+export const CONTROL_BYTES = BROKEN_TEXT + TEXT_BYTES;
+
+// Added to PENDING by whoever reports the pool broken, after writing Slot.broken: PENDING
+// is the word the main thread sleeps on, so changing it (and notifying) wakes the main
+// thread or makes its next Atomics.wait return at once, whatever the interleaving; it then
+// sees Slot.broken. Large enough that the live workers' count-down never brings it to 0.
+export const BROKEN_PENDING = 1 << 24;
+
+// ---- jobs
 
 export const Op = {
   stop: 0,
-  matmulF32: 1,
+  matmulF32: 1, // args: out x w T K N
   matmulF16: 2,
   matmulQ8_0: 3, // args as matmul, then scratch and its bytes per thread (blockScratchBytes)
   matmulQ4_0: 4,
   attention: 5, // args: out q k v scores T pos0 nHeads nKvHeads hd scoresStride
   matmulQ8_0Q8: 6, // args as matmul, with x the quantized activations (quantizeActivations)
   matmulQ4_0Q8: 7,
-  attentionSequence: 8, // args: out q k v scratch T nHeads nKvHeads hd scratchStride (prompt from position 0)
+  attentionSequence: 8, // args: out q k v scratch T nHeads nKvHeads hd scratchStride (from position 0)
+  gemmF32: 9, // args: c a b M R P accumulate (training's matrix product, split by column panels)
+  attentionSequenceBackward: 10, // args: dq dk dv dout q k v scratch T nHeads nKvHeads hd scratchStride
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
+
+const OP_NAMES: readonly string[] = Object.entries(Op).sort((a, b) => a[1] - b[1]).map(([name]) => name);
+
+// The op's name for messages, or undefined for a code that is no op.
+export function opName(op: number): string | undefined {
+  return Number.isInteger(op) && op >= 0 ? OP_NAMES[op] : undefined;
+}
 
 const MATMUL_EXPORT = {
   [Op.matmulF32]: 'matmulF32',
@@ -54,11 +77,23 @@ export function sliceRange(total: number, i: number, n: number): [number, number
   return [Math.floor((i * total) / n), Math.floor(((i + 1) * total) / n)];
 }
 
-// Runs this thread's share of the job described in `control`.
+// Columns of slice i of n: multiples of 8 (gemmF32's whole panels) except at the end.
+export function columnRange(P: number, i: number, n: number): [number, number] {
+  const [lo, hi] = sliceRange(Math.ceil(P / 8), i, n);
+  return [Math.min(lo * 8, P), Math.min(hi * 8, P)];
+}
+
+// Floats of per-slice scratch the sequence attention jobs need: [T, T] scores and [hd, T]
+// keys forward; p, dp, pT [T, T] and kT, vT [hd, T] backward.
+export function attentionScratch(T: number, hd: number, backward: boolean): number {
+  return backward ? 3 * T * T + 2 * hd * T : T * T + hd * T;
+}
+
+// Runs this thread's share of the job described in `control`; throws on an op it does not know.
 export function runSlice(wasm: KernelExports, control: Int32Array, slice: number): void {
-  const op = control[OP];
-  const slices = control[SLICES];
-  const a = (i: number): number => control[ARGS + i] >>> 0; // byte offsets may pass 2 GiB
+  const op = control[Slot.op];
+  const slices = control[Slot.slices];
+  const a = (i: number): number => control[Slot.args + i] >>> 0; // byte offsets may pass 2 GiB
   if (op in MATMUL_EXPORT) {
     // matmul(out, x, w, T, K, N): split the N weight rows
     // (q8_0 / q4_0 with f32 activations: each slice its own scratch, a(6) + slice·a(7))
@@ -73,30 +108,106 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
   } else if (op === Op.attentionSequence) {
     // over kv heads; each slice has its own scratch: scores [T, T], then Kᵀ [hd, T]
     const [g0, g1] = sliceRange(a(7), slice, slices);
-    const scratch = a(4) + slice * a(9);
+    const s = a(4) + slice * a(9);
     const T = a(5);
-    if (g0 < g1) wasm.attentionSequence(a(0), a(1), a(2), a(3), scratch, scratch + 4 * T * T, T, a(6), a(7), a(8), g0, g1);
+    if (g0 < g1) wasm.attentionSequence(a(0), a(1), a(2), a(3), s, s + 4 * T * T, T, a(6), a(7), a(8), g0, g1);
+  } else if (op === Op.gemmF32) {
+    // C[M, P] (+)= A[M, R] · B[R, P]: split the P columns in whole panels of 8
+    const [p0, p1] = columnRange(a(5), slice, slices);
+    if (p0 < p1) wasm.gemmF32(a(0), a(1), a(2), a(3), a(4), a(5), p0, p1, a(6));
+  } else if (op === Op.attentionSequenceBackward) {
+    // over kv heads; each slice has its own scratch: p, dp, pT [T, T], then kT, vT [hd, T]
+    const [g0, g1] = sliceRange(a(10), slice, slices);
+    const s = a(7) + slice * a(12);
+    const [T, hd] = [a(8), a(11)];
+    const [tt, ht] = [4 * T * T, 4 * hd * T]; // bytes of a [T, T] and an [hd, T] matrix
+    if (g0 < g1) {
+      wasm.attentionSequenceBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), s, s + tt, s + 2 * tt, s + 3 * tt, s + 3 * tt + ht, T, a(9), a(10), hd, g0, g1);
+    }
+  } else {
+    throw new Error(`unknown op ${op}`);
   }
 }
 
-// What the kernels module imports: the memory, and an abort that only a debug build (with
-// assertions) can reach.
-export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  return {
-    env: {
-      memory,
-      abort(_message: number, _file: number, line: number, column: number): never {
-        throw new Error(`wasm kernels: abort at line ${line}, column ${column}`);
-      },
-    },
-  };
+// ---- failures and breakage, with their messages
+
+// `text` into the text area at byte `at`, UTF-8, cut to TEXT_BYTES.
+function writeText(control: Int32Array, at: number, lengthSlot: number, text: string): void {
+  const bytes = new TextEncoder().encode(text).subarray(0, TEXT_BYTES);
+  new Uint8Array(control.buffer, at, TEXT_BYTES).set(bytes);
+  Atomics.store(control, lengthSlot, bytes.length);
 }
 
-// The first message a worker gets: the compiled module, every memory (one per shard, in
-// shard order), the control block and the worker's slice number (1, 2, ...).
-export interface WorkerInit {
+function readText(control: Int32Array, at: number, lengthSlot: number): string {
+  const length = Math.min(Atomics.load(control, lengthSlot), TEXT_BYTES);
+  // a copy: browsers' TextDecoder refuses views of shared memory
+  return new TextDecoder().decode(new Uint8Array(control.buffer, at, length).slice());
+}
+
+// A worker whose slice threw: the first one records its slice and message (the main thread
+// throws them once PENDING reaches 0; the count-down publishes them).
+export function reportFailure(control: Int32Array, slice: number, error: unknown): void {
+  if (Atomics.compareExchange(control, Slot.failed, 0, slice) === 0) writeText(control, FAILED_TEXT, Slot.failedLength, describe(error));
+}
+
+export function failureText(control: Int32Array): string {
+  return readText(control, FAILED_TEXT, Slot.failedLength);
+}
+
+// The pool can no longer run jobs: worker `slice` died or broke the protocol. The first
+// report wins; it writes the reason, then Slot.broken, then changes PENDING and notifies,
+// so that a main thread asleep in (or about to enter) its wait on PENDING sees it.
+export function reportBroken(control: Int32Array, slice: number, reason: string): void {
+  if (Atomics.compareExchange(control, Slot.brokenClaim, 0, 1) !== 0) return;
+  writeText(control, BROKEN_TEXT, Slot.brokenLength, reason);
+  Atomics.store(control, Slot.broken, slice);
+  Atomics.add(control, Slot.pending, BROKEN_PENDING);
+  Atomics.notify(control, Slot.pending);
+}
+
+export function brokenText(control: Int32Array): string {
+  return readText(control, BROKEN_TEXT, Slot.brokenLength);
+}
+
+// An error as one line: "RuntimeError: memory access out of bounds".
+export function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+// ---- starting the threads
+
+// Test-only hooks (tests/worker-protocol.test.ts), given to WorkerPool.start or, in Node, as
+// JSON in $LLAMA_TS_POOL_TEST_HOOKS. Absent in normal use; when absent they cost one check
+// per job.
+export interface PoolTestHooks {
+  // The main thread, between bumping GEN and its notify, waits until the workers have done
+  // the job and then this many microseconds more: the late notify of the old hang.
+  stallNotifyMicros?: number;
+  failStart?: number; // the worker of this slice throws while starting
+  exitOn?: { op: string; slice: number }; // the worker of this slice ends its thread on this op
+  throwOutsideOn?: { op: string; slice: number }; // ... throws outside the job's try on this op
+}
+export const TEST_HOOKS_ENV = 'LLAMA_TS_POOL_TEST_HOOKS';
+
+// The message that starts a kernels worker: the compiled module, every memory (one per
+// shard, in shard order), the control block and the worker's slice number (1, 2, ...).
+export interface KernelsInit {
+  role: 'kernels';
   module: WebAssembly.Module;
   memories: WebAssembly.Memory[];
   control: SharedArrayBuffer;
   slice: number;
+  hooks?: PoolTestHooks;
 }
+
+// The message that starts the supervisor (Node): it starts `workers` kernels workers from
+// `script` (this same worker script) and watches them (worker.ts).
+export interface SupervisorInit extends Omit<KernelsInit, 'role' | 'slice'> {
+  role: 'supervisor';
+  script: string;
+  workers: number;
+}
+
+// What a worker answers its parent once started (or not).
+export type StartReply = { ready: true } | { ready: false; error: string };

@@ -1,0 +1,77 @@
+// The WASM ABI of the kernels module (assembly/index.ts): what it exports and what it
+// imports. The one description of it that module.ts (instantiation on the main thread),
+// worker-ops.ts (what a thread's slice of a job calls), kernels.ts and training.ts share, so
+// that none of them imports another just for the types.
+//
+// Pointers are byte offsets into the shared memory; n0..n1, h0..h1, g0..g1 and p0..p1 are
+// the rows, heads, kv heads or columns a call computes (the threads split a job by them).
+//
+// This file imports nothing: it is bundled into the worker script.
+
+export interface KernelExports {
+  // First byte the caller may use: everything below holds the module's static data.
+  heapBase(): number;
+
+  // ---- inference (assembly/matmul.ts, blocks.ts, activations.ts, qmatmul.ts, elementwise.ts, attention.ts)
+  matmulF32(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulF16(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // q8_0 / q4_0 weights with f32 activations (assembly/blocks.ts); from T = 4 on the weights
+  // are decoded a block of rows at a time into scratch, blockScratchBytes(K) bytes a thread
+  matmulQ8_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  matmulQ4_0(out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  blockScratchBytes(K: number): number;
+  // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
+  // (assembly/activations.ts)
+  // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256)
+  quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
+  // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
+  matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ4_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  rmsnorm(out: number, x: number, gain: number, T: number, C: number, eps: number): void;
+  rope(x: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  swiglu(out: number, gate: number, up: number, n: number): void;
+  softmax(x: number, n: number): void;
+  attention(
+    out: number, q: number, kCache: number, vCache: number, scores: number,
+    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number,
+  ): void;
+  attentionHeads(
+    out: number, q: number, kCache: number, vCache: number, scores: number,
+    T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number, h0: number, h1: number,
+  ): void;
+  // causal attention of a sequence from position 0 as matrix products (assembly/attention-train.ts),
+  // for prompts and training: scratch scores [T, T] and kT [hd, T]; kv heads g0..g1
+  attentionSequence(
+    out: number, q: number, k: number, v: number, scores: number, kT: number,
+    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
+  ): void;
+
+  // ---- training (assembly/backward.ts, gemm.ts, attention-train.ts)
+  // C[M, P] (+)= A[M, R] · B[R, P], columns p0..p1 (whole panels of 8 but at the end)
+  gemmF32(c: number, a: number, b: number, M: number, R: number, P: number, p0: number, p1: number, accumulate: number): void;
+  // scratch p, dp, pT [T, T] and kT, vT [hd, T]; kv heads g0..g1
+  attentionSequenceBackward(
+    dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number,
+    p: number, dp: number, pT: number, kT: number, vT: number,
+    T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
+  ): void;
+  transposeF32(dst: number, src: number, rows: number, cols: number): void;
+  rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, T: number, C: number, eps: number): void;
+  ropeBackward(dx: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
+  softmaxF32(x: number, n: number): void;
+  swigluF32(out: number, gate: number, up: number, n: number): void;
+}
+
+// What the kernels module imports: the memory, and an abort that only a debug build (with
+// assertions) can reach.
+export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
+    env: {
+      memory,
+      abort(_message: number, _file: number, line: number, column: number): never {
+        throw new Error(`wasm kernels: abort at line ${line}, column ${column}`);
+      },
+    },
+  };
+}
