@@ -23,14 +23,12 @@ import { perplexityOfPlan } from '../src/eval/perplexity.js';
 import { parseTask } from '../src/eval/tasks.js';
 import { vocabularyFromSentencePieceModel } from '../src/tokenizer/sentencepiece-model.js';
 import { readFileSync } from 'node:fs';
+import { STORY } from './eval-data.js';
 
 const data = (rel: string) => fileURLToPath(new URL(`../../shared/data/${rel}`, import.meta.url));
 const STORIES_GGUF = data('stories260K/stories260K.gguf');
 const TOK512_MODEL = data('stories260K/tok512.model');
 const RELATIVE = 1e-3;
-
-export const STORY = `Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friend Tom. One day, they saw a big red ball under a tree. Lily wanted to kick the ball, but Tom said it was not theirs. They looked around and found a sad boy who had lost his ball. Lily gave the ball back to the boy, and he smiled. "Thank you!" he said. The three children played together all day. When the sun went down, Lily went home to her mom. She told her mom about the ball and the boy. Her mom hugged her and said, "You were very kind today." Lily was happy. She went to bed and dreamed about the park, the ball and her new friend.
-The next morning, Tom came to Lily's house with a small dog. The dog was brown and had a long tail. "His name is Max," said Tom. Lily and Max ran in the garden and jumped over the flowers. Max found a stick and gave it to Lily. She threw the stick far away, and Max ran to get it. Tom laughed and clapped his hands. Then it started to rain, so the children went inside and ate cookies with milk.`;
 
 const TASK = [
   { context: 'Once upon a time, there was a little girl named Lily. She loved to play', choices: ['outside in the park.', 'with her toys.', 'the piano at school every day.'], answer: 0 },

@@ -121,7 +121,7 @@ export function evaluateTask(ev: Evaluator, task: Task, options: EvalOptions = {
 }
 
 // K distinct items of the pool, none of them `exclude`.
-function drawShots(pool: TaskItem[], k: number, exclude: TaskItem | undefined, rng: Rng): TaskItem[] {
+export function drawShots(pool: TaskItem[], k: number, exclude: TaskItem | undefined, rng: Rng): TaskItem[] {
   const candidates = exclude ? pool.filter((x) => x !== exclude) : [...pool];
   for (let i = 0; i < k; i++) { // partial Fisher-Yates
     const j = i + (rng.nextU32() % (candidates.length - i));
@@ -131,7 +131,7 @@ function drawShots(pool: TaskItem[], k: number, exclude: TaskItem | undefined, r
 }
 
 // A solved item as a shot: its context completed with the right continuation.
-function solved(item: TaskItem): string {
+export function solved(item: TaskItem): string {
   const r = item.requests[item.gold];
   return r.context + r.continuation;
 }
