@@ -129,6 +129,9 @@ const write = (name, items) => {
   console.log(`${name}: ${items.length} items`);
 };
 mkdirSync(OUT, { recursive: true });
+const heldOutText = text.slice(text.indexOf('\n', heldOutFrom) + 1);
+writeFileSync(join(OUT, 'kjv-heldout.txt'), heldOutText);
+console.log(`kjv-heldout.txt: ${heldOutText.length} characters`);
 write('kjv-cloze.jsonl', cloze(trainedOn, 300, rng(1611)));
 write('kjv-cloze-heldout.jsonl', cloze(heldOut, 200, rng(1612)));
 write('kjv-grammar.jsonl', grammar(300, rng(1613)));

@@ -1,4 +1,4 @@
-// A TinyStories-like text for the evaluation tests: long enough for several chunks of
-// stories260K's tokens (several chunks of 64).
+// A TinyStories-like text for the evaluation tests: long enough for several 64-token
+// chunks of stories260K's tokens.
 export const STORY = `Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friend Tom. One day, they saw a big red ball under a tree. Lily wanted to kick the ball, but Tom said it was not theirs. They looked around and found a sad boy who had lost his ball. Lily gave the ball back to the boy, and he smiled. "Thank you!" he said. The three children played together all day. When the sun went down, Lily went home to her mom. She told her mom about the ball and the boy. Her mom hugged her and said, "You were very kind today." Lily was happy. She went to bed and dreamed about the park, the ball and her new friend.
 The next morning, Tom came to Lily's house with a small dog. The dog was brown and had a long tail. "His name is Max," said Tom. Lily and Max ran in the garden and jumped over the flowers. Max found a stick and gave it to Lily. She threw the stick far away, and Max ran to get it. Tom laughed and clapped his hands. Then it started to rain, so the children went inside and ate cookies with milk.`;
