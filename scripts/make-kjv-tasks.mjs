@@ -11,6 +11,8 @@
 //   kjv-grammar.jsonl        300 synthetic sentences: "And Moses said unto Aaron, Thou" and
 //                            the verb form that agrees with the pronoun (art / is / are / am,
 //                            hast / hath / have, ...), the rest of the sentence the same
+//   kjv-heldout.txt          the held-out text itself: the last 1.5% of the corpus (Revelation
+//                            1:2 to the end), for `llama-ts perplexity`
 //
 // usage: node scripts/make-kjv-tasks.mjs [CORPUS]   (default build/kjv-train/kjv.txt, made by
 // npm run train:default; without it the text is read from `bible` as that script does)
