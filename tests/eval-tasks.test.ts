@@ -15,6 +15,8 @@ describe('task shapes', () => {
     ]);
     expect(t.items[0].gold).toBe(0);
     expect(preprocessHellaswag(' a [header] b  c ')).toBe('a b c');
+    const plain = parseTask(jsonl({ ctx: 'A man sits. he', endings: ['reads.', 'flies.'], label: 1 }), 'h2.jsonl', 'h2');
+    expect([plain.items[0].requests[0].context, plain.items[0].gold]).toEqual(['A man sits. he', 1]);
   });
 
   test('PIQA, ARC, OpenBookQA, BoolQ prompts', () => {

@@ -51,6 +51,7 @@ export async function perplexityCommand(argv: string[]): Promise<number> {
   if (base && context !== undefined && context !== base.header.context) {
     throw new Error(`--context ${context} differs from the base run's context of ${base.header.context} in ${klFile}`);
   }
+  if (base && intFlag(v, 'chunks') !== undefined) throw new Error(`--chunks does not apply to --kl-divergence: the chunks are those of the base run in ${klFile}`);
   context ??= base?.header.context;
 
   const ev = await loadEvaluator({

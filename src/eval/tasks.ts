@@ -3,7 +3,7 @@
 // model's score for a choice is log P(continuation | context), summed over its tokens.
 //
 //   shape        fields                                    context                                 continuations
-//   hellaswag    ctx (or ctx_a, ctx_b), [activity_label],   preprocess(activity_label + ": " + ctx) " " + preprocess(ending)
+//   hellaswag    ctx_a, ctx_b (or ctx), [activity_label],   preprocess(activity_label + ": " + ctx) " " + preprocess(ending)
 //                endings, label
 //   piqa         goal, sol1, sol2, label                   "Question: {goal}\nAnswer:"              " " + sol1 / sol2
 //   arc          question, choices.text/label, answerKey   "Question: {question}\nAnswer:"          " " + text
@@ -83,7 +83,8 @@ type Reader = (d: Record<string, unknown>, where: string) => Omit<TaskItem, 'lin
 
 const READERS: Record<TaskShape, Reader> = {
   hellaswag(d, w) {
-    const ctx = 'ctx' in d ? str(d, 'ctx', w) : `${str(d, 'ctx_a', w)} ${capitalize(str(d, 'ctx_b', w))}`;
+    // The harness builds ctx_a + " " + ctx_b.capitalize(); `ctx` alone (ctx_a + " " + ctx_b) when they are absent.
+    const ctx = 'ctx_a' in d ? `${str(d, 'ctx_a', w)} ${capitalize(str(d, 'ctx_b', w))}` : str(d, 'ctx', w);
     const label = typeof d.activity_label === 'string' ? d.activity_label + ': ' : '';
     const endings = strings(d, 'endings', w).map(preprocessHellaswag);
     return choices(preprocessHellaswag(label + ctx), endings, index(d, 'label', endings.length, w));
