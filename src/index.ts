@@ -27,3 +27,4 @@ export type { Kernels } from '../reference/kernels.js';
 export type { LlamaConfig } from '../reference/config.js';
 export type { LlamaModel, LlamaWeights, LayerWeights } from '../reference/weights.js';
 export type { WeightTensor, DType } from '../reference/tensor.js';
+export * from './eval/index.js';

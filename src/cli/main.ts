@@ -2,7 +2,9 @@
 import { conformCommand } from './conform.js';
 import { convertCommand } from './convert.js';
 import { dumpCommand } from './dump.js';
+import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
+import { perplexityCommand } from './perplexity.js';
 import { quantizeCommand } from './quantize.js';
 import { tokenizeCommand } from './tokenize.js';
 import { trainCommand } from './train.js';
@@ -15,6 +17,8 @@ const commands: Record<string, { summary: string; run(argv: string[]): Promise<n
   dump: { summary: 'write every intermediate tensor of a forward pass (golden names)', run: dumpCommand },
   conform: { summary: 'compare a dump with a golden case, tensor by tensor', run: conformCommand },
   train: { summary: 'train a LLaMA on text files (resumable checkpoints)', run: trainCommand },
+  perplexity: { summary: "perplexity of a text (llama.cpp's chunks), KL divergence between two models", run: perplexityCommand },
+  eval: { summary: 'multiple-choice tasks scored by likelihood (lm-evaluation-harness rules)', run: evalCommand },
 };
 
 const usage = `llama-ts: LLaMA in TypeScript
