@@ -22,7 +22,7 @@ import { loadEvaluator } from '../src/eval/load.js';
 import { evaluateTask } from '../src/eval/multiple-choice.js';
 import { perplexityOfPlan, tokenizeForPerplexity } from '../src/eval/perplexity.js';
 import { readTask } from '../src/eval/run-eval.js';
-import { quantizeFile } from '../src/quant/quantize-file.js';
+import { quantizeFile } from '../src/convert/quantize-file.js';
 import { intFlag, parseFlags } from './lib/args.js';
 import { openLlamaCpp, startLlamaCpp } from './lib/llamacpp.js';
 import { loadavg, machineInfo } from './lib/machine.js';

@@ -22,8 +22,8 @@ import { perplexity, perplexityOfPlan, tokenizeForPerplexity } from '../src/eval
 import { formatDuration, formatProgress } from '../src/eval/report.js';
 import { median, percentile, RunningMean } from '../src/eval/stats.js';
 import { parseTask } from '../src/eval/tasks.js';
-import { Rng } from '../src/generate/rng.js';
-import { quantizeFile } from '../src/quant/quantize-file.js';
+import { Rng } from '../reference/random.js';
+import { quantizeFile } from '../src/convert/quantize-file.js';
 import { vocabularyFromGGUF } from '../src/tokenizer/gguf-vocabulary.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { STORY } from './eval-data.js';

@@ -11,7 +11,7 @@
 // Few-shot: K solved items (the right choice completed), each "context continuation", joined
 // and followed by the item's context with "\n\n", drawn with a fixed seed from --shots-file
 // or else from the task itself without the item being scored.
-import { Rng } from '../generate/rng.js';
+import { Rng } from '../../reference/random.js';
 import type { Evaluator } from './evaluator.js';
 import { scoreItem, tokenizeRequest, type TokenizedRequest } from './likelihood.js';
 import { argmax } from './log-probs.js';
