@@ -19,7 +19,7 @@ import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
 export { loadModelFromBytes, type LoadedModel } from './formats/detect.js';
-export { generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
 export { ByteLevelBpeTokenizer } from './tokenizer/byte-level-bpe.js';

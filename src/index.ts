@@ -10,7 +10,7 @@ export { dumpForward } from './conform/dump.js';
 export { conformTensors, conformSelf, formatReport, type ConformReport } from './conform/conform.js';
 export { readManifest, findCase } from './conform/golden.js';
 export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
-export { generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
+export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Rng } from '../reference/random.js';
 export { loadModel, loadModelFromBytes } from './formats/load.js';

@@ -11,8 +11,7 @@ import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
 import { readModelFileLayout } from './formats/file-layout.js';
-import { isHuggingFaceFolder, readHuggingFaceFolder } from './formats/huggingface-folder.js';
-import { loadModel } from './formats/load.js';
+import { modelPathKind, readModelPath } from './formats/load.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { readTokenizerFile } from './tokenizer/load.js';
 import type { ModelFiles } from './tokenizer/model-vocabulary.js';
@@ -83,7 +82,7 @@ interface OpenedModel {
 }
 
 function openModel(path: string, backend: BackendName): OpenedModel {
-  if (backend === 'wasm' && !isHuggingFaceFolder(path)) {
+  if (backend === 'wasm' && modelPathKind(path) === 'file') {
     // GGUF or llama2.c: only the header now; the weights later, read from the file straight
     // into WASM memory (backends/wasm/direct-load.ts), never held twice.
     const file = readModelFileLayout(path);
@@ -95,13 +94,10 @@ function openModel(path: string, backend: BackendName): OpenedModel {
   return { config: model.config, files, load: async (o) => ({ model, kernels: await createKernels(backend, model, o) }) };
 }
 
-function readWholeModel(path: string): { model: LlamaModel; files: ModelFiles } {
-  if (isHuggingFaceFolder(path)) {
-    const hf = readHuggingFaceFolder(path);
-    return { model: hf.model, files: { name: path, huggingFace: hf } };
-  }
-  const loaded = loadModel(path);
-  return { model: loaded.model, files: { name: path, gguf: loaded.gguf?.metadata } };
+// The whole model in JavaScript memory, and what may hold its vocabulary.
+export function readWholeModel(path: string): { model: LlamaModel; files: ModelFiles } {
+  const { model, gguf, huggingFace } = readModelPath(path);
+  return { model, files: { name: path, gguf: gguf?.metadata, huggingFace } };
 }
 
 export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {

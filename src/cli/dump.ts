@@ -1,8 +1,7 @@
 import { writeFileAtomic } from '../formats/atomic-file.js';
 import { dumpForward, parseIdList } from '../conform/dump.js';
-import { loadModel } from '../formats/load.js';
 import { writeSafetensors } from '../formats/safetensors.js';
-import { closeKernels, createKernels, parseBackend } from '../llama.js';
+import { closeKernels, createKernels, parseBackend, readWholeModel } from '../llama.js';
 import { intFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts dump --model FILE --tokens 1,2,3 [--targets 2,3,4] --out FILE.safetensors
@@ -12,7 +11,7 @@ golden/FORMAT.md): tokens, embedding, per layer attention_norm, q, k, v, attn, a
 ffn_norm, ffn_out, out; norm, logits [T, vocab], decode_logits (one token at a time with the
 KV cache) and, with --targets, the loss. Compare it with a golden case: llama-ts conform.
 
-  --model FILE       GGUF or llama2.c checkpoint
+  --model FILE       GGUF, llama2.c checkpoint or Hugging Face folder
   --tokens IDS       comma-separated token ids
   --targets IDS      next-token targets, one per token (-1 = ignored)
   --out FILE         the safetensors file to write
@@ -31,7 +30,7 @@ export async function dumpCommand(argv: string[]): Promise<number> {
   const out = stringFlag(v, 'out');
   if (!model || !tokens || !out) throw new Error('dump needs --model, --tokens and --out (see llama-ts dump --help)');
   const targets = stringFlag(v, 'targets');
-  const llamaModel = loadModel(model).model;
+  const llamaModel = readWholeModel(model).model;
   const kernels = await createKernels(parseBackend(stringFlag(v, 'backend')), llamaModel, { threads: intFlag(v, 'threads') });
   const tensors = dumpForward(llamaModel, kernels, parseIdList(tokens, '--tokens'), {
     targets: targets ? parseIdList(targets, '--targets') : undefined,

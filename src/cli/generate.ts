@@ -61,7 +61,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     maxTokens: intFlag(v, 'max-tokens'),
     temperature: numberFlag(v, 'temperature'),
     topK: intFlag(v, 'top-k'),
-    topP: numberFlag(v, 'top-p') ?? 0.9,
+    topP: numberFlag(v, 'top-p'), // default: generate's DEFAULT_TOP_P
     minP: numberFlag(v, 'min-p'),
     repetitionPenalty: numberFlag(v, 'repeat-penalty'),
     stop: (v.stop as unknown as string[] | undefined) ?? [],

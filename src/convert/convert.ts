@@ -13,9 +13,8 @@ import { writeFileAtomic } from '../formats/atomic-file.js';
 import { extname } from 'node:path';
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { readHuggingFaceFolder } from '../formats/huggingface-folder.js';
 import { writeLlama2c } from '../formats/llama2c.js';
-import { loadModel } from '../formats/load.js';
+import { readModelPath } from '../formats/load.js';
 import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { vocabularyNotes } from '../tokenizer/gguf-vocabulary.js';
 import { readTokenizerFile } from '../tokenizer/load.js';
@@ -74,17 +73,8 @@ export function outputFormatOf(path: string): OutputFormat {
 }
 
 export function readSource(input: string, tokenizerPath?: string): ConvertInput {
-  let model: LlamaModel;
-  let files: ModelFiles;
-  if (existsSync(input) && statSync(input).isDirectory()) {
-    const hf = readHuggingFaceFolder(input);
-    model = hf.model;
-    files = { name: input, huggingFace: hf };
-  } else {
-    const loaded = loadModel(input);
-    model = loaded.model;
-    files = { name: input, gguf: loaded.gguf?.metadata };
-  }
+  const { model, gguf, huggingFace } = readModelPath(input);
+  const files: ModelFiles = { name: input, gguf: gguf?.metadata, huggingFace };
   const given = tokenizerPath ? readTokenizerFile(tokenizerPath) : undefined;
   return { model, vocab: modelVocabulary(files, given, model.config.vocabSize) };
 }

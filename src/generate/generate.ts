@@ -14,6 +14,11 @@ export interface TextCodec {
   isEndOfGeneration(id: number): boolean; // EOS, and a byte-level vocabulary's end-of-turn tokens
 }
 
+// Generation's sampling defaults, for the library and the CLI alike: temperature 1 with
+// nucleus sampling at p = 0.9 (the paper samples with top-p; 0.9 is llama2.c's run.c
+// default). A bare Sampler has every truncation off unless asked.
+export const DEFAULT_TOP_P = 0.9;
+
 export interface GenerateOptions extends SamplerOptions {
   maxTokens?: number; // new tokens at most (default 256); fewer if the context ends first
   stop?: string[]; // stop before any of these strings would be shown
@@ -47,7 +52,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
     throw new Error(`the prompt is ${promptTokens.length} tokens long, longer than the model's context of ${context}`);
   }
 
-  const sampler = new Sampler(options);
+  const sampler = new Sampler({ ...options, topP: options.topP ?? DEFAULT_TOP_P });
   const decoder = tokenizer.createStreamDecoder();
   for (const t of promptTokens) decoder.push(t); // primes the decoder: the prompt is not re-emitted
   const stops = new StopStringFilter(options.stop ?? []);

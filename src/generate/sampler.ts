@@ -6,7 +6,7 @@ import { Rng } from '../../reference/random.js';
 export interface SamplerOptions {
   temperature?: number; // 0 = greedy (argmax); default 1
   topK?: number; // keep the k most likely tokens; 0 = off
-  topP?: number; // keep the smallest set whose probability reaches p; 1 = off
+  topP?: number; // keep the smallest set whose probability reaches p; 1 = off (the default here; generate's is 0.9)
   minP?: number; // drop tokens below minP × the top probability; 0 = off
   repetitionPenalty?: number; // CTRL's penalty on recently seen tokens; 1 = off
   repetitionWindow?: number; // how many recent tokens the penalty looks at (default 64)
