@@ -1,7 +1,7 @@
 // A model (and its vocabulary) as a GGUF v3 file that llama.cpp runs with nothing else:
 // the `llama` architecture keys (gguf-model.ts ggufFromModel), general.file_type, and the
-// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16, Q8_0 or Q4_0 (quantized
-// as ggml's reference quantizers do, src/quant/quantize.ts); norm gains stay F32.
+// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16 or any quantized type
+// (quantized as ggml's reference quantizers do, src/quant/); norm gains stay F32.
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { ggufFromModel } from '../formats/gguf-model.js';
@@ -10,8 +10,12 @@ import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { convertMatrices } from './storage.js';
 import { ggufTokenizerMetadata } from './tokenizer-metadata.js';
 
-// llama.cpp's `enum llama_ftype` for files whose matrices are all of one type.
-export const GGUF_FILE_TYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+// llama.cpp's `enum llama_ftype` for files whose matrices are all of one type (a K-quant:
+// its _S variant, the one closest to "every matrix in this type"; Q8_K has none).
+export const GGUF_FILE_TYPE: Partial<Record<DType, number>> = {
+  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9,
+  q2_k: 10, q3_k: 11, q4_k: 14, q5_k: 16, q6_k: 18, iq4_nl: 25,
+};
 
 export interface GGUFExportOptions {
   dtype?: DType; // storage type of the matrices (default: as they are; f32 if mixed)
@@ -25,8 +29,9 @@ export function modelToGGUF(model: LlamaModel, options: GGUFExportOptions = {}):
   const stored = convertMatrices(model, dtype, options.notes);
   const meta: GGUFMetadataEntry[] = [];
   if (options.name !== undefined) meta.push(['general.name', options.name, 'string']);
-  meta.push(['general.file_type', GGUF_FILE_TYPE[dtype], 'u32']);
-  if (dtype === 'q8_0' || dtype === 'q4_0') meta.push(['general.quantization_version', 2, 'u32']);
+  const fileType = GGUF_FILE_TYPE[dtype];
+  if (fileType !== undefined) meta.push(['general.file_type', fileType, 'u32']);
+  if (dtype !== 'f32' && dtype !== 'f16') meta.push(['general.quantization_version', 2, 'u32']);
   if (options.vocabulary) {
     if (options.vocabulary.pieces.length !== model.config.vocabSize) {
       throw new Error(`modelToGGUF: the vocabulary has ${options.vocabulary.pieces.length} pieces, the model ${model.config.vocabSize}`);
