@@ -3,15 +3,24 @@
 // of any scale, all-zero blocks included; hand-built blocks whose every byte is known (the
 // 6-bit scale packing of sub-blocks 4-7 above all); and the fallback of rows that are not
 // whole super-blocks. Layout parity with llama.cpp itself: kquants-llamacpp.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, test } from 'vitest';
+import { matmul } from '../reference/matmul.js';
 import { randomModel } from '../reference/init.js';
 import { dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, scaleMinK4, scaleQ3_K } from '../reference/quants-k.js';
 import { dequantizeIQ4_NL, dequantizeQ5_0 } from '../reference/quants-legacy.js';
 import { BLOCK_VALUES, rowBytes, toF32, type DType } from '../reference/tensor.js';
+import { createModelKernels } from '../src/backends/wasm/kernels.js';
+import { widenTensor } from '../src/backends/wasm/widen.js';
 import { convertMatrices, storedType } from '../src/convert/storage.js';
+import { loadModel } from '../src/formats/load.js';
 import { quantize } from '../src/quant/quantize.js';
-import { tinyConfig } from './formats-helpers.js';
+import { quantizeFile } from '../src/quant/quantize-file.js';
+import { dataPath, tinyConfig } from './formats-helpers.js';
+import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';
 
 const ALL: DType[] = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q8_k'];
 
@@ -226,5 +235,47 @@ describe('rows that are not whole super-blocks fall back as llama.cpp does', () 
   it('quantize itself refuses a row that is not whole blocks, naming the type and block', () => {
     expect(() => quantize(new Float32Array(288), 1, 288, 'q6_k')).toThrow(/quantize q6_k: a row of 288 values is not whole blocks of 256/);
     expect(() => rowBytes('q4_k', 288)).toThrow(/q4_k rows need a multiple of 256 values, got 288/);
+  });
+});
+
+describe('quantize a real model to a K-quant: stories260K (dim 64, hidden 172)', () => {
+  it('q4_k: rows of 64 fall back to q5_0, rows of 172 to f16, and the file reads back as written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kquants-'));
+    try {
+      const out = join(dir, 'q4k.gguf');
+      const result = quantizeFile(dataPath('stories260K/stories260K.gguf'), out, { type: 'q4_k' });
+      expect(result.quantized).toEqual([]); // no row is 256 values long
+      expect(result.fallback).toHaveLength(1 + 5 * 6); // the embedding and six matrices a layer
+      expect(result.fallback[0]).toBe('tok_embeddings.weight as q5_0 (rows of 64 values are not whole blocks of 256)');
+      expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.w2 (rows of 172 values are not whole blocks of 32)`));
+      expect(result.notes.join('\n')).toMatch(/stored as q5_0 instead of q4_k \(as llama\.cpp falls back\), rows not a multiple of 256 values: tok_embeddings\.weight, layers\.0\.wq/);
+      const back = loadModel(out).model;
+      expect(back.weights.layers[0].wq.dtype).toBe('q5_0');
+      expect(back.weights.layers[0].w2.dtype).toBe('f16');
+      expect(toF32(back.weights.layers[0].wq)).toEqual(toF32(result.model.weights.layers[0].wq));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the wasm backend runs types it has no kernels for, decoded to f16', () => {
+  it('createModelKernels: a q4_k model multiplies as its f16 decoding does, and says so', async () => {
+    ensureWasmBuilt();
+    const model = randomModel(tinyConfig({ dim: 256, hiddenDim: 256, nHeads: 4, nKvHeads: 2, vocabSize: 32, nLayers: 1, sharedClassifier: false }), 9);
+    const q = convertMatrices(model, 'q4_k');
+    const kernels = await createModelKernels(q, { threads: 1, wasmPath });
+    try {
+      expect(kernels.notes).toEqual(['the wasm backend has no q4_k kernels yet: 8 matrices decoded to f16 in WASM memory; --backend ts runs them as stored']);
+      const w = q.weights.layers[0].w1;
+      const x = Float32Array.from({ length: 2 * 256 }, (_, i) => Math.sin(i));
+      const got = new Float32Array(2 * 256);
+      kernels.matmul(got, x, w, 2);
+      const want = new Float32Array(2 * 256);
+      matmul(want, x, widenTensor(w), 2); // the f16 decoding, multiplied by the reference
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
+    } finally {
+      await kernels.close();
+    }
   });
 });
