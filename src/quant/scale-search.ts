@@ -73,7 +73,7 @@ export function signedScale(x: Float32Array, xs: number, n: number, nmax: number
   let best = f(scale * first.sumlx);
   for (let k = -9; k <= 9; k++) {
     if (k === 0) continue;
-    const iscale = f(f(-f(nmax + f(0.1 * k))) / max);
+    const iscale = f(f(-f(nmax + f(f(0.1) * k))) / max); // 0.1f in ggml
     const { sumlx, suml2 } = signedFit(x, xs, n, nmax, iscale);
     if (suml2 > 0 && f(sumlx * sumlx) > f(best * suml2)) {
       signedFit(x, xs, n, nmax, iscale, L, ls);
@@ -123,9 +123,10 @@ export function signedScaleQ3(x: Float32Array, xs: number, n: number, nmax: numb
 
 // Q2_K/Q4_K/Q5_K's search for x ≈ scale·l − min (min ≥ 0, l in [0, nmax]), weighted by
 // `weights`: start from the range [min(x, 0), max(x)] cut in nmax steps, then for
-// nstep + 1 candidate iscales (rmin + rdelta·k + nmax) / range round, solve the weighted
-// least-squares scale and min for those integers, and keep whichever has the smallest
-// weighted error (squared, or absolute with `mad`). L gets l; Laux is scratch of n.
+// nstep + 1 candidate iscales (rmin + rdelta·k + nmax) / (max − best min so far) round,
+// solve the weighted least-squares scale and min for those integers, and keep whichever
+// has the smallest weighted error (squared, or absolute with `mad`). L gets l; Laux is
+// scratch of n.
 export interface ScaleMinSearch { rmin: number; rdelta: number; nstep: number; mad: boolean }
 export function scaleAndMin(
   x: Float32Array, xs: number, n: number, nmax: number, weights: Float32Array,
@@ -146,7 +147,6 @@ export function scaleAndMin(
     L.fill(0, ls, ls + n);
     return { scale: 0, min: -min };
   }
-  const range = f(max - min);
   const error = (s: number, m: number, q: Uint8Array, qs: number): number => {
     let sum = 0;
     for (let i = 0; i < n; i++) {
@@ -155,12 +155,13 @@ export function scaleAndMin(
     }
     return sum;
   };
-  let iscale = f(nmax / range);
+  let iscale = f(nmax / f(max - min));
   let scale = f(1 / iscale);
   for (let i = 0; i < n; i++) L[ls + i] = clamp(nearestInt(f(iscale * f(x[xs + i] - min))), 0, nmax);
   let bestError = error(scale, min, L, ls);
   for (let k = 0; k <= search.nstep; k++) {
-    iscale = f(f(f(search.rmin + f(search.rdelta * k)) + nmax) / range);
+    // the range from the best min so far, as in ggml (rdelta a float there too)
+    iscale = f(f(f(search.rmin + f(f(search.rdelta) * k)) + nmax) / f(max - min));
     let sumL = 0, sumL2 = 0, sumXL = 0;
     for (let i = 0; i < n; i++) {
       const l = clamp(nearestInt(f(iscale * f(x[xs + i] - min))), 0, nmax);
