@@ -1,15 +1,17 @@
 // The block maths of the K-quants and the other 32-value types (reference/quants-*.ts,
-// src/quant/): llama.cpp's own round-trip bounds; dequantize(quantize(x)) on random rows
+// src/quant/): llama.cpp's own round-trip bounds; the very bytes llama.cpp's quantizers
+// write; dequantize(quantize(x)) on random rows
 // of any scale, all-zero blocks included; hand-built blocks whose every byte is known (the
 // 6-bit scale packing of sub-blocks 4-7 above all); and the fallback of rows that are not
 // whole super-blocks. Layout parity with llama.cpp itself: kquants-llamacpp.test.ts.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, test } from 'vitest';
 import { matmul } from '../reference/matmul.js';
-import { randomModel } from '../reference/init.js';
+import { randomModel, seededNormal } from '../reference/init.js';
 import { dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, scaleMinK4, scaleQ3_K } from '../reference/quants-k.js';
 import { dequantizeIQ4_NL, dequantizeQ5_0 } from '../reference/quants-legacy.js';
 import { BLOCK_VALUES, rowBytes, toF32, type DType } from '../reference/tensor.js';
@@ -40,6 +42,38 @@ describe("llama.cpp's round-trip bounds (tests/test-quantize-fns.cpp)", () => {
     const error = Math.sqrt(sum) / n;
     console.log(`${dtype}: sqrt(Σ err²)/n = ${error.toExponential(3)} (bound ${BOUND[dtype] ?? 0.002})`);
     expect(error).toBeLessThan(BOUND[dtype] ?? 0.002);
+  });
+});
+
+describe("the same bytes as llama.cpp's reference quantizers", () => {
+  // sha256 (first 32 hex digits) of what ggml-quants.c (the llama.cpp bundled with
+  // node-llama-cpp, commit 80fb11a, compiled by hand: quantize_q*_K / quantize_q4_1 /
+  // q5_0 / q5_1 / quantize_iq4_nl without an importance matrix, quantize_row_q8_K_ref)
+  // writes for the input below: 64 super-blocks of 0.1 + 2 cos(i), of zeros, and of normals
+  // at amplitudes 1e-3..1e3 with uneven sub-blocks and offsets.
+  const INPUT_SHA = '10490c1a2f1d92097791975d7df3c020';
+  const LLAMA_CPP_SHA: Partial<Record<DType, string>> = {
+    q2_k: '46cffba1e2de885db5e772d69b9a272b', q3_k: 'a9657a5d632ff1b8dc28bc8d7c37d45d',
+    q4_k: '279bb85585d65bc1077518b415e505b6', q5_k: 'd3abae333639fdc94e03e5a00a26c140',
+    q6_k: '0ee4dea94f747d9db7088a72a3737648', q8_k: '805c9764758f000c05017de9532963f8',
+    q4_1: '08475ad41f58d68de3db26293cad9b40', q5_0: '922d703b66c71f88ebfe9b38e83b70f9',
+    q5_1: '4154751332aeb8aeccb5ffe3b27aed7a', iq4_nl: 'fa636ec2d99b10512fc2f0ac71e380fd',
+  };
+  const n = 256 * 64;
+  const normal = seededNormal(2024);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = i >> 8;
+    const amplitude = 10 ** ((b % 7) - 3), spread = 1 + ((i >> 4) % 5), offset = b % 3 === 0 ? 0.5 : 0;
+    x[i] = Math.fround(b < 16 ? 0.1 + 2 * Math.cos(i) : b % 11 === 5 ? 0 : amplitude * (normal() * spread + offset));
+  }
+  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+
+  it('the input is the one llama.cpp quantized', () => {
+    expect(sha(new Uint8Array(x.buffer))).toBe(INPUT_SHA);
+  });
+  test.each(Object.keys(LLAMA_CPP_SHA) as DType[])('%s', (dtype) => {
+    expect(sha(quantize(x, 1, n, dtype).data as Uint8Array)).toBe(LLAMA_CPP_SHA[dtype]);
   });
 });
 
