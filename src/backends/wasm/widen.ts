@@ -1,9 +1,9 @@
 // Weight types the WASM kernels cannot multiply yet (the K-quants, Q4_1, Q5_0, Q5_1,
 // IQ4_NL, Q8_K) are widened at load: decoded by the readable block maths
 // (reference/tensor.ts readRow) and stored in WASM memory as F16, which the kernels do
-// multiply. F16 holds every such value to within half a unit in its 11th bit (the
-// quantized values themselves are far coarser), at 16 bits a weight instead of 2.6-8.5:
-// the price of running these files before their own kernels exist. The load notes say so.
+// multiply. F16 rounds each decoded value by at most 2^-11 of itself, far below the
+// quantization step, at 16 bits a weight instead of 2.6 (Q2_K) to 6.6 (Q6_K): the price of
+// running these files before their own kernels exist. The load notes say so.
 import { readRow, type DType, type WeightTensor } from '../../../reference/tensor.js';
 import { f32ToF16 } from '../../../reference/half.js';
 import type { MatrixSpec, ModelLayout } from '../../formats/layout.js';
