@@ -196,13 +196,17 @@ describe('GGUF files that parse but are not a usable LLaMA', () => {
     const b = entries();
     b.tensors = b.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, dims: [t.dims[1], t.dims[0]] } : t));
     failsCleanly(load(b, 'shape.gguf'), 'shape.gguf', /tensor blk\.0\.attn_k\.weight \(F32 \[4, 8\]\) should have dims \[8, 4\]/);
-    // Q4_1 (ggml type 3) parses, but cannot be used as a weight here.
+    // Q8_1 (ggml type 9) parses, but cannot be used as a weight here: the error names the
+    // tensor, the type, and every type llama-ts reads.
     const config = tinyConfig({ dim: 32, nHeads: 4, nKvHeads: 2, hiddenDim: 32 });
     const c = entries(randomModel(config, 1));
-    c.tensors = c.tensors.map((t) => (t.name === 'blk.0.attn_q.weight' ? { ...t, type: 3, data: new Uint8Array(32 * 20) } : t));
+    c.tensors = c.tensors.map((t) => (t.name === 'blk.0.attn_q.weight' ? { ...t, type: 9, data: new Uint8Array(32 * 36) } : t));
     const bytes = writeGGUF(c);
-    expect(parseGGUF(bytes, 'q41.gguf').tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.type).toBe(3);
-    failsCleanly(() => loadModelFromBytes(bytes, 'q41.gguf'), 'q41.gguf', /unsupported tensor type 3 \(Q4_1\) for tensor blk\.0\.attn_q\.weight/);
+    expect(parseGGUF(bytes, 'q81.gguf').tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.type).toBe(9);
+    failsCleanly(
+      () => loadModelFromBytes(bytes, 'q81.gguf'), 'q81.gguf',
+      /tensor blk\.0\.attn_q\.weight has type 9 \(Q8_1\), which llama-ts cannot read; it reads F32 \(0\), F16 \(1\), Q4_0 \(2\), Q4_1 \(3\), .*Q4_K \(12\), .*IQ4_NL \(20\)/,
+    );
   });
 });
 

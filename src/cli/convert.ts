@@ -7,8 +7,9 @@ Converts a model between formats. IN is a GGUF file, a llama2.c .bin, or a Huggi
 folder (config.json + safetensors). The output format follows OUT: .gguf, .bin (llama2.c),
 or a folder (Hugging Face); --to overrides it.
 
-  --type T              f32 (default), f16, bf16, q8_0, q4_0
-                        gguf: f32 f16 q8_0 q4_0   hf: f32 f16 bf16   llama2c: f32
+  --type T              f32 (default), f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl,
+                        q2_k, q3_k, q4_k, q5_k, q6_k (every matrix in that type)
+                        gguf: all but bf16   hf: f32 f16 bf16   llama2c: f32
   --tokenizer FILE      vocabulary to use (.model, tokenizer.json, tokenizer.bin or GGUF);
                         default: the one in IN (GGUF metadata, HF tokenizer.model/json)
   --to FORMAT           gguf, llama2c or hf
@@ -16,7 +17,7 @@ or a folder (Hugging Face); --to overrides it.
 `;
 
 const FORMATS: OutputFormat[] = ['gguf', 'llama2c', 'hf'];
-const TYPES: OutputType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+const TYPES: OutputType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 
 export async function convertCommand(argv: string[]): Promise<number> {
   const args = parseCommand(argv, {

@@ -50,6 +50,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const v = args.values;
   const model = stringFlag(v, 'model'); // default: the embedded model
   const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads'), simd: stringFlag(v, 'simd') as SimdChoice | undefined });
+  for (const note of (llama.kernels as Partial<WasmKernels>).notes ?? []) process.stderr.write(`note: ${note}\n`);
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();

@@ -1,13 +1,16 @@
 import { QUANTIZE_TYPES, quantizeFile, type QuantizeType } from '../convert/quantize-file.js';
 import { parseCommand, stringFlag } from './options.js';
 
-const help = `usage: llama-ts quantize IN OUT --type q8_0|q4_0|f16 [--tokenizer FILE]
+const help = `usage: llama-ts quantize IN OUT --type TYPE [--tokenizer FILE]
 
 Writes the model IN (GGUF or llama2.c) as the GGUF file OUT with its weight matrices stored
-as Q8_0, Q4_0 or F16 (GGUF's blocks of 32, quantized as llama.cpp does). Matrices whose rows
-are not whole blocks of 32 are stored as F16 (as convert does); norm gains stay F32.
+in one type, quantized as llama.cpp does (without an importance matrix): GGUF's blocks of
+32 (q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl), the K-quants' blocks of 256 (q2_k .. q6_k), or
+f16. As in llama.cpp, a matrix whose rows are not whole blocks of 256 falls back from a
+K-quant to a 32-value type (q2_k, q3_k: q4_0; q4_k: q5_0; q5_k: q5_1; q6_k: q8_0), and
+rows not whole blocks of 32 to F16; norm gains stay F32.
 
-  --type T           q8_0, q4_0 or f16
+  --type T           q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k or f16
   --tokenizer FILE   vocabulary to write into OUT (.model, tokenizer.bin, tokenizer.json or
                      GGUF); default: the tokenizer.* metadata of a GGUF input. A llama2.c
                      input holds none: without --tokenizer, OUT has no vocabulary.
@@ -25,6 +28,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const [input, output] = args.positionals;
   const result = quantizeFile(input, output, { type: type as QuantizeType, tokenizer: stringFlag(args.values, 'tokenizer') });
   for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
-  process.stderr.write(`wrote ${output}: ${result.quantized.length} matrices as ${type}, ${result.f16.length} as f16 (rows not whole blocks), ${result.bytes} bytes\n`);
+  const fallback = result.fallback.length ? `${result.fallback.length} in a 32-value fallback type (rows not whole blocks of 256), ` : '';
+  process.stderr.write(`wrote ${output}: ${result.quantized.length} matrices as ${type}, ${fallback}${result.f16.length} as f16 (rows not whole blocks), ${result.bytes} bytes\n`);
   return 0;
 }

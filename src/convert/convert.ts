@@ -23,11 +23,13 @@ import { modelToGGUF } from './to-gguf.js';
 import { modelToHuggingFace, writeFolder, type HuggingFaceDType } from './to-huggingface.js';
 
 export type OutputFormat = 'gguf' | 'llama2c' | 'hf';
-export type OutputType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+export type OutputType =
+  | 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl'
+  | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
 
 // What each output format can store.
 export const OUTPUT_TYPES: Record<OutputFormat, OutputType[]> = {
-  gguf: ['f32', 'f16', 'q8_0', 'q4_0'],
+  gguf: ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'],
   llama2c: ['f32'],
   hf: ['f32', 'f16', 'bf16'],
 };

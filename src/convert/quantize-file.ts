@@ -1,17 +1,19 @@
 // `llama-ts quantize`: a GGUF or llama2.c model rewritten as a GGUF with its matrices in
-// Q8_0, Q4_0 or F16, the way llama.cpp's quantize does for these types.
+// one type (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K or F16), the way llama.cpp's
+// quantize does for these types (without an importance matrix).
 //
 // What gets quantized is quantizeModel's rule (storage.ts, the one place that decides):
-// every weight matrix whose rows are whole blocks of 32 values (Q8_0, Q4_0), or every matrix
-// (F16); a matrix with another row length (e.g. stories260K's w2, rows of 172) is stored as
-// F16 instead; norm gains always stay F32. The file is written by the GGUF writer that
+// every weight matrix whose rows are whole blocks of the type (32 values, 256 for the
+// K-quants), or every matrix (F16). A matrix with another row length falls back as
+// llama.cpp's does: a K-quant to a 32-value type, and rows not whole blocks of 32 (e.g.
+// stories260K's w2, rows of 172) to F16; norm gains always stay F32. The file is written by the GGUF writer that
 // `convert` uses (to-gguf.ts), keeping the input's general.name.
 //
 // The vocabulary travels along: from a GGUF input, its tokenizer.* metadata is copied as
 // stored (even a vocabulary llama-ts cannot read); a --tokenizer (any tokenizer file:
 // .model, tokenizer.bin, tokenizer.json, GGUF) replaces it, and is what a llama2.c input,
 // which holds none, needs.
-import { QK } from '../../reference/tensor.js';
+import { BLOCK_VALUES, QK } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { writeFileAtomic } from '../formats/atomic-file.js';
 import { metadataEntries, type GGUFFile, type GGUFMetadataEntry } from '../formats/gguf.js';
@@ -23,8 +25,8 @@ import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { namedMatrices, quantizeModel } from './storage.js';
 import { storedModelToGGUF } from './to-gguf.js';
 
-export type QuantizeType = 'q8_0' | 'q4_0' | 'f16';
-export const QUANTIZE_TYPES: readonly QuantizeType[] = ['q8_0', 'q4_0', 'f16'];
+export type QuantizeType = 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'f16';
+export const QUANTIZE_TYPES: readonly QuantizeType[] = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'f16'];
 
 export interface QuantizeOptions {
   type: QuantizeType;
@@ -34,6 +36,7 @@ export interface QuantizeOptions {
 export interface QuantizeResult {
   model: LlamaModel; // the model as written
   quantized: string[]; // Meta names of the matrices now stored as `type`
+  fallback: string[]; // matrices stored in a K-quant's 32-value fallback type instead, with why
   f16: string[]; // matrices stored as F16 instead, with why
   notes: string[]; // for the user
   bytes: number; // size of the file written
@@ -69,14 +72,16 @@ function vocabularyOf(
   return { tokenizerMetadata: own };
 }
 
-// Which matrices are stored as `type`, and which fell back to F16; a shared classifier is
-// one tensor, listed once (as tok_embeddings.weight).
-function whereMatricesWent(stored: LlamaModel, type: QuantizeType): { quantized: string[]; f16: string[] } {
+// Which matrices are stored as `type`, which fell back to a 32-value type, which to F16; a
+// shared classifier is one tensor, listed once (as tok_embeddings.weight).
+function whereMatricesWent(stored: LlamaModel, type: QuantizeType): { quantized: string[]; fallback: string[]; f16: string[] } {
   const quantized: string[] = [];
+  const fallback: string[] = [];
   const f16: string[] = [];
   for (const [name, t] of namedMatrices(stored)) {
     if (t.dtype === type) quantized.push(name);
-    else f16.push(`${name} (rows of ${t.cols} values are not whole blocks of ${QK})`);
+    else if (t.dtype === 'f16') f16.push(`${name} (rows of ${t.cols} values are not whole blocks of ${QK})`);
+    else fallback.push(`${name} as ${t.dtype} (rows of ${t.cols} values are not whole blocks of ${BLOCK_VALUES[type]})`);
   }
-  return { quantized, f16 };
+  return { quantized, fallback, f16 };
 }

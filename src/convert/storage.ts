@@ -1,7 +1,7 @@
 // Changing the storage type of a model's matrices: the one model-level quantizer, used by
 // convert, quantize and the GGUF writer (src/quant/ has the block maths it calls).
 // Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
-import { QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
+import { BLOCK_VALUES, QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
 import { atSlot, LAYER_MATRICES, parameterSlots, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
 import { quantize } from '../quant/quantize.js';
 
@@ -16,20 +16,36 @@ export function namedMatrices(model: LlamaModel): [string, WeightTensor][] {
   return out;
 }
 
+// What llama.cpp stores instead of a K-quant (256-value blocks) when a matrix's rows are
+// not whole blocks of 256 (src/llama-quant.cpp, tensor_type_fallback): a 32-value type of
+// about as many bits. (Q8_K is no file type in llama.cpp; Q8_0 is its nearest.)
+export const KQUANT_FALLBACK: Partial<Record<DType, DType>> = {
+  q2_k: 'q4_0', q3_k: 'q4_0', q4_k: 'q5_0', q5_k: 'q5_1', q6_k: 'q8_0', q8_k: 'q8_0',
+};
+
 // The type a matrix is stored as when `dtype` is asked for: `dtype`, except that a matrix
-// whose rows are not whole blocks of 32 cannot be quantized and becomes f16 instead.
+// whose rows are not whole blocks of that type cannot be quantized to it: a K-quant falls
+// back to its 32-value type (KQUANT_FALLBACK), and rows not whole blocks of 32 become f16.
 export function storedType(t: WeightTensor, dtype: DType): DType {
-  return (dtype === 'q8_0' || dtype === 'q4_0') && t.cols % QK !== 0 ? 'f16' : dtype;
+  if (t.cols % BLOCK_VALUES[dtype] === 0) return dtype;
+  const fallback = KQUANT_FALLBACK[dtype];
+  return fallback && t.cols % BLOCK_VALUES[fallback] === 0 ? fallback : 'f16';
 }
 
 // The model with every matrix stored as `dtype`; norms stay f32, a shared classifier
-// stays shared. Quantized types need rows of whole 32-value blocks.
-// A matrix whose rows are not whole blocks cannot be quantized: it is stored as f16 instead
-// (as llama.cpp falls back), and `notes` says which.
+// stays shared. Quantized types need rows of whole blocks (32 or 256 values).
+// A matrix whose rows are not whole blocks cannot be quantized to `dtype`: it is stored as
+// llama.cpp falls back (storedType), and `notes` says which.
 export function quantizeModel(model: LlamaModel, dtype: DType, notes: string[] = []): LlamaModel {
   const typeOf = (t: WeightTensor): DType => storedType(t, dtype);
-  const fallback = namedMatrices(model).filter(([, t]) => typeOf(t) !== dtype).map(([name]) => name);
-  if (fallback.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${fallback.join(', ')}`);
+  const named = namedMatrices(model);
+  const fallback = KQUANT_FALLBACK[dtype];
+  const demoted = fallback ? named.filter(([, t]) => typeOf(t) === fallback).map(([name]) => name) : [];
+  if (demoted.length) {
+    notes.push(`stored as ${fallback} instead of ${dtype} (as llama.cpp falls back), rows not a multiple of ${BLOCK_VALUES[dtype]} values: ${demoted.join(', ')}`);
+  }
+  const f16 = named.filter(([, t]) => typeOf(t) === 'f16' && dtype !== 'f16').map(([name]) => name);
+  if (f16.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${f16.join(', ')}`);
   const done = new Map<WeightTensor, WeightTensor>();
   const convert = (t: WeightTensor): WeightTensor => {
     const target = typeOf(t);

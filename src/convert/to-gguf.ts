@@ -1,8 +1,8 @@
 // A model (and its vocabulary) as a GGUF v3 file that llama.cpp runs with nothing else:
 // the `llama` architecture keys (gguf-model.ts ggufFromModel), general.file_type, and the
-// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16, Q8_0 or Q4_0 (quantizeModel,
-// storage.ts: as ggml's reference quantizers do, with llama.cpp's F16 fallback); norm gains
-// stay F32.
+// tokenizer.ggml.* vocabulary. Matrices are stored as F32, F16 or any quantized type
+// (quantizeModel, storage.ts: as ggml's reference quantizers do, with llama.cpp's fallbacks);
+// norm gains stay F32.
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { ggufFromModel } from '../formats/gguf-model.js';
@@ -11,8 +11,12 @@ import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { ggufTokenizerMetadata } from '../tokenizer/gguf-vocabulary.js';
 import { quantizeModel } from './storage.js';
 
-// llama.cpp's `enum llama_ftype` for files whose matrices are all of one type.
-export const GGUF_FILE_TYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
+// llama.cpp's `enum llama_ftype` for files whose matrices are all of one type (a K-quant:
+// its _S variant, the one closest to "every matrix in this type"; Q8_K has none).
+export const GGUF_FILE_TYPE: Partial<Record<DType, number>> = {
+  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9,
+  q2_k: 10, q3_k: 11, q4_k: 14, q5_k: 16, q6_k: 18, iq4_nl: 25,
+};
 
 export interface GGUFExportOptions {
   dtype?: DType; // storage type of the matrices (default: as they are; f32 if mixed)
@@ -33,8 +37,9 @@ export function storedModelToGGUF(stored: LlamaModel, options: GGUFExportOptions
   const { dtype, vocabulary } = options;
   const meta: GGUFMetadataEntry[] = [];
   if (options.name !== undefined) meta.push(['general.name', options.name, 'string']);
-  meta.push(['general.file_type', GGUF_FILE_TYPE[dtype], 'u32']);
-  if (dtype === 'q8_0' || dtype === 'q4_0') meta.push(['general.quantization_version', 2, 'u32']);
+  const fileType = GGUF_FILE_TYPE[dtype];
+  if (fileType !== undefined) meta.push(['general.file_type', fileType, 'u32']);
+  if (dtype !== 'f32' && dtype !== 'f16') meta.push(['general.quantization_version', 2, 'u32']);
   if (vocabulary) {
     if (vocabulary.pieces.length !== stored.config.vocabSize) {
       throw new Error(`modelToGGUF: the vocabulary has ${vocabulary.pieces.length} pieces, the model ${stored.config.vocabSize}`);

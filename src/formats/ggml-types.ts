@@ -1,9 +1,9 @@
 // ggml tensor storage types as GGUF numbers them (ggml.h `enum ggml_type`).
 //
 // Every type ggml can write to a GGUF file is listed, so that the header of any GGUF file
-// parses and every tensor's byte length can be checked against the file size. Only four
-// are readable as weights here (F32, F16, Q4_0, Q8_0); the others are refused when a
-// tensor of that type is actually used.
+// parses and every tensor's byte length can be checked against the file size. The types
+// with a DType below are readable as weights (reference/tensor.ts decodes them); the
+// others are refused, naming the tensor, when a tensor of that type is actually used.
 //
 //   blockSize  values per block (1 for plain types, 32 or 256 for quantized ones)
 //   typeSize   bytes per block
@@ -65,8 +65,16 @@ export function ggmlTypeName(id: number): string {
 }
 
 // The weight storage types this project computes with, and their ggml ids.
-const DTYPE_OF_ID: Record<number, DType> = { 0: 'f32', 1: 'f16', 2: 'q4_0', 8: 'q8_0' };
-const ID_OF_DTYPE: Record<DType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8 };
+const DTYPE_OF_ID: Record<number, DType> = {
+  0: 'f32', 1: 'f16', 2: 'q4_0', 3: 'q4_1', 6: 'q5_0', 7: 'q5_1', 8: 'q8_0',
+  10: 'q2_k', 11: 'q3_k', 12: 'q4_k', 13: 'q5_k', 14: 'q6_k', 15: 'q8_k', 20: 'iq4_nl',
+};
+const ID_OF_DTYPE = Object.fromEntries(Object.entries(DTYPE_OF_ID).map(([id, d]) => [d, Number(id)])) as Record<DType, number>;
+
+// "F32 (0), F16 (1), ...": the types a weight matrix may have, for error messages.
+export function readableGGMLTypes(): string {
+  return Object.keys(DTYPE_OF_ID).map((id) => `${ggmlTypeName(Number(id))} (${id})`).join(', ');
+}
 
 export function dtypeOfGGML(id: number): DType | undefined {
   return Object.hasOwn(DTYPE_OF_ID, id) ? DTYPE_OF_ID[id] : undefined;

@@ -13,7 +13,7 @@ import type { WeightTensor } from '../../reference/tensor.js';
 import {
   assembleWeights, atSlot, parameterSlots, type GlobalField, type LayerField, type LlamaModel, type ParameterSlot,
 } from '../../reference/weights.js';
-import { dtypeOfGGML, ggmlOfDType, ggmlTypeName } from './ggml-types.js';
+import { dtypeOfGGML, ggmlOfDType, ggmlTypeName, readableGGMLTypes } from './ggml-types.js';
 import {
   ggufTensorBytes, writeGGUF,
   type GGUFFile, type GGUFHeader, type GGUFMetadataEntry, type GGUFTensorInfo, type GGUFWriteTensor,
@@ -157,7 +157,7 @@ function matrixSpec(t: GGUFTensorInfo, rows: number, cols: number, fileName: str
   }
   const dtype = dtypeOfGGML(t.type);
   if (dtype === undefined) {
-    throw new Error(`${fileName}: unsupported tensor type ${t.type} (${ggmlTypeName(t.type)}) for tensor ${t.name}`);
+    throw new Error(`${fileName}: tensor ${t.name} has type ${t.type} (${ggmlTypeName(t.type)}), which llama-ts cannot read; it reads ${readableGGMLTypes()}`);
   }
   return { name: t.name, dtype, rows, cols, offset: t.offset, byteLength: t.byteLength };
 }

@@ -6,7 +6,11 @@
 //   q8_0  per block of 32: d = max|x| / 127, q = round(x / d)            (round half away from 0)
 //   q4_0  per block of 32: m = the x with the largest |x|, sign kept; d = m / −8,
 //         q = min(15, trunc(x / d + 8.5)); byte j = q[j] | q[j+16] << 4
-import { BLOCK_BYTES, f32ToF16, QK, rowBytes, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
+//
+// The other 32-value types are in legacy-quants.ts, the 256-value K-quants in k-quants.ts.
+import { BLOCK_BYTES, BLOCK_VALUES, f32ToF16, QK, rowBytes, toF32, type DType, type QuantizedDType, type WeightTensor } from '../../reference/tensor.js';
+import { quantizeBlockQ2_K, quantizeBlockQ3_K, quantizeBlockQ4_K, quantizeBlockQ5_K, quantizeBlockQ6_K, quantizeBlockQ8_K } from './k-quants.js';
+import { quantizeBlockIQ4_NL, quantizeBlockQ4_1, quantizeBlockQ5_0, quantizeBlockQ5_1 } from './legacy-quants.js';
 
 const f = Math.fround;
 
@@ -15,8 +19,8 @@ function checkShape(dtype: DType, values: Float32Array, rows: number, cols: numb
     throw new Error(`quantize ${dtype}: bad shape [${rows}, ${cols}]`);
   }
   if (values.length !== rows * cols) throw new Error(`quantize ${dtype}: ${values.length} values for shape [${rows}, ${cols}]`);
-  if (dtype !== 'f32' && dtype !== 'f16' && cols % QK !== 0) {
-    throw new Error(`quantize ${dtype}: a row of ${cols} values is not whole blocks of ${QK}`);
+  if (cols % BLOCK_VALUES[dtype] !== 0) {
+    throw new Error(`quantize ${dtype}: a row of ${cols} values is not whole blocks of ${BLOCK_VALUES[dtype]}`);
   }
 }
 
@@ -61,6 +65,15 @@ function quantizeBlockQ4_0(x: Float32Array, start: number, out: Uint8Array, offs
   }
 }
 
+// Quantizes the block of BLOCK_VALUES[dtype] values at x[start..] into out[offset..].
+type BlockQuantizer = (x: Float32Array, start: number, out: Uint8Array, offset: number) => void;
+const QUANTIZE_BLOCK: Record<QuantizedDType, BlockQuantizer> = {
+  q8_0: quantizeBlockQ8_0, q4_0: quantizeBlockQ4_0, q4_1: quantizeBlockQ4_1, q5_0: quantizeBlockQ5_0, q5_1: quantizeBlockQ5_1,
+  iq4_nl: quantizeBlockIQ4_NL,
+  q2_k: quantizeBlockQ2_K, q3_k: quantizeBlockQ3_K, q4_k: quantizeBlockQ4_K, q5_k: quantizeBlockQ5_K, q6_k: quantizeBlockQ6_K,
+  q8_k: quantizeBlockQ8_K,
+};
+
 // values: [rows, cols] float32 -> a WeightTensor of the given storage type
 export function quantize(values: Float32Array, rows: number, cols: number, dtype: DType): WeightTensor {
   checkShape(dtype, values, rows, cols);
@@ -70,9 +83,10 @@ export function quantize(values: Float32Array, rows: number, cols: number, dtype
     for (let i = 0; i < halves.length; i++) halves[i] = f32ToF16(values[i]);
     return { dtype, rows, cols, data: halves };
   }
-  const quantizeBlock = dtype === 'q8_0' ? quantizeBlockQ8_0 : quantizeBlockQ4_0;
+  const quantizeBlock = QUANTIZE_BLOCK[dtype];
   const data = new Uint8Array(rows * rowBytes(dtype, cols));
-  const nBlocks = (rows * cols) / QK;
-  for (let b = 0; b < nBlocks; b++) quantizeBlock(values, b * QK, data, b * BLOCK_BYTES[dtype]);
+  const n = BLOCK_VALUES[dtype];
+  const nBlocks = (rows * cols) / n;
+  for (let b = 0; b < nBlocks; b++) quantizeBlock(values, b * n, data, b * BLOCK_BYTES[dtype]);
   return { dtype, rows, cols, data };
 }

@@ -18,6 +18,7 @@ import { readAt } from '../../formats/load.js';
 import { createPlannedKernels, type ModelKernelsOptions, type WasmKernels } from './kernels.js';
 import type { ShardPlan } from './plan.js';
 import type { Shard } from './shard.js';
+import { decodeToF16, widenLayout, type WidenedLayout } from './widen.js';
 
 export interface FileModelKernels {
   model: LlamaModel; // matrices: views of the kernels' WASM memories
@@ -40,18 +41,25 @@ export async function loadFileIntoKernels(file: ModelFileLayout, options: ModelK
   try {
     const size = fstatSync(fd).size;
     if (size !== file.size) throw new Error(`${file.path}: the file changed after its header was read: ${file.size} bytes, now ${size}`);
-    return await createPlannedKernels(file.layout, { ...options, embedding: true }, (shards, plan) => readWeights(fd, file, shards, plan));
+    const widened = widenLayout(file.layout); // types without WASM kernels: f16 in memory
+    const loaded = await createPlannedKernels(widened.layout, { ...options, embedding: true }, (shards, plan) => readWeights(fd, file, widened, shards, plan));
+    loaded.kernels.notes.push(...widened.notes);
+    return loaded;
   } finally {
     closeSync(fd);
   }
 }
 
-// The model, each matrix read into the memory of the shard the plan gives it.
-function readWeights(fd: number, file: ModelFileLayout, shards: readonly Shard[], plan: ShardPlan): LlamaModel {
-  const home = shardOfEachMatrix(file.layout, shards, plan);
+// The model, each matrix read into the memory of the shard the plan gives it (decoded to
+// f16 on the way when its file type has no WASM kernels).
+function readWeights(fd: number, file: ModelFileLayout, widened: WidenedLayout, shards: readonly Shard[], plan: ShardPlan): LlamaModel {
+  const home = shardOfEachMatrix(widened.layout, shards, plan);
   return mapLayout(
-    file.layout,
-    (m) => readMatrix(fd, m, home.get(m)!, file.path),
+    widened.layout,
+    (m) => {
+      const source = widened.source.get(m);
+      return source ? readWidenedMatrix(fd, source, home.get(m)!, file.path) : readMatrix(fd, m, home.get(m)!, file.path);
+    },
     (g) => readGain(fd, g, file.path),
   );
 }
@@ -76,8 +84,20 @@ function readMatrix(fd: number, m: MatrixSpec, shard: Shard, path: string): Weig
   const data =
     m.dtype === 'f32' ? new Float32Array(buffer, ptr, n) // [rows, cols]
     : m.dtype === 'f16' ? new Uint16Array(buffer, ptr, n) // [rows, cols] half bits
-    : new Uint8Array(buffer, ptr, m.byteLength); // [rows, cols / 32] blocks
+    : new Uint8Array(buffer, ptr, m.byteLength); // [rows, cols / 32] blocks (q8_0, q4_0)
   return { dtype: m.dtype, rows: m.rows, cols: m.cols, data };
+}
+
+// A matrix of a type without WASM kernels: its file bytes read into JavaScript memory (one
+// matrix at a time, at most its size in the file), decoded to f16 in the shard's heap.
+function readWidenedMatrix(fd: number, m: MatrixSpec, shard: Shard, path: string): WeightTensor {
+  const n = m.rows * m.cols;
+  const ptr = shard.heap.alloc(2 * n, 'weights', `${m.dtype} weight ${m.name} [${m.rows}, ${m.cols}] as f16`);
+  const bytes = new Uint8Array(m.byteLength); // [rows, cols / block] blocks of the file's type
+  readAt(fd, bytes, m.offset, path);
+  const data = new Uint16Array(shard.heap.buffer(), ptr, n); // [rows, cols] half bits
+  decodeToF16(m, bytes, data);
+  return { dtype: 'f16', rows: m.rows, cols: m.cols, data };
 }
 
 // A norm gain [C] as float32, in JavaScript memory.

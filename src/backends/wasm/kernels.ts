@@ -28,6 +28,7 @@ import { loadKernels, type CompiledKernels, type SimdBuild, type SimdChoice } fr
 import { CallFrame, positiveInts } from './call-frame.js';
 import { planShards, type ModelShapes, type ShardPlan } from './plan.js';
 import { WorkerPool } from './pool.js';
+import { wasmDType } from './weights.js';
 import { createShard, type Shard } from './shard.js';
 import { Op } from './worker-ops.js';
 
@@ -75,6 +76,9 @@ export interface WasmKernels extends Kernels {
   memoryUsage(): Record<Region, number> & { total: number; capacity: number };
   // Jobs that ran split across threads so far.
   parallelJobs(): number;
+  // What loading changed that a user should know (e.g. matrices decoded to f16 because
+  // their type has no WASM kernels yet, widen.ts).
+  readonly notes: string[];
   // Stops the worker threads; the kernels must not be used afterwards.
   close(): Promise<void>;
 }
@@ -118,6 +122,7 @@ const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm' as const;
+  readonly notes: string[] = [];
   private readonly weightShard = new WeakMap<ArrayBufferView, Shard>(); // weight data -> its planned shard
 
   constructor(
@@ -144,6 +149,13 @@ class WasmBackend implements WasmKernels {
   // Uploads the model's weights by the plan: each layer's matrices into its shard.
   placeModel(model: LlamaModel, plan: ShardPlan): void {
     const w = model.weights;
+    const widened = new Map<string, number>(); // dtype -> matrices decoded to f16
+    for (const t of new Set([w.output, ...w.layers.flatMap((l) => LAYER_MATRICES.map((m) => l[m]))])) {
+      if (wasmDType(t.dtype) !== t.dtype) widened.set(t.dtype, (widened.get(t.dtype) ?? 0) + 1);
+    }
+    for (const [dtype, n] of widened) {
+      this.notes.push(`the wasm backend has no ${dtype} kernels yet: ${n} matri${n === 1 ? 'x' : 'ces'} decoded to f16 in WASM memory; --backend ts runs them as stored`);
+    }
     w.layers.forEach((layer, l) => {
       const shard = this.shardList[plan.layerShard[l]];
       for (const m of LAYER_MATRICES) this.place(layer[m], shard);
@@ -226,7 +238,7 @@ class WasmBackend implements WasmKernels {
     const f = this.frame(shard, 'matmul');
     const xPtr = f.input(x, T * K, 'x'); // [T, K]
     const outPtr = f.output(out, T * N, 'out'); // [T, N]
-    const dtype = w.dtype;
+    const dtype = wasmDType(w.dtype) as keyof typeof MATMUL; // f16 for a type widened at upload (widen.ts)
     const split = this.parallel(T * K * N, N);
     if (dtype === 'q8_0' || dtype === 'q4_0') {
       if (this.quantizeActivations && T < PROMPT_TOKENS) {

@@ -15,7 +15,7 @@
 import { headDim, kvDim, type LlamaConfig } from '../../../reference/config.js';
 import { LAYER_MATRICES, type LayerMatrix, type LayerWeights } from '../../../reference/weights.js';
 import { alignUp } from './heap.js';
-import { tensorBytes, type TensorShape } from './weights.js';
+import { wasmTensorBytes, type TensorShape } from './weights.js';
 
 // What planning reads of a model: its config and the shape and dtype of every matrix.
 export interface ModelShapes {
@@ -44,7 +44,7 @@ export interface PlanLimits {
 // Weights and KV cache of layer l in bytes, aligned as the heap places them.
 export function layerBytes(model: ModelShapes, l: number, contextLength: number): number {
   const layer = model.weights.layers[l];
-  const weights = LAYER_MATRICES.reduce((sum, m) => sum + alignUp(tensorBytes(layer[m]), ALIGN), 0);
+  const weights = LAYER_MATRICES.reduce((sum, m) => sum + alignUp(wasmTensorBytes(layer[m]), ALIGN), 0);
   return weights + 2 * alignUp(4 * contextLength * kvDim(model.config), ALIGN);
 }
 
@@ -69,11 +69,11 @@ export function planShards(model: ModelShapes, limits: PlanLimits): ShardPlan {
   const { capacityBytes, contextLength, threads } = limits;
   const c = model.config;
   const { tokenEmbedding, output } = model.weights;
-  const outputBytes = alignUp(tensorBytes(output), ALIGN);
+  const outputBytes = alignUp(wasmTensorBytes(output), ALIGN);
   const reserve = scratchBytes(c, contextLength, threads, false) + SLACK;
   const outputReserve = scratchBytes(c, contextLength, threads, true) + SLACK;
   const separateEmbedding = limits.embedding === true && tokenEmbedding !== output;
-  const embeddingBytes = separateEmbedding ? alignUp(tensorBytes(tokenEmbedding), ALIGN) : 0;
+  const embeddingBytes = separateEmbedding ? alignUp(wasmTensorBytes(tokenEmbedding), ALIGN) : 0;
   if (reserve + embeddingBytes > capacityBytes) {
     throw new Error(`wasm kernels: the token embedding needs ${mib(embeddingBytes)} with ${mib(reserve)} of scratch, more than one WASM memory of ${mib(capacityBytes)} holds`);
   }

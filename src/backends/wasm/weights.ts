@@ -1,9 +1,11 @@
 // Weight tensors in WASM memory: each uploaded once, in its file storage type (f32, f16
-// halves, q8_0 / q4_0 blocks — the kernels decode them on the fly), and found again by the
-// identity of its data array. Weights are taken to be immutable once a kernel has seen them.
-import { rowBytes, type WeightTensor } from '../../../reference/tensor.js';
+// halves, q8_0 / q4_0 blocks — the kernels decode them on the fly) or, for a type without
+// WASM kernels, decoded to f16 (widen.ts); found again by the identity of its data array.
+// Weights are taken to be immutable once a kernel has seen them.
+import { rowBytes, type DType, type WeightTensor } from '../../../reference/tensor.js';
 import { LAYER_MATRICES, type LlamaModel } from '../../../reference/weights.js';
 import type { WasmHeap } from './heap.js';
+import { hasWasmMatmul, widenTensor } from './widen.js';
 
 // A weight's storage type and shape, without its data.
 export type TensorShape = Pick<WeightTensor, 'dtype' | 'rows' | 'cols'>;
@@ -15,6 +17,17 @@ export function tensorBytes(w: TensorShape): number {
     throw new Error(`wasm kernels: weight tensor has a bad shape [${w.rows}, ${w.cols}]`);
   }
   return w.rows * rowBytes(w.dtype, w.cols);
+}
+
+// The type a tensor has in WASM memory: its own, or f16 for a type without kernels.
+export function wasmDType(dtype: DType): DType {
+  return hasWasmMatmul(dtype) ? dtype : 'f16';
+}
+
+// Bytes a tensor takes in WASM memory (what planning counts).
+export function wasmTensorBytes(w: TensorShape): number {
+  tensorBytes(w); // checks the shape in its own type
+  return tensorBytes({ ...w, dtype: wasmDType(w.dtype) });
 }
 
 // Every distinct weight tensor of a model (the shared classifier counted once).
@@ -40,11 +53,13 @@ export class WeightStore {
       throw new Error(`wasm kernels: ${what} needs ${bytes} bytes of data, has ${w.data.byteLength}`);
     }
     let ptr: number;
-    if (this.heap.owns(w.data)) {
+    if (this.heap.owns(w.data) && hasWasmMatmul(w.dtype)) {
       ptr = w.data.byteOffset; // already in WASM memory (e.g. a loader that read the file there)
     } else {
-      ptr = this.heap.alloc(bytes, 'weights', what);
-      this.heap.u8().set(new Uint8Array(w.data.buffer, w.data.byteOffset, bytes), ptr);
+      const stored = widenTensor(w); // w itself, or its f16 decoding
+      const storedBytes = tensorBytes(stored);
+      ptr = this.heap.alloc(storedBytes, 'weights', stored === w ? what : `${what} as f16`);
+      this.heap.u8().set(new Uint8Array(stored.data.buffer, stored.data.byteOffset, storedBytes), ptr);
     }
     this.pointers.set(w.data, ptr);
     return ptr;
@@ -54,7 +69,7 @@ export class WeightStore {
   // uploading anything, naming the sizes.
   uploadModel(model: LlamaModel): void {
     const pending = modelTensors(model).filter((w) => !this.pointers.has(w.data) && !this.heap.owns(w.data));
-    const total = pending.reduce((sum, w) => sum + tensorBytes(w) + 64, 0); // + alignment
+    const total = pending.reduce((sum, w) => sum + wasmTensorBytes(w) + 64, 0); // + alignment
     this.heap.checkFits(total, `the weights of this model (${pending.length} tensors)`);
     for (const w of pending) this.pointer(w);
   }
