@@ -1,6 +1,6 @@
 // The kernels training adds to the forward ones: the backward passes of RMSNorm, RoPE and
 // SwiGLU and an f32 SwiGLU here; the blocked matrix product behind every training matmul
-// (gemm.ts, re-exported); attention as matrix products (attention-train.ts, re-exported).
+// (gemm.ts, re-exported); attention as matrix products (attention-sequence.ts, re-exported).
 // reference/*.ts holds the readable maths of each.
 // Every gradient ACCUMULATES (+=), as the reference's; the caller zeroes it.
 //
@@ -13,7 +13,7 @@ import { madd } from './simd';
 
 export { gemmF32, transposeF32 } from './gemm';
 export { softmaxF32 } from './exp';
-export { attentionSequence, attentionSequenceBackward } from './attention-train';
+export { attentionSequence, attentionSequenceBackward } from './attention-sequence';
 
 // --- RMSNorm backward ----------------------------------------------------------------------------
 //

@@ -12,13 +12,13 @@
 //   Worker (as web/model-worker.ts does), whose kernel workers are then nested workers.
 import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
-import { loadModelFromBytes } from './formats/detect.js';
+import { loadModelFromBytes } from './formats/load-bytes.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
-export { loadModelFromBytes, type LoadedModel } from './formats/detect.js';
+export { loadModelFromBytes, type LoadedModel } from './formats/load-bytes.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';

@@ -13,7 +13,7 @@ export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Rng } from '../reference/random.js';
-export { loadModel, loadModelFromBytes } from './formats/load.js';
+export { loadModel, loadModelFromBytes } from './formats/load-file.js';
 export { parseGGUF, writeGGUF, type GGUFFile, type GGUFValue, type GGUFTensorInfo } from './formats/gguf.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
 export { loadTokenizer, loadAnyTokenizer } from './tokenizer/load.js';

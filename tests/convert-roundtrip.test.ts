@@ -16,7 +16,7 @@ import { convertModel, outputFormatOf } from '../src/convert/convert.js';
 import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { llama2cTokenizerBytes } from '../src/tokenizer/llama2c-tokenizer.js';
 import { readHuggingFaceFolder } from '../src/formats/huggingface-folder.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { parseGGUF } from '../src/formats/gguf.js';
 import { quantize } from '../src/quant/quantize.js';
 import { vocabularyFromGGUF } from '../src/tokenizer/gguf-vocabulary.js';

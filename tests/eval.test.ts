@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createKVCache, forward } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { chunkInput, chunkTarget, planChunks } from '../src/eval/chunks.js';
 import { createEvaluator } from '../src/eval/evaluator.js';
 import { klDivergence, planFromBase } from '../src/eval/kl-divergence.js';

@@ -7,7 +7,7 @@ import { BinaryWriter } from '../src/formats/binary-writer.js';
 import { ggufFromModel } from '../src/formats/gguf-model.js';
 import { GGUF_MAGIC, parseGGUF, writeGGUF, type GGUFWriteTensor } from '../src/formats/gguf.js';
 import { LLAMA2C_MAGIC, parseLlama2c, writeLlama2c } from '../src/formats/llama2c.js';
-import { loadModelFromBytes } from '../src/formats/load.js';
+import { loadModelFromBytes } from '../src/formats/load-file.js';
 import { randomModel, tinyConfig } from './formats-helpers.js';
 
 // Runs `f`, which must throw a plain Error whose message contains `name` (and matches `re`)

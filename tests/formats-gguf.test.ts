@@ -6,7 +6,8 @@ import {
   findTensor, ggufTensorBytes, metadataEntries, parseGGUF, writeGGUF,
   type GGUFMetadataEntry, type GGUFWriteTensor,
 } from '../src/formats/gguf.js';
-import { loadModel, loadModelFromBytes, readFileBytes } from '../src/formats/load.js';
+import { loadModel, loadModelFromBytes } from '../src/formats/load-file.js';
+import { readFileBytes } from '../src/io/read-file.js';
 import { dataPath, randomModel, rng, sameParameters, tinyConfig } from './formats-helpers.js';
 
 const STORIES_GGUF = dataPath('stories260K/stories260K.gguf');

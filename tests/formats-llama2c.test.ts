@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { f32ToF16, toF32 } from '../reference/tensor.js';
 import { llama2cExpectedBytes, parseLlama2c, readLlama2cHeader, writeLlama2c } from '../src/formats/llama2c.js';
-import { loadModel, loadModelFromBytes, readFileBytes } from '../src/formats/load.js';
+import { loadModel, loadModelFromBytes } from '../src/formats/load-file.js';
+import { readFileBytes } from '../src/io/read-file.js';
 import { dataPath, randomModel, sameParameters, tinyConfig } from './formats-helpers.js';
 
 const STORIES_BIN = dataPath('stories260K/stories260K.bin');

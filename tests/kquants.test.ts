@@ -19,7 +19,7 @@ import { BLOCK_VALUES, rowBytes, toF32, type DType } from '../reference/tensor.j
 import { createModelKernels } from '../src/backends/wasm/kernels.js';
 import { widenTensor } from '../src/backends/wasm/widen.js';
 import { quantizeModel, storedType } from '../src/convert/storage.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { quantize } from '../src/quant/quantize.js';
 import { quantizeFile } from '../src/convert/quantize-file.js';
 import { dataPath, tinyConfig } from './formats-helpers.js';

@@ -20,7 +20,7 @@ import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { modelToHuggingFace, writeFolder } from '../src/convert/to-huggingface.js';
 import { permuteForHuggingFace } from '../src/formats/huggingface-permute.js';
 import { readHuggingFaceFolder } from '../src/formats/huggingface-folder.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { vocabularyFromSentencePieceModel } from '../src/tokenizer/sentencepiece-model.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 

@@ -4,7 +4,7 @@ import { expect, test } from 'vitest';
 import { createKVCache, forward } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels } from '../src/backends/wasm/kernels.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 
 const data = resolve(__dirname, '../../shared/data');
 

@@ -14,7 +14,7 @@ import { namedMatrices } from '../src/convert/storage.js';
 import { ggufFromModel, ggufName } from '../src/formats/gguf-model.js';
 import { ggufTensorBytes, parseGGUF, writeGGUF } from '../src/formats/gguf.js';
 import { huggingFaceName } from '../src/formats/huggingface.js';
-import { loadModelFromBytes } from '../src/formats/load.js';
+import { loadModelFromBytes } from '../src/formats/load-file.js';
 import { parseSafetensors } from '../src/formats/safetensors.js';
 
 const config = (over: Partial<LlamaConfig> = {}): LlamaConfig => ({

@@ -10,7 +10,7 @@ import { forward } from '../reference/model.js';
 import { toF32, type WeightTensor } from '../reference/tensor.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { quantize } from '../src/quant/quantize.js';
 import { quantizeFile } from '../src/convert/quantize-file.js';
 import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';

@@ -10,7 +10,7 @@ import { convertModel } from '../src/convert/convert.js';
 import { quantizeFile } from '../src/convert/quantize-file.js';
 import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { metadataEntries, parseGGUF, type GGUFMetadataEntry, type GGUFValue } from '../src/formats/gguf.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { vocabularyToTokenizerJson } from '../src/tokenizer/tokenizer-json.js';
 import { findVocabulary, modelVocabulary as anyModelVocabulary, readVocabulary, vocabularyFromFile as anyVocabularyFromFile, type AnyVocabulary } from '../src/tokenizer/model-vocabulary.js';
 import { modelTokenizer } from '../src/tokenizer/any-tokenizer.js';

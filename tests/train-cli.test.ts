@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { cli, start } from './train-cli-helpers.js';

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { randomModel } from '../reference/init.js';
 import { lossAndGradients } from '../reference/train-model.js';
 import { tsTrainingKernels } from '../reference/ts-kernels.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import {
   batchAt, parseTokenFile, splitDocuments, splitTokens, stepBatches, tokenFileBytes, tokenizeTexts, validationBatches,

@@ -404,7 +404,7 @@ describe('wasm attention', () => {
     );
   });
 
-  // A prompt from position 0 of 8 tokens or more goes as matrix products (attention-train.ts's
+  // A prompt from position 0 of 8 tokens or more goes as matrix products (attention-sequence.ts's
   // attentionSequence): the same bound, any summation order.
   it('equals the reference: a prompt from position 0 (matrix products), grouped heads', () => {
     const arb = fc.record({ T: fc.integer({ min: 8, max: 40 }), spare: fc.integer({ min: 0, max: 3 }), ...heads });

@@ -9,7 +9,7 @@ import { toF32, type WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createModelKernels, createWasmKernels } from '../src/backends/wasm/kernels.js';
 import { relaxedSimdSupported, SIMD_ENV } from '../src/backends/wasm/module.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { generate } from '../src/generate/generate.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { EPS32, ensureWasmBuilt, expectClose, randomArray } from './wasm-helpers.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forward } from '../reference/model.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels } from '../src/backends/wasm/kernels.js';
-import { loadModel } from '../src/formats/load.js';
+import { loadModel } from '../src/formats/load-file.js';
 import { ensureWasmBuilt, wasmPath } from './wasm-helpers.js';
 
 const root = resolve(__dirname, '..');

@@ -4,7 +4,7 @@
 import { forward, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { createModelKernels, type WasmKernels } from '../../src/backends/wasm/kernels.js';
-import { loadModel } from '../../src/formats/load.js';
+import { loadModel } from '../../src/formats/load-file.js';
 import { argmax } from '../../src/generate/sampler.js';
 import { seconds } from './stats.js';
 

@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { dumpForward, parseIdList } from '../conform/dump.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { closeKernels, createKernels, parseBackend, readWholeModel } from '../llama.js';

@@ -1,7 +1,7 @@
 // `llama-ts conform`: a port's dump against a golden case, tensor by tensor in data-flow
 // order, naming the first tensor out of tolerance (where the port first goes wrong).
 import type { Kernels } from '../../reference/kernels.js';
-import { readFileBytes } from '../formats/load.js';
+import { readFileBytes } from '../io/read-file.js';
 import { parseSafetensors, tensorToFloat64, type SafeTensor, type TensorToWrite } from '../formats/safetensors.js';
 import { compareTensor, toleranceFor, type TensorComparison } from './compare.js';
 import { dumpAdamW, dumpForward } from './dump.js';

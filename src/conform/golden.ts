@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f32Tensor } from '../../reference/tensor.js';
 import { assembleWeights, parameterNames, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
-import { loadModel, readFileBytes } from '../formats/load.js';
+import { loadModel } from '../formats/load-file.js';
+import { readFileBytes } from '../io/read-file.js';
 import { parseSafetensors, tensorToFloat64, type SafetensorsFile } from '../formats/safetensors.js';
 
 export interface Tolerance {

@@ -9,12 +9,12 @@
 // SentencePiece tokenizer.model is kept as bytes so that a HF folder can be written with it
 // unchanged.
 import { existsSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { extname } from 'node:path';
 import type { DType } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { writeLlama2c } from '../formats/llama2c.js';
-import { readModelPath } from '../formats/load.js';
+import { readModelPath } from '../formats/load-file.js';
 import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { vocabularyNotes } from '../tokenizer/gguf-vocabulary.js';
 import { readTokenizerFile } from '../tokenizer/load.js';

@@ -15,9 +15,9 @@
 // which holds none, needs.
 import { BLOCK_VALUES, QK } from '../../reference/tensor.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { writeFileAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { metadataEntries, type GGUFFile, type GGUFMetadataEntry } from '../formats/gguf.js';
-import { loadModel } from '../formats/load.js';
+import { loadModel } from '../formats/load-file.js';
 import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { readTokenizerFile } from '../tokenizer/load.js';
 import { findVocabulary, readVocabulary } from '../tokenizer/model-vocabulary.js';

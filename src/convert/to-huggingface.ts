@@ -9,7 +9,7 @@
 //
 // Returned as file name → bytes; writeFolder puts them on disk.
 import { mkdirSync } from 'node:fs';
-import { writeFileAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { headDim } from '../../reference/config.js';
 import { f32ToF16, toF32, type WeightTensor } from '../../reference/tensor.js';

@@ -18,7 +18,7 @@ import {
   ggufTensorBytes, writeGGUF,
   type GGUFFile, type GGUFHeader, type GGUFMetadataEntry, type GGUFTensorInfo, type GGUFWriteTensor,
 } from './gguf.js';
-import { modelFromBytes, type GainSpec, type MatrixSpec, type ModelLayout } from './layout.js';
+import { modelFromBytes, type GainSpec, type MatrixSpec, type ModelLayout } from './tensor-layout.js';
 
 // llama.cpp's name for each field of a layer (blk.N.<name>), and for the others.
 export const GGUF_LAYER_NAMES: Readonly<Record<LayerField, string>> = {

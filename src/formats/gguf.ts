@@ -43,7 +43,7 @@ export function parseGGUF(bytes: Uint8Array, fileName: string): GGUFFile {
 export type GGUFHeader = Omit<GGUFFile, 'bytes'>;
 
 // Reads the header (metadata and tensor infos) at the reader's start. The reader may hold
-// only the file's first bytes, its `length` being the whole file's (header-reader.ts): the
+// only the file's first bytes, its `length` being the whole file's (load-header.ts): the
 // tensors are checked against that length, and no tensor byte is read.
 export function readGGUFHeader(r: BinaryReader): GGUFHeader {
   const version = readHeader(r);

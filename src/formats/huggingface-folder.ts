@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LlamaModel } from '../../reference/weights.js';
 import { collectTensors, modelFromHuggingFaceTensors, parseHuggingFaceConfig, type HuggingFaceConfig } from './huggingface.js';
-import { readFileBytes } from './load.js';
+import { readFileBytes } from '../io/read-file.js';
 
 export interface HuggingFaceCheckpoint {
   model: LlamaModel;

@@ -25,7 +25,7 @@ import { f16ToF32, type WeightTensor } from '../../reference/tensor.js';
 import { assembleWeights, type GlobalField, type LayerField, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { unpermuteFromHuggingFace } from './huggingface-permute.js';
 import { parseSafetensors, type SafeTensor } from './safetensors.js';
-import { f32View, u16View } from './views.js';
+import { f32View, u16View } from './tensor-views.js';
 
 // Reading a folder from disk (Node) is in huggingface-folder.ts; this file needs no Node APIs.
 

@@ -23,7 +23,7 @@ import {
 } from '../../reference/weights.js';
 import { BinaryReader } from './binary-reader.js';
 import { BinaryWriter } from './binary-writer.js';
-import { modelFromBytes, type MatrixSpec, type ModelLayout } from './layout.js';
+import { modelFromBytes, type MatrixSpec, type ModelLayout } from './tensor-layout.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42" as export.py packs it ('I', little-endian)
 const V0_HEADER_BYTES = 7 * 4;

@@ -24,7 +24,7 @@ import { assembleWeights, atSlot, parameterCount, type LlamaModel, type Paramete
 import { modelToGGUF } from '../convert/to-gguf.js';
 import { writeLlama2c } from '../formats/llama2c.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
-import { writeFileAtomic, writeTextAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic, writeTextAtomic } from '../io/atomic-file.js';
 import type { Trainer } from './step.js';
 
 export const CHECKPOINT_MAGIC = 0x4b43544c; // "LTCK" little-endian

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { writeFileAtomic, writeTextAtomic } from '../formats/atomic-file.js';
+import { writeFileAtomic, writeTextAtomic } from '../io/atomic-file.js';
 import { readTokenFile, tokenFileBytes, tokenizeTexts, type TokenArray } from './data.js';
 import { trainSentencePiece } from './spm.js';
 

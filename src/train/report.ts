@@ -2,7 +2,7 @@
 // a terminal, one line per step otherwise), log.json with every step and evaluation, and
 // loss.svg (plot.ts).
 import { join } from 'node:path';
-import { writeTextAtomic } from '../formats/atomic-file.js';
+import { writeTextAtomic } from '../io/atomic-file.js';
 import { lossChartSvg } from './plot.js';
 
 export interface StepRecord {

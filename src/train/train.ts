@@ -20,7 +20,7 @@ import type { Batch } from '../../reference/train-model.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { removeStaleTemporaries } from '../formats/atomic-file.js';
+import { removeStaleTemporaries } from '../io/atomic-file.js';
 import { createTrainingBackend, type TrainBackend } from './backend.js';
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { readTokenFile, splitTokens, stepBatches, validationBatches, type TokenArray } from './data.js';

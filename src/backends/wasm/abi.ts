@@ -39,14 +39,14 @@ export interface KernelExports {
     out: number, q: number, kCache: number, vCache: number, scores: number,
     T: number, pos0: number, nHeads: number, nKvHeads: number, hd: number, h0: number, h1: number,
   ): void;
-  // causal attention of a sequence from position 0 as matrix products (assembly/attention-train.ts),
+  // causal attention of a sequence from position 0 as matrix products (assembly/attention-sequence.ts),
   // for prompts and training: scratch scores [T, T] and kT [hd, T]; kv heads g0..g1
   attentionSequence(
     out: number, q: number, k: number, v: number, scores: number, kT: number,
     T: number, nHeads: number, nKvHeads: number, hd: number, g0: number, g1: number,
   ): void;
 
-  // ---- training (assembly/backward.ts, gemm.ts, attention-train.ts)
+  // ---- training (assembly/backward.ts, gemm.ts, attention-sequence.ts)
   // C[M, P] (+)= A[M, R] · B[R, P], columns p0..p1 (whole panels of 8 but at the end)
   gemmF32(c: number, a: number, b: number, M: number, R: number, P: number, p0: number, p1: number, accumulate: number): void;
   // scratch p, dp, pT [T, T] and kT, vT [hd, T]; kv heads g0..g1

@@ -1,5 +1,5 @@
 // A model file read straight into WASM memory (Node): only the header is parsed in
-// JavaScript (formats/file-layout.ts, every check the in-memory loader makes, before any
+// JavaScript (formats/load-header.ts, every check the in-memory loader makes, before any
 // memory is planned); the shards are planned from the shapes (plan.ts); then each matrix
 // is allocated in its shard's heap ('weights' region) and its bytes are read from the file
 // into that memory, through a Uint8Array view of it. No second copy of the weights exists:
@@ -12,9 +12,9 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { WeightTensor } from '../../../reference/tensor.js';
 import { LAYER_MATRICES, type LlamaModel } from '../../../reference/weights.js';
-import { readModelFileLayout, type ModelFileLayout } from '../../formats/file-layout.js';
-import { gainBytes, gainFromBytes, mapLayout, type GainSpec, type MatrixSpec, type ModelLayout } from '../../formats/layout.js';
-import { readAt } from '../../formats/load.js';
+import { readModelFileLayout, type ModelFileLayout } from '../../formats/load-header.js';
+import { gainBytes, gainFromBytes, mapLayout, type GainSpec, type MatrixSpec, type ModelLayout } from '../../formats/tensor-layout.js';
+import { readAt } from '../../io/read-file.js';
 import { createPlannedKernels, type ModelKernelsOptions, type WasmKernels } from './kernels.js';
 import type { ShardPlan } from './plan.js';
 import type { Shard } from './shard.js';

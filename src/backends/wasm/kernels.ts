@@ -296,7 +296,7 @@ class WasmBackend implements WasmKernels {
     const kPtr = f.input(kCache, S * nKvHeads * hd, 'kCache'); // [S, nKvHeads*hd], only the rows read
     const vPtr = f.input(vCache, S * nKvHeads * hd, 'vCache'); // [S, nKvHeads*hd]
     if (pos0 === 0 && T >= SEQUENCE_MIN_TOKENS && T <= SEQUENCE_MAX_TOKENS) {
-      // a prompt from position 0: as matrix products (assembly/attention-train.ts), 1.6-1.9×
+      // a prompt from position 0: as matrix products (assembly/attention-sequence.ts), 1.6-1.9×
       // faster than a query row at a time; threads split the kv heads
       const split = this.parallel(T * nHeads * S * hd * 2, nKvHeads);
       const scratchStride = alignUp(4 * (T * T + hd * T), 64); // bytes a thread: scores [T, T], Kᵀ [hd, T]

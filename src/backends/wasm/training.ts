@@ -1,6 +1,6 @@
 // The WASM SIMD training kernels: the TrainingKernels interface (reference/kernels.ts) over
 // the AssemblyScript kernels of assembly/backward.ts (with gemm.ts, exp.ts and
-// attention-train.ts), checked against the readable TypeScript ones in
+// attention-sequence.ts), checked against the readable TypeScript ones in
 // tests/wasm-training.test.ts. The matrix products and attention are split across worker
 // threads (pool.ts, the forward kernels' pool and protocol) with the same bits at any thread count.
 //
@@ -14,7 +14,7 @@
 //   - swiglu, with an f32x4 exp instead of the scalar f64 one: training evaluates millions
 //     of exponentials a step;
 //   - attention over a whole sequence from position 0 (training's case), as matrix products
-//     with the same f32x4 exp (assembly/attention-train.ts).
+//     with the same f32x4 exp (assembly/attention-sequence.ts).
 //
 // Our instance of the kernels module runs over the forward kernels' (first) memory, so
 // both see the same views. Data movement per call is the forward kernels' rule: an array

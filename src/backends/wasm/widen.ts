@@ -6,7 +6,7 @@
 // running these files before their own kernels exist. The load notes say so.
 import { readRow, type DType, type WeightTensor } from '../../../reference/tensor.js';
 import { f32ToF16 } from '../../../reference/half.js';
-import type { MatrixSpec, ModelLayout } from '../../formats/layout.js';
+import type { MatrixSpec, ModelLayout } from '../../formats/tensor-layout.js';
 import { LAYER_MATRICES, type LayerMatrix } from '../../../reference/weights.js';
 
 // The storage types with WASM matmul kernels (assembly/), multiplied in place.

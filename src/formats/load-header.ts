@@ -1,19 +1,19 @@
 // A model file's header, read from disk without its tensor data (Node): the config, the
 // GGUF metadata, and where each weight lies, checked by the same parsers and with the same
-// errors as the in-memory path (detect.ts), against the real file size. A loader then
+// errors as the in-memory path (load-bytes.ts), against the real file size. A loader then
 // reads each tensor wherever it should live (src/backends/wasm/direct-load.ts: straight
 // into WASM memory), so the weights are never held twice.
 //
 // GGUF: the metadata and tensor infos are read in a growing head (1 MiB, doubled) until
 // they parse. llama2.c: the header is at most 256 bytes; the layout follows from it.
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { detectFormat, type ModelFormat } from './detect.js';
+import { detectFormat, type ModelFormat } from './load-bytes.js';
 import { ggufLayout } from './gguf-model.js';
 import { readGGUFHeader, type GGUFHeader } from './gguf.js';
-import { HeaderReader, NeedMoreBytes } from './header-reader.js';
-import type { ModelLayout } from './layout.js';
+import { BinaryReader } from './binary-reader.js';
+import type { ModelLayout } from './tensor-layout.js';
 import { checkLlama2cSize, llama2cLayout, readLlama2cHeader } from './llama2c.js';
-import { readAt } from './load.js';
+import { readAt } from '../io/read-file.js';
 
 const FIRST_HEAD_BYTES = 1 << 20; // a 32000-token vocabulary's metadata is about 0.7 MiB
 const COMPARE_CHUNK = 16 << 20; // bytes compared at a time when checking a shared classifier
@@ -77,4 +77,38 @@ function sameFileBytes(fd: number, a: number, b: number, n: number, path: string
     if (Buffer.compare(x.subarray(0, len), y.subarray(0, len)) !== 0) return false;
   }
   return true;
+}
+
+// A BinaryReader over the first bytes of a file that is longer: every bound is checked
+// against the whole file's length (so the errors are the ones the in-memory parse gives),
+// and a read that fits the file but not the bytes held so far throws NeedMoreBytes,
+// telling the caller to read a longer head and parse again (load-header.ts).
+//
+//   head        Uint8Array [held]   the file's bytes [0, held), held <= fileLength
+//   fileLength  number              the file's size on disk
+export class NeedMoreBytes extends Error {
+  constructor(readonly end: number) {
+    super(`the header continues past the ${end} bytes read so far`);
+  }
+}
+
+export class HeaderReader extends BinaryReader {
+  constructor(head: Uint8Array, fileName: string, readonly fileLength: number) {
+    super(head, fileName);
+    if (!(head.length <= fileLength)) throw new Error(`${fileName}: ${head.length} header bytes held, file has ${fileLength}`);
+  }
+
+  override get length(): number {
+    return this.fileLength;
+  }
+
+  override get remaining(): number {
+    return this.fileLength - this.offset;
+  }
+
+  override need(n: number | bigint, what: string): void {
+    super.need(n, what); // within the file, else the usual error
+    const end = this.offset + Number(n);
+    if (end > this.bytes.length) throw new NeedMoreBytes(end);
+  }
 }

@@ -3,13 +3,13 @@
 // been checked to lie inside the file and to have the shape the config implies.
 //
 // Two ways to turn a layout into a LlamaModel:
-//   modelFromBytes   the whole file is in memory: typed-array views into it (views.ts)
+//   modelFromBytes   the whole file is in memory: typed-array views into it (tensor-views.ts)
 //   mapLayout        any other placement, e.g. reading each tensor straight into WASM memory
 //                    (src/backends/wasm/direct-load.ts)
 import type { LlamaConfig } from '../../reference/config.js';
 import { f16ToF32, type DType, type WeightTensor } from '../../reference/tensor.js';
 import { LAYER_MATRICES, type LayerOf, type LayerWeights, type LlamaModel, type WeightsOf } from '../../reference/weights.js';
-import { f32View, u16View, u8View } from './views.js';
+import { f32View, u16View, u8View } from './tensor-views.js';
 
 // A matrix [rows, cols] stored as `dtype` in file bytes [offset, offset + byteLength).
 export interface MatrixSpec {
