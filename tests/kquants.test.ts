@@ -282,8 +282,8 @@ describe('quantize a real model to a K-quant: stories260K (dim 64, hidden 172)',
       expect(result.quantized).toEqual([]); // no row is 256 values long
       expect(result.fallback).toHaveLength(1 + 5 * 6); // the embedding and six matrices a layer
       expect(result.fallback[0]).toBe('tok_embeddings.weight as q5_0 (rows of 64 values are not whole blocks of 256)');
-      expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.w2 (rows of 172 values are not whole blocks of 32)`));
-      expect(result.notes.join('\n')).toMatch(/stored as q5_0 instead of q4_k \(as llama\.cpp falls back\), rows not a multiple of 256 values: tok_embeddings\.weight, layers\.0\.wq/);
+      expect(result.f16).toEqual([0, 1, 2, 3, 4].map((l) => `layers.${l}.feed_forward.w2.weight (rows of 172 values are not whole blocks of 32)`));
+      expect(result.notes.join('\n')).toMatch(/stored as q5_0 instead of q4_k \(as llama\.cpp falls back\), rows not a multiple of 256 values: tok_embeddings\.weight, layers\.0\.attention\.wq\.weight/);
       const back = loadModel(out).model;
       expect(back.weights.layers[0].wq.dtype).toBe('q5_0');
       expect(back.weights.layers[0].w2.dtype).toBe('f16');
