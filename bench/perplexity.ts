@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Token } from 'node-llama-cpp';
 import { chunkInput, planChunks, type ChunkPlan } from '../src/eval/chunks.js';
-import { loadEvaluator } from '../src/eval/load.js';
+import { loadEvaluator } from '../src/llama.js';
 import { evaluateTask } from '../src/eval/multiple-choice.js';
 import { perplexityOfPlan, tokenizeForPerplexity } from '../src/eval/perplexity.js';
 import { readTask } from '../src/eval/run-eval.js';

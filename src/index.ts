@@ -1,5 +1,5 @@
 // llama-ts library API.
-export { loadLlama, createKernels, closeKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
+export { loadLlama, loadEvaluator, type LoadedEvaluator, createKernels, closeKernels, parseBackend, BACKENDS, type Llama, type LoadOptions, type BackendName } from './llama.js';
 export { createWasmKernels, createModelKernels, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
 export { quantizeFile } from './convert/quantize-file.js';
 export { convertModel } from './convert/convert.js';

@@ -1,7 +1,7 @@
 // The library's front door: load a model file (and its tokenizer) and get something that
 // generates text. Everything here is glue over formats/, tokenizer/, generate/ and the kernels.
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LlamaConfig } from '../reference/config.js';
 import type { Kernels } from '../reference/kernels.js';
@@ -12,6 +12,7 @@ import { createModelKernels, createWasmKernels, type WasmKernels } from './backe
 import type { SimdChoice } from './backends/wasm/module.js';
 import { readModelFileLayout } from './formats/load-header.js';
 import { modelPathKind, readModelPath } from './formats/load-file.js';
+import { createEvaluator, type Evaluator } from './eval/evaluator.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { readTokenizerFile } from './tokenizer/load.js';
 import type { ModelFiles } from './tokenizer/model-vocabulary.js';
@@ -111,4 +112,16 @@ export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   const contextLength = contextLengthFor(config, options.contextLength);
   const { model, kernels } = await opened.load({ threads: options.threads, contextLength, simd: options.simd });
   return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels));
+}
+
+// A model loaded for evaluation (src/eval/: perplexity, KL divergence, multiple choice):
+// loadLlama's, wrapped in an Evaluator with its own KV cache; the caller closes it when done.
+export interface LoadedEvaluator extends Evaluator {
+  close(): Promise<void>;
+}
+
+export async function loadEvaluator(options: LoadOptions): Promise<LoadedEvaluator> {
+  const llama = await loadLlama(options);
+  const name = basename(options.model ?? defaultModelPath());
+  return { ...createEvaluator(llama, name), close: () => llama.close() };
 }

@@ -23,10 +23,11 @@ const LAYERS = [
   'src/backends/wasm', // kernels
   'src/generate', // logits -> sampler -> text
   'src/convert', // model-level conversion and quantization policy
-  'src/train',
+  'src/eval', // perplexity, KL divergence, multiple choice: over a model and its kernels
+  'src/train', // its validation loss is the evaluator's
+
   'src/conform',
-  'src', // the library's front door: loadLlama (llama.ts), loadLlamaFromBytes (browser.ts)
-  'src/eval', // perplexity, KL divergence, multiple choice: over a loaded model
+  'src', // the library's front door: loadLlama and loadEvaluator (llama.ts), loadLlamaFromBytes (browser.ts)
   'src/index.ts', // the package's exports: everything above
   'src/cli', // parses arguments and calls the library
 ];

@@ -17,7 +17,7 @@ import { randomModel } from '../reference/init.js';
 import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { chunkInput, planChunks } from '../src/eval/chunks.js';
 import { tokenizeRequest } from '../src/eval/likelihood.js';
-import { loadEvaluator, type LoadedEvaluator } from '../src/eval/load.js';
+import { loadEvaluator, type LoadedEvaluator } from '../src/llama.js';
 import { evaluateTask } from '../src/eval/multiple-choice.js';
 import { perplexityOfPlan } from '../src/eval/perplexity.js';
 import { parseTask } from '../src/eval/tasks.js';

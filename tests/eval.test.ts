@@ -14,7 +14,7 @@ import { chunkInput, chunkTarget, planChunks } from '../src/eval/chunks.js';
 import { createEvaluator } from '../src/eval/evaluator.js';
 import { klDivergence, planFromBase } from '../src/eval/kl-divergence.js';
 import { scoreItem, tokenizeRequest } from '../src/eval/likelihood.js';
-import { loadEvaluator, type LoadedEvaluator } from '../src/eval/load.js';
+import { loadEvaluator, type LoadedEvaluator } from '../src/llama.js';
 import { logSumExp, tokenLogProb } from '../src/eval/log-probs.js';
 import { LogitsReader, LogitsWriter, logitsHeaderFor } from '../src/eval/logits-file.js';
 import { drawShots, evaluateTask, solved } from '../src/eval/multiple-choice.js';

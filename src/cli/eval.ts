@@ -1,9 +1,8 @@
 import type { SimdChoice } from '../backends/wasm/module.js';
-import { loadEvaluator } from '../eval/load.js';
 import type { Scoring } from '../eval/multiple-choice.js';
 import { formatEval } from '../eval/report.js';
 import { evaluateTaskFiles } from '../eval/run-eval.js';
-import { parseBackend } from '../llama.js';
+import { loadEvaluator, parseBackend } from '../llama.js';
 import { intFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts eval [--model FILE] --task FILE.jsonl [--task ...] [options]

@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { SimdChoice } from '../backends/wasm/module.js';
 import { planChunks } from '../eval/chunks.js';
 import { klDivergence, planFromBase } from '../eval/kl-divergence.js';
-import { loadEvaluator } from '../eval/load.js';
 import { LogitsReader, LogitsWriter, logitsHeaderFor } from '../eval/logits-file.js';
 import { perplexityOfPlan, tokenizeForPerplexity, type ChunkProgress } from '../eval/perplexity.js';
 import { formatKlDivergence, formatPerplexity, formatProgress } from '../eval/report.js';
-import { parseBackend } from '../llama.js';
+import { loadEvaluator, parseBackend } from '../llama.js';
 import { intFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts perplexity [--model FILE] --file TEXT [--context N] [options]

@@ -1,7 +1,7 @@
 // The evaluation API: perplexity and KL divergence as llama.cpp computes them, multiple-choice
-// tasks as lm-evaluation-harness scores them.
+// tasks as lm-evaluation-harness scores them. (loadEvaluator, from a model path, is src/llama.ts's.)
 export { createEvaluator, type Evaluator } from './evaluator.js';
-export { loadEvaluator, type LoadedEvaluator } from './load.js';
+export { sequenceLoss, type Sequences } from './sequence-loss.js';
 export { planChunks, type ChunkPlan } from './chunks.js';
 export { perplexity, perplexityOfPlan, type PerplexityOptions, type PerplexityResult, type ChunkProgress } from './perplexity.js';
 export { LogitsWriter, LogitsReader, logitsHeaderFor, type LogitsHeader } from './logits-file.js';

@@ -4,8 +4,10 @@ import { adamwStep, createAdamW, LLAMA_ADAMW, type AdamWConfig, type AdamWState 
 import { clipGradNorm } from '../../reference/clip.js';
 import { createGradients, namedParameters, type LlamaGradients, type NamedParameter } from '../../reference/gradients.js';
 import type { TrainingKernels } from '../../reference/kernels.js';
-import { lossAndGradients, trainForward, type Batch, type TrainForwardOptions } from '../../reference/train-model.js';
+import { createKVCache } from '../../reference/model.js';
+import { lossAndGradients, type Batch, type TrainForwardOptions } from '../../reference/train-model.js';
 import type { LlamaModel } from '../../reference/weights.js';
+import { sequenceLoss } from '../eval/sequence-loss.js';
 
 export interface TrainerOptions {
   adamw?: AdamWConfig; // default LLAMA_ADAMW
@@ -48,9 +50,13 @@ export function trainStep(trainer: Trainer, batches: Batch | readonly Batch[], l
   return { loss, gradNorm };
 }
 
-// The mean loss over batches, forward only (evaluation).
+// The mean loss over batches, forward only: the validation loss, computed by the evaluator
+// (src/eval/sequence-loss.ts, the same log-probabilities as `llama-ts perplexity`) through the
+// prompt path with one KV cache for every sequence.
 export function meanLoss(trainer: Trainer, batches: readonly Batch[]): number {
+  if (batches.length === 0) throw new Error('meanLoss: no batches');
+  const cache = createKVCache(trainer.model.config, batches[0].T, trainer.kernels);
   let sum = 0;
-  for (const batch of batches) sum += trainForward(trainer.model, trainer.kernels, batch, { recompute: true }).loss;
+  for (const batch of batches) sum += sequenceLoss(trainer.model, trainer.kernels, batch, cache);
   return sum / batches.length;
 }
