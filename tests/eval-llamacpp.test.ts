@@ -11,13 +11,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type Token } from 'node-llama-cpp';
+import type { ControlledEvaluateInputItem, Llama, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { randomModel } from '../reference/init.js';
 import { modelToGGUF } from '../src/convert/to-gguf.js';
 import { chunkInput, planChunks } from '../src/eval/chunks.js';
 import { tokenizeRequest } from '../src/eval/likelihood.js';
-import { loadEvaluator, type LoadedEvaluator } from '../src/llama.js';
+import { loadEvaluator } from '../src/llama.js';
+import { openLlamaCpp } from './llamacpp-helpers.js';
 import { evaluateTask } from '../src/eval/multiple-choice.js';
 import { perplexityOfPlan } from '../src/eval/perplexity.js';
 import { parseTask } from '../src/eval/tasks.js';
@@ -40,7 +41,7 @@ let llama: Llama;
 let dir: string;
 
 beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  llama = await openLlamaCpp();
   dir = mkdtempSync(join(tmpdir(), 'eval-llamacpp-'));
 });
 

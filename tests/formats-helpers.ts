@@ -3,20 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, kvDim, type LlamaConfig } from '../reference/config.js';
 import { f32Tensor, type WeightTensor } from '../reference/tensor.js';
 import type { LlamaModel } from '../reference/weights.js';
+import { seededUniform } from '../reference/random.js';
 
 export const dataPath = (rel: string): string => fileURLToPath(new URL(`../../shared/data/${rel}`, import.meta.url));
 
-// mulberry32: a tiny seeded generator, so failures reproduce.
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded uniform generator in [0, 1) (reference/random.ts's mulberry32), so failures reproduce.
+export const rng = seededUniform;
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {

@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type Token } from 'node-llama-cpp';
+import type { ControlledEvaluateInputItem, Llama, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
-import { createKVCache, forward } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { convertModel } from '../src/convert/convert.js';
@@ -23,6 +22,7 @@ import { readHuggingFaceFolder } from '../src/formats/huggingface-folder.js';
 import { loadModel } from '../src/formats/load-file.js';
 import { vocabularyFromSentencePieceModel } from '../src/tokenizer/sentencepiece-model.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
+import { compareDistributions, openLlamaCpp, ourGreedy } from './llamacpp-helpers.js';
 
 const data = (rel: string) => fileURLToPath(new URL(`../../shared/data/${rel}`, import.meta.url));
 const STORIES_GGUF = data('stories260K/stories260K.gguf');
@@ -30,7 +30,6 @@ const TOK512_MODEL = data('stories260K/tok512.model');
 
 const PROMPT = 'Once upon a time';
 const POSITIONS = 64; // tokens evaluated, prompt included
-const MIN_P = 1e-6; // probabilities compared where either side is above this
 // Largest |log p_ours − log p_llama.cpp| allowed. Both sides compute in float32 (F32 weights,
 // F32 KV cache) but sum in different orders; observed: 1e-5 (stories260K) to 7e-5 (random
 // std-0.3 models), printed by each test. A wrong q/k row order gives ~16.
@@ -43,7 +42,7 @@ const tok512 = vocabularyFromSentencePieceModel(tok512Bytes, TOK512_MODEL);
 const promptIds = new Tokenizer(tok512).encode(PROMPT, { bos: true });
 
 beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  llama = await openLlamaCpp();
   dir = mkdtempSync(join(tmpdir(), 'llamacpp-parity-'));
 });
 
@@ -51,37 +50,6 @@ afterAll(async () => {
   await llama?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-// Our greedy continuation of `prompt` to POSITIONS tokens, and log-softmax of the logits at
-// every position: logProbs[i] is the distribution of the token after tokens[0..i].
-function ourGreedy(model: LlamaModel, prompt: number[]): { tokens: number[]; logProbs: Float64Array[] } {
-  const V = model.config.vocabSize;
-  const cache = createKVCache(model.config, POSITIONS);
-  const all = forward(model, tsKernels, cache, prompt, 0, { allLogits: true }); // [T, V]
-  const logProbs = prompt.map((_, t) => logSoftmax(all.subarray(t * V, (t + 1) * V)));
-  const tokens = [...prompt];
-  while (tokens.length < POSITIONS) {
-    const next = argmax(logProbs[logProbs.length - 1]);
-    tokens.push(next);
-    logProbs.push(logSoftmax(forward(model, tsKernels, cache, [next], tokens.length - 1)));
-  }
-  return { tokens, logProbs };
-}
-
-function logSoftmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const x of logits) max = Math.max(max, x);
-  let sum = 0;
-  for (const x of logits) sum += Math.exp(x - max);
-  const logZ = max + Math.log(sum);
-  return Float64Array.from(logits, (x) => x - logZ);
-}
-
-function argmax(a: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
-}
 
 // llama.cpp's next-token probabilities after each of `tokens` (one batch, F32 KV cache).
 async function llamaCppDistributions(path: string, tokens: number[]): Promise<{ probs: Map<number, number>[]; promptIds: number[] }> {
@@ -106,28 +74,6 @@ async function llamaCppDistributions(path: string, tokens: number[]): Promise<{ 
   }
 }
 
-interface Comparison {
-  maxError: number; // largest log-prob difference over compared entries
-  compared: number; // entries compared
-  greedyMismatches: number; // generated positions where llama.cpp's argmax is not our token
-}
-
-function compare(ours: { tokens: number[]; logProbs: Float64Array[] }, theirs: Map<number, number>[], promptLength: number): Comparison {
-  let maxError = 0, compared = 0, greedyMismatches = 0;
-  theirs.forEach((probs, i) => {
-    const mine = ours.logProbs[i];
-    for (let id = 0; id < mine.length; id++) {
-      const p = probs.get(id) ?? 0;
-      if (p <= MIN_P && Math.exp(mine[id]) <= MIN_P) continue;
-      compared++;
-      maxError = Math.max(maxError, p > 0 ? Math.abs(Math.log(p) - mine[id]) : Infinity);
-    }
-    const top = probs.entries().next().value![0];
-    if (i + 1 >= promptLength && i + 1 < ours.tokens.length && top !== ours.tokens[i + 1]) greedyMismatches++;
-  });
-  return { maxError, compared, greedyMismatches };
-}
-
 // A random model with distributions far from flat (std 0.3): a wrong weight shows.
 function shapedModel(over: Partial<LlamaConfig>, seed: number): LlamaModel {
   const config: LlamaConfig = {
@@ -138,9 +84,9 @@ function shapedModel(over: Partial<LlamaConfig>, seed: number): LlamaModel {
 }
 
 async function checkParity(name: string, ours: LlamaModel, ggufPath: string) {
-  const mine = ourGreedy(ours, promptIds);
+  const mine = ourGreedy(ours, tsKernels, promptIds, POSITIONS);
   const { probs, promptIds: theirPrompt } = await llamaCppDistributions(ggufPath, mine.tokens);
-  const result = compare(mine, probs, promptIds.length);
+  const result = compareDistributions(mine, probs, promptIds.length);
   console.log(`${name}: max |Δ log p| ${result.maxError.toExponential(2)} over ${result.compared} entries`);
   expect(theirPrompt).toEqual(promptIds.slice(1)); // same tokenizer (llama.cpp's tokenize adds no BOS here)
   expect(probs.length).toBe(POSITIONS);
@@ -189,9 +135,9 @@ describe('llama.cpp agrees with llama-ts token for token', () => {
     };
     const path = join(dir, 'wrong.gguf');
     writeFileSync(path, modelToGGUF(wrong, { vocabulary: tok512 }));
-    const mine = ourGreedy(model, promptIds);
+    const mine = ourGreedy(model, tsKernels, promptIds, POSITIONS);
     const { probs } = await llamaCppDistributions(path, mine.tokens);
-    const result = compare(mine, probs, promptIds.length);
+    const result = compareDistributions(mine, probs, promptIds.length);
     console.log(`wrongly permuted: max |Δ log p| ${result.maxError.toExponential(2)}`);
     expect(result.maxError).toBeGreaterThan(100 * LOGPROB_TOLERANCE);
   });
