@@ -214,6 +214,6 @@ describe('a conversation longer than the context', () => {
     const oneMore = [system, ...long.slice(fitted.dropped - 1)];
     expect(encodeChat(spm, template.render(oneMore, true)).length + 16).toBeGreaterThan(100);
     expect(() => fitConversation(template, spm, long, { context: 20, reply: 4, contextShift: true }))
-      .toThrow(/^with the oldest turns dropped, the conversation still is \d+ tokens long: too long for the context of 20 tokens/);
+      .toThrow(/^with the oldest turns dropped, the conversation is \d+ tokens long: too long for the context of 20 tokens/);
   });
 });

@@ -50,7 +50,7 @@ function dropOldestTurn(messages: readonly ChatMessage[]): ChatMessage[] | undef
 }
 
 function tooLong(length: number, room: number, o: FitOptions, shifted: boolean): Error {
-  const what = shifted ? 'with the oldest turns dropped, the conversation still' : 'the conversation';
+  const what = shifted ? 'with the oldest turns dropped, the conversation' : 'the conversation';
   const hint = o.contextShift ? 'give a larger context' : 'give a larger context, or contextShift (--context-shift) to drop the oldest turns';
   return new Error(`${what} is ${length} tokens long: too long for the context of ${o.context} tokens with ${room} left for the reply (${hint})`);
 }
