@@ -2,13 +2,18 @@
 // conversation evaluates only its new tokens, and its logits equal those of a fresh
 // evaluation of the whole rendered conversation; generation stops at the template's end of
 // turn; a conversation longer than the context is an Error, or loses its oldest turns.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { createKVCache } from '../reference/model.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { Kernels } from '../reference/kernels.js';
 import { builtinChatTemplate, specialTokenTexts, type ChatMessage } from '../src/chat/index.js';
 import { renderConversation } from '../src/chat/fit-conversation.js';
+import { ggufTensorBytes, metadataEntries, parseGGUF, writeGGUF } from '../src/formats/gguf.js';
 import { loadModel } from '../src/formats/load-file.js';
+import { readFileBytes } from '../src/io/read-file.js';
 import { chatChunks, type CacheContents, type ChatChunk, type ChatStats } from '../src/generate/chat.js';
 import { loadLlama } from '../src/llama.js';
 import { tokenizerFromGGUF } from '../src/tokenizer/any-tokenizer.js';
@@ -124,5 +129,51 @@ describe("the session's chat (loadLlama, WASM)", () => {
     expect(shifted.stats.droppedMessages).toBeGreaterThanOrEqual(2);
     expect(shifted.stats.promptTokens + 8).toBeLessThanOrEqual(128);
     await llama.close();
+  });
+});
+
+// stories260K.gguf with a tokenizer.chat_template in its metadata.
+function withTemplate(dir: string, template: string): string {
+  const file = parseGGUF(readFileBytes(STORIES), STORIES);
+  const path = join(dir, 'templated.gguf');
+  writeFileSync(path, writeGGUF({
+    metadata: [...metadataEntries(file), ['tokenizer.chat_template', template]],
+    tensors: file.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: ggufTensorBytes(file, t) })),
+  }));
+  return path;
+}
+
+describe("a GGUF's own tokenizer.chat_template", () => {
+  const ZEPHYR_STYLE = "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+
+  test('is rendered for chat, and equals the built-in it spells; --chat-template overrides it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-gguf-'));
+    try {
+      const path = withTemplate(dir, ZEPHYR_STYLE);
+      const own = await loadLlama({ model: path, threads: 1 });
+      expect(own.chatTemplate?.source).toBe(`${path}: tokenizer.chat_template`);
+      const reply = await collect(own.chatChunks(first, { temperature: 0, maxTokens: 12 }));
+      await own.close();
+      const builtin = await loadLlama({ model: path, threads: 1, chatTemplate: 'zephyr' });
+      expect(builtin.chatTemplate?.source).toBe('built-in zephyr');
+      expect(await collect(builtin.chatChunks(first, { temperature: 0, maxTokens: 12 }))).toEqual(reply);
+      await builtin.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("one that fails is an Error with the template's message and the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-gguf-'));
+    try {
+      const path = withTemplate(dir, "{% if messages|length > 1 %}{{ raise_exception('only one message, please') }}{% endif %}{{ messages[0].content }}");
+      const llama = await loadLlama({ model: path, threads: 1 });
+      await expect(collect(llama.chatChunks(first))).rejects.toThrow(`chat template (${path}: tokenizer.chat_template) failed: only one message, please`);
+      await llama.close();
+      const broken = withTemplate(dir, '{{ messages[0].content + }}');
+      await expect(loadLlama({ model: broken, threads: 1 })).rejects.toThrow(`chat template (${broken}: tokenizer.chat_template) failed: Unexpected token`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
