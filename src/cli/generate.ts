@@ -54,7 +54,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
 }
 
 // 'wasm, relaxed SIMD, 2 threads' or 'ts': what ran, for the stats line
-export function describeKernels(kernels: Kernels): string {
+function describeKernels(kernels: Kernels): string {
   const wasm = kernels as Partial<WasmKernels>;
   if (wasm.simd === undefined) return kernels.name;
   return `${kernels.name}, ${wasm.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
