@@ -11,6 +11,8 @@
 //   default is threads: 1 and more is an Error; to use more, load the model inside a Web
 //   Worker (as web/model-worker.ts does), whose kernel workers are then nested workers.
 import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
+import type { BuiltinTemplateName } from './chat/builtin-templates.js';
+import { chatTemplateFor } from './chat/model-template.js';
 import type { SimdChoice } from './backends/wasm/module.js';
 import { loadModelFromBytes } from './formats/load-bytes.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
@@ -20,6 +22,8 @@ export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
 export { loadModelFromBytes, type LoadedModel } from './formats/load-bytes.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+export type { ChatChunk, ChatOptions, ChatStats } from './generate/chat.js';
+export { BUILTIN_TEMPLATE_NAMES, builtinChatTemplate, jinjaChatTemplate, encodeChat, type BuiltinTemplateName, type ChatMessage, type ChatTemplate } from './chat/index.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Tokenizer, tokenizerFromBytes } from './tokenizer/tokenizer.js';
 export { ByteLevelBpeTokenizer } from './tokenizer/byte-level-bpe.js';
@@ -37,6 +41,7 @@ export interface BytesLoadOptions {
   threads?: number; // kernel threads, this one included (default: 1 on a page's main thread, else every core)
   simd?: SimdChoice; // which WASM build (default 'auto': relaxed SIMD where supported)
   minParallelWork?: number; // multiply-adds from which a matmul is split across threads (0: always)
+  chatTemplate?: BuiltinTemplateName; // chat: this built-in template instead of the model's own
 }
 
 // A loaded model ready to generate, on the WASM kernels (src/generate/session.ts).
@@ -50,9 +55,10 @@ export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<Bro
   const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
   const given = options.tokenizer ? { name: options.tokenizerName ?? 'tokenizer', bytes: asBytes(options.tokenizer) } : undefined;
   const tokenizer = modelTokenizer({ name: modelName, gguf: gguf?.metadata }, given, model.config.vocabSize, "give a tokenizer file's bytes");
+  const chatTemplate = chatTemplateFor({ name: modelName, gguf: gguf?.metadata }, tokenizer, options.chatTemplate);
   const contextLength = contextLengthFor(model.config, options.contextLength);
   const kernels = await createModelKernels(model, {
     threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,
   });
-  return createSession(model, tokenizer, kernels, contextLength, () => kernels.close());
+  return createSession(model, tokenizer, kernels, contextLength, () => kernels.close(), chatTemplate);
 }

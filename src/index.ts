@@ -11,6 +11,8 @@ export { conformTensors, conformSelf, formatReport, type ConformReport } from '.
 export { readManifest, findCase } from './conform/golden.js';
 export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
+export { chatChunks, type ChatChunk, type ChatOptions, type ChatStats } from './generate/chat.js';
+export * from './chat/index.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';
 export { Rng } from '../reference/random.js';
 export { loadModel, loadModelFromBytes } from './formats/load-file.js';

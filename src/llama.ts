@@ -10,6 +10,8 @@ import type { LlamaModel } from '../reference/weights.js';
 import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
+import type { BuiltinTemplateName } from './chat/builtin-templates.js';
+import { chatTemplateFor } from './chat/model-template.js';
 import { readModelFileLayout } from './formats/load-header.js';
 import { modelPathKind, readModelPath } from './formats/load-file.js';
 import { createEvaluator, type Evaluator } from './eval/evaluator.js';
@@ -41,6 +43,7 @@ export interface LoadOptions {
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
   threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
   simd?: SimdChoice; // wasm: 'relaxed', 'plain' or 'auto' (default; $LLAMA_TS_SIMD)
+  chatTemplate?: BuiltinTemplateName; // chat: this built-in template instead of the model's own (src/chat)
 }
 
 // A loaded model ready to generate (src/generate/session.ts).
@@ -109,9 +112,10 @@ export async function loadLlama(options: LoadOptions = {}): Promise<Llama> {
   const config = opened.config;
   const given = options.tokenizer ? readTokenizerFile(options.tokenizer) : undefined;
   const tokenizer = modelTokenizer(opened.files, given, config.vocabSize, 'give a tokenizer file (--tokenizer)');
+  const chatTemplate = chatTemplateFor(opened.files, tokenizer, options.chatTemplate);
   const contextLength = contextLengthFor(config, options.contextLength);
   const { model, kernels } = await opened.load({ threads: options.threads, contextLength, simd: options.simd });
-  return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels));
+  return createSession(model, tokenizer, kernels, contextLength, () => closeKernels(kernels), chatTemplate);
 }
 
 // A model loaded for evaluation (src/eval/: perplexity, KL divergence, multiple choice):

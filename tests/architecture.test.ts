@@ -21,7 +21,8 @@ const LAYERS = [
   'src/tokenizer', // vocabularies (their readers and writers)
   'src/quant', // block maths
   'src/backends/wasm', // kernels
-  'src/generate', // logits -> sampler -> text
+  'src/chat', // chat templates: a conversation -> prompt text -> token ids
+  'src/generate', // logits -> sampler -> text; chat turns on a kept KV cache
   'src/convert', // model-level conversion and quantization policy
   'src/eval', // perplexity, KL divergence, multiple choice: over a model and its kernels
   'src/train', // its validation loss is the evaluator's

@@ -1,6 +1,7 @@
 // The page's script: reads the form, runs the model on the page (1 thread) or in a Web
 // Worker (model-worker.ts; any number of threads), and shows the text as it comes.
 // window.llamaRun(request) does the same without the form (tests/browser.test.ts uses it).
+import { setUpChatMode } from './chat-page.js';
 import { run, type RunRequest, type RunResult, type WorkerReply } from './run.js';
 
 // Runs a request in a fresh model worker, which ends with the request.
@@ -48,6 +49,7 @@ async function onSubmit(event: Event): Promise<void> {
 
 (globalThis as unknown as { llamaRun: typeof llamaRun }).llamaRun = llamaRun;
 document.getElementById('form')?.addEventListener('submit', (e) => void onSubmit(e));
+setUpChatMode(); // the chat toggle (off by default: the page generates from a prompt)
 document.getElementById('status')!.textContent = crossOriginIsolated
   ? 'ready'
   : 'not cross-origin isolated: serve this page with COOP/COEP headers (node web/serve.mjs)';

@@ -4,6 +4,7 @@
 //   index.html            the page
 //   app.js                its script (web/app.ts), a module
 //   model-worker.js       the Web Worker that runs the model when threads > 1 (web/model-worker.ts)
+//   chat-worker.js        the Web Worker of the chat mode, keeping model and conversation (web/chat-worker.ts)
 //   kernels.wasm, kernels-relaxed.wasm, wasm-worker.mjs   beside them: the WASM backend
 //                         fetches and starts them from its own URL (src/backends/wasm/)
 //
@@ -37,7 +38,7 @@ export async function buildWeb() {
   execFileSync(process.execPath, [join(root, 'scripts/build-wasm.mjs'), '--if-stale'], { stdio: 'pipe' });
   mkdirSync(outDir, { recursive: true });
   await build({
-    entryPoints: { app: join(webDir, 'app.ts'), 'model-worker': join(webDir, 'model-worker.ts') },
+    entryPoints: { app: join(webDir, 'app.ts'), 'model-worker': join(webDir, 'model-worker.ts'), 'chat-worker': join(webDir, 'chat-worker.ts') },
     outdir: outDir,
     bundle: true,
     format: 'esm',

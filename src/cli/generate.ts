@@ -1,74 +1,48 @@
 import type { Kernels } from '../../reference/kernels.js';
 import type { WasmKernels } from '../backends/wasm/kernels.js';
-import type { SimdChoice } from '../backends/wasm/module.js';
-import { loadLlama, parseBackend } from '../llama.js';
-import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
+import type { ChatMessage } from '../chat/builtin-templates.js';
+import { loadLlama } from '../llama.js';
+import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadOptions, samplingOptions } from './model-flags.js';
+import { parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts generate [--model FILE] [options]
 
 Prints the prompt followed by the generated text on stdout, tokens per second on stderr.
+With --chat, the prompt is a user's message and only the assistant's reply is printed.
 
-  --model FILE          GGUF, llama2.c checkpoint or Hugging Face folder (default: the embedded
-                        model, a small LLaMA trained by llama-ts on the King James Bible)
-  --tokenizer FILE      tokenizer (.model, tokenizer.bin, tokenizer.json or GGUF); default: the one
-                        inside a GGUF model or beside a Hugging Face checkpoint
-  --prompt TEXT         text to continue (default: empty, start from BOS)
-  --max-tokens N        new tokens at most (default 256)
-  --temperature T       0 = greedy (default 1)
-  --top-k K             sample from the K most likely tokens (default 0 = off)
-  --top-p P             nucleus sampling (default 0.9; 1 = off)
-  --min-p P             drop tokens below P × the top probability (default 0 = off)
-  --repeat-penalty R    penalize recently seen tokens (default 1 = off)
-  --stop TEXT           stop before this text (may be repeated)
-  --seed S              random seed, for reproducible sampling (default: random)
-  --backend NAME        wasm (SIMD, default) or ts (the readable reference)
-  --context N           KV cache positions (default: the model's context, at most 4096)
-  --threads N           wasm kernel threads (default: the number of CPUs)
-  --simd BUILD          wasm kernels: relaxed (fused multiply-add), plain or auto (default:
-                        relaxed where the runtime has it; also $LLAMA_TS_SIMD)
+${MODEL_HELP}  --prompt TEXT         text to continue (default: empty, start from BOS)
+${SAMPLING_HELP}  --chat                the prompt is a user's message in the model's chat template (one turn)
+  --system TEXT         with --chat: the system message
+  --context-shift       with --chat: drop the oldest turns when the conversation outgrows the context
 `;
 
 export async function generateCommand(argv: string[]): Promise<number> {
   const args = parseCommand(argv, {
-    model: { type: 'string' },
-    tokenizer: { type: 'string' },
+    ...MODEL_FLAGS,
+    ...SAMPLING_FLAGS,
     prompt: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'top-p': { type: 'string' },
-    'min-p': { type: 'string' },
-    'repeat-penalty': { type: 'string' },
-    stop: { type: 'string', multiple: true },
-    seed: { type: 'string' },
-    backend: { type: 'string' },
-    context: { type: 'string' },
-    threads: { type: 'string' },
-    simd: { type: 'string' },
+    chat: { type: 'boolean' },
+    system: { type: 'string' },
+    'context-shift': { type: 'boolean' },
   }, help);
   if (!args) return 0;
   const v = args.values;
-  const model = stringFlag(v, 'model'); // default: the embedded model
-  const llama = await loadLlama({ model, contextLength: intFlag(v, 'context'), tokenizer: stringFlag(v, 'tokenizer'), backend: parseBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads'), simd: stringFlag(v, 'simd') as SimdChoice | undefined });
+  const chat = v.chat === true;
+  const system = stringFlag(v, 'system');
+  if (!chat && (system !== undefined || v['context-shift'])) throw new Error('--system and --context-shift need --chat');
+  const llama = await loadLlama(loadOptions(v));
   for (const note of (llama.kernels as Partial<WasmKernels>).notes ?? []) process.stderr.write(`note: ${note}\n`);
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  process.stdout.write(prompt);
+  const options = { ...samplingOptions(v), signal: abort.signal };
+  const messages: ChatMessage[] = [...(system === undefined ? [] : [{ role: 'system', content: system }]), { role: 'user', content: prompt }];
+  const chunks = chat ? llama.chatChunks(messages, { ...options, contextShift: v['context-shift'] === true }) : llama.generateChunks(prompt, options);
+  if (!chat) process.stdout.write(prompt);
   const start = performance.now();
   let tokens = 0;
-  for await (const chunk of llama.generateChunks(prompt, {
-    maxTokens: intFlag(v, 'max-tokens'),
-    temperature: numberFlag(v, 'temperature'),
-    topK: intFlag(v, 'top-k'),
-    topP: numberFlag(v, 'top-p'), // default: generate's DEFAULT_TOP_P
-    minP: numberFlag(v, 'min-p'),
-    repetitionPenalty: numberFlag(v, 'repeat-penalty'),
-    stop: (v.stop as unknown as string[] | undefined) ?? [],
-    seed: intFlag(v, 'seed'),
-    signal: abort.signal,
-  })) {
+  for await (const chunk of chunks) {
     if (!chunk.done) tokens++;
     process.stdout.write(chunk.text);
   }

@@ -1,4 +1,5 @@
 // llama-ts command line: parses arguments and calls the library, nothing more.
+import { chatCommand } from './chat.js';
 import { conformCommand } from './conform.js';
 import { convertCommand } from './convert.js';
 import { dumpCommand } from './dump.js';
@@ -11,6 +12,7 @@ import { trainCommand } from './train.js';
 
 const commands: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
   generate: { summary: 'generate text from a prompt', run: generateCommand },
+  chat: { summary: "a conversation in the model's chat template", run: chatCommand },
   tokenize: { summary: 'print the token ids of a text', run: tokenizeCommand },
   convert: { summary: 'convert between GGUF, llama2.c and Hugging Face, optionally quantizing', run: convertCommand },
   quantize: { summary: 'rewrite a model as GGUF with Q8_0, Q4_0 or F16 matrices', run: quantizeCommand },

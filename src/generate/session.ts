@@ -5,7 +5,10 @@ import type { LlamaConfig } from '../../reference/config.js';
 import type { Kernels } from '../../reference/kernels.js';
 import { createKVCache, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
+import type { ChatMessage } from '../chat/builtin-templates.js';
+import type { ChatTemplate } from '../chat/chat-template.js';
 import type { AnyTokenizer } from '../tokenizer/any-tokenizer.js';
+import { chatChunks, type CacheContents, type ChatChunk, type ChatOptions } from './chat.js';
 import { generateChunks, type GenerateOptions, type GenerationChunk } from './generate.js';
 
 export interface LlamaSession<K extends Kernels = Kernels> {
@@ -16,6 +19,13 @@ export interface LlamaSession<K extends Kernels = Kernels> {
   // One generation at a time (they share the KV cache).
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
   generateChunks(prompt: string, options?: GenerateOptions): AsyncGenerator<GenerationChunk>;
+  // The chat template (the model's own, or the built-in one asked for); undefined: none.
+  chatTemplate?: ChatTemplate;
+  // The assistant's reply to a conversation (src/generate/chat.ts). The KV cache is kept
+  // between calls: a conversation that continues the previous one evaluates only its new
+  // tokens. A generate() call in between uses the cache, so the next chat starts over.
+  chat(messages: readonly ChatMessage[], options?: ChatOptions): AsyncGenerator<string>;
+  chatChunks(messages: readonly ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatChunk>; // the last one has the turn's stats
   // Stops the kernels' worker threads (they never keep a Node process alive, but hold memory).
   close(): Promise<void>;
 }
@@ -34,29 +44,49 @@ interface CacheMaker {
 }
 
 export function createSession<K extends Kernels>(
-  model: LlamaModel, tokenizer: AnyTokenizer, kernels: K, contextLength: number, close: () => Promise<void>,
+  model: LlamaModel, tokenizer: AnyTokenizer, kernels: K, contextLength: number, close: () => Promise<void>, chatTemplate?: ChatTemplate,
 ): LlamaSession<K> {
   let cache: KVCache | undefined; // made on first use, then reused
+  const held: CacheContents = { tokens: [] }; // what the cache holds for chat's reuse
   let busy = false;
-  async function* chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
+  // Runs one generation or chat turn at a time, on the one cache.
+  async function* exclusive<T>(run: (cache: KVCache) => AsyncGenerator<T>): AsyncGenerator<T> {
     if (busy) throw new Error('this model is already generating: one generation at a time (load another for parallel work)');
     busy = true;
     try {
       cache ??= (kernels as CacheMaker).createKVCache?.(model.config, contextLength) ?? createKVCache(model.config, contextLength, kernels);
-      yield* generateChunks({ model, tokenizer, kernels, cache }, prompt, opts);
+      yield* run(cache);
     } finally {
       busy = false;
     }
+  }
+  function chunks(prompt: string, opts?: GenerateOptions): AsyncGenerator<GenerationChunk> {
+    return exclusive((c) => {
+      held.tokens = []; // generate overwrites the cache from position 0
+      return generateChunks({ model, tokenizer, kernels, cache: c }, prompt, opts);
+    });
+  }
+  async function* chatTurn(messages: readonly ChatMessage[], opts?: ChatOptions): AsyncGenerator<ChatChunk> {
+    if (!chatTemplate) {
+      throw new Error('this model has no chat template (GGUF tokenizer.chat_template, chat_template in tokenizer_config.json): pick a built-in one (chatTemplate: llama-2, llama-3, chatml or zephyr; --chat-template)');
+    }
+    const template = chatTemplate;
+    yield* exclusive((c) => chatChunks({ model, tokenizer, kernels, cache: c }, held, template, messages, opts));
   }
   return {
     model,
     tokenizer,
     kernels,
     contextLength,
+    chatTemplate,
     generateChunks: chunks,
+    chatChunks: chatTurn,
     close,
     generate: async function* (prompt, opts) {
       for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
+    },
+    chat: async function* (messages, opts) {
+      for await (const c of chatTurn(messages, opts)) if (c.text) yield c.text;
     },
   };
 }
