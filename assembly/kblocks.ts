@@ -6,11 +6,11 @@
 //
 // A block of rows (about 64 KB of floats) is decoded into `scratch` once and then meets every
 // tile of four tokens through the dense f32 loops of matmul.ts, the rest one token at a time
-// (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) of Q4_K
-// and Q6_K goes through the integer kernels of kdot.ts instead; the other types decode
+// (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) of Q4_K,
+// Q5_K and Q6_K goes through the integer kernels of kdot.ts instead; the other types decode
 // through here too (a first kernel: f32 products of a decoded row).
 //
-// Q4_K and Q6_K decode sixteen values at a time in SIMD; the others value by value.
+// Q4_K, Q5_K and Q6_K decode sixteen values at a time in SIMD; the others value by value.
 import { denseDot1, tileRows } from './matmul';
 import { halfToF32, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3 } from './simd';
 import { blockScratchBytes } from './blocks';
@@ -129,18 +129,6 @@ function decodeQ3_K(b: usize, out: usize): void {
   }
 }
 
-function decodeQ5_K(b: usize, out: usize): void {
-  const d = half(b);
-  const dmin = half(b + 2);
-  for (let v = 0; v < 256; v++) {
-    const sm = scaleMinK4(b + 4, v >> 5);
-    const packed = byte(b + 48 + 32 * (v >> 6) + (v & 31));
-    const high = (byte(b + 16 + (v & 31)) >> (v >> 5)) & 1;
-    const q = (v & 32 ? packed >> 4 : packed & 0x0f) | (high << 4);
-    store<f32>(out + (v << 2), (d * <f32>(sm & 63)) * <f32>q - dmin * <f32>(sm >> 8));
-  }
-}
-
 // Sixteen values (one i8x16 of quants) times `scale`, minus `offset`, at out (two roundings,
 // as the reference: no fused multiply-add)
 @inline
@@ -170,6 +158,29 @@ function decodeQ4_K(b: usize, out: usize): void {
     store16(o + 64, v128.and(q1, low), s0, m0);
     store16(o + 128, i8x16.shr_u(q0, 4), s1, m1);
     store16(o + 192, i8x16.shr_u(q1, 4), s1, m1);
+  }
+}
+
+// Q5_K: as Q4_K (qs at 48), the fifth bit of sub-block j bit j of qh[l] (bytes 16..47)
+function decodeQ5_K(b: usize, out: usize): void {
+  const d = half(b);
+  const dmin = half(b + 2);
+  const low = i8x16.splat(0x0f);
+  const one = i8x16.splat(1);
+  const h0 = v128.load(b + 16);
+  const h1 = v128.load(b + 32);
+  for (let j = 0; j < 8; j++) {
+    const c = j >> 1;
+    const q0 = v128.load(b + 48 + 32 * c);
+    const q1 = v128.load(b + 64 + 32 * c);
+    const sm = scaleMinK4(b + 4, j);
+    const s = d * <f32>(sm & 63), m = dmin * <f32>(sm >> 8);
+    const shift = <u32>j;
+    const lo = v128.or(j & 1 ? i8x16.shr_u(q0, 4) : v128.and(q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
+    const hi = v128.or(j & 1 ? i8x16.shr_u(q1, 4) : v128.and(q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
+    const o = out + (<usize>j << 7); // 32 values
+    store16(o, lo, s, m);
+    store16(o + 64, hi, s, m);
   }
 }
 

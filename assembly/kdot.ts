@@ -1,4 +1,4 @@
-// out[T, N] = x[T, K] · Wᵀ for Q4_K and Q6_K weights W [N, K/256 super-blocks] when decoding
+// out[T, N] = x[T, K] · Wᵀ for Q4_K, Q5_K and Q6_K weights W [N, K/256 super-blocks] when decoding
 // (T < 4), in integers against activations quantized once per token to blocks of 32 with
 // one f32 scale each (activations.ts, NATURAL_LAYOUT: i16 in value order). The stored blocks
 // are read as they are in the file (layouts in reference/quants-k.ts): their quants are
@@ -10,7 +10,7 @@
 // (Q4_K) or two (Q6_K) weight scales; the extra f32 scale per 32 costs one multiply-add per
 // 32 values and keeps the activation rounding 8x finer where a block holds an outlier.
 //
-//   Q4_K sub-block j:  Σ x·w = d_x·(d·sc_j·Σ q·q_x − dmin·m_j·Σ q_x)      q 0..15
+//   Q4_K sub-block j:  Σ x·w = d_x·(d·sc_j·Σ q·q_x − dmin·m_j·Σ q_x)      q 0..15 (Q5_K: 0..31)
 //   Q6_K block pair:   Σ x·w = d_x·d·(s_a·Σ_a (q−32)·q_x + s_b·Σ_b (q−32)·q_x)   16 values each
 //
 // The integer sums are exact and so is their conversion to f32: a Q4_K lane sums 8 products
@@ -23,6 +23,7 @@ import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { halfToF32, hsum, madd, QK } from './simd';
 
 const Q4_K_BYTES: usize = 144;
+const Q5_K_BYTES: usize = 176;
 const Q6_K_BYTES: usize = 210;
 const BLOCKS_PER_SUPER: usize = 8; // activation blocks of 32 per super-block of 256
 
@@ -66,6 +67,16 @@ function subBlockDot(q0: v128, q1: v128, odd: bool, x: usize, low: v128): v128 {
   return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
 }
 
+// The same for Q5_K sub-block j, its fifth bits bit j of h0 (l = 0..15) and h1 (l = 16..31)
+@inline
+function subBlockDot5(q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, one: v128): v128 {
+  const odd = (j & 1) != 0;
+  const shift = <u32>j;
+  const lo = v128.or(odd ? i8x16.shr_u(q0, 4) : v128.and(q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
+  const hi = v128.or(odd ? i8x16.shr_u(q1, 4) : v128.and(q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
+  return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
+}
+
 // Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j
 @inline
 function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
@@ -74,11 +85,20 @@ function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   return i32x4.add(v128.shuffle<i32>(u01, u23, 0, 1, 4, 5), v128.shuffle<i32>(u01, u23, 2, 3, 6, 7));
 }
 
-// The integer totals of sub-blocks 4h .. 4h+3 of the super-block at b (chunks 2h, 2h + 1)
+// The integer totals of sub-blocks 4h .. 4h+3 of the Q4_K (or, with q5, Q5_K) super-block at
+// b (chunks 2h, 2h + 1)
 @inline
-function halfTotals(b: usize, h: i32, x: usize, low: v128): v128 {
-  const c0 = b + 16 + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
+function halfTotals(q5: bool, b: usize, h: i32, x: usize, low: v128, one: v128): v128 {
+  const c0 = b + (q5 ? 48 : 16) + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
   const q0 = v128.load(c0), q1 = v128.load(c0, 16), q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
+  if (q5) {
+    const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
+    const j = 4 * h;
+    return totals4(
+      subBlockDot5(q0, q1, h0, h1, j, x, low, one), subBlockDot5(q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, one),
+      subBlockDot5(q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, one), subBlockDot5(q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, one),
+    );
+  }
   return totals4(
     subBlockDot(q0, q1, false, x, low), subBlockDot(q0, q1, true, x + QUANT_BYTES, low),
     subBlockDot(q2, q3, false, x + 2 * QUANT_BYTES, low), subBlockDot(q2, q3, true, x + 3 * QUANT_BYTES, low),
@@ -92,7 +112,9 @@ function halfTotals(b: usize, h: i32, x: usize, low: v128): v128 {
 // are unpacked in SIMD, the sub-blocks' integer sums folded four to a vector, and each
 // vector scaled by d·sc·d_x lane by lane. (For one row alone w1 = w0 and out1 = out0: each
 // row is computed by the same operations wherever it falls, so the pairing changes no bit.)
-function rowDot2Q4_K(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, m63: v128, m15: v128): void {
+// Q5_K (q5) is the same with a fifth bit from qh (reference/quants-k.ts), 176 bytes a block.
+function rowDot2Q4_K(q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, one: v128, m63: v128, m15: v128): void {
+  const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
   let min0 = f32x4.splat(0), min1 = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
   for (let sb = 0; sb < nsb; sb++) {
@@ -103,7 +125,7 @@ function rowDot2Q4_K(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, 
     const sumLow = f32x4.convert_i32x4_s(v128.load(xsum + (first << 2)));
     const sumHigh = f32x4.convert_i32x4_s(v128.load(xsum + (first << 2), 16));
     for (let r = 0; r < 2; r++) {
-      const b = (r == 0 ? w0 : w1) + <usize>sb * Q4_K_BYTES;
+      const b = (r == 0 ? w0 : w1) + <usize>sb * blockBytes;
       const d = f32x4.splat(half(b));
       const dmin = f32x4.splat(half(b + 2));
       const A = widenBytes4(b + 4), B = widenBytes4(b + 8), C = widenBytes4(b + 12);
@@ -113,8 +135,8 @@ function rowDot2Q4_K(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, 
       const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
       let acc = r == 0 ? acc0 : acc1;
       let mins = r == 0 ? min0 : min1;
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(b, 0, x, low)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(b, 1, x + 4 * QUANT_BYTES, low)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(q5, b, 0, x, low, one)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(q5, b, 1, x + 4 * QUANT_BYTES, low, one)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
       if (r == 0) { acc0 = acc; min0 = mins; } else { acc1 = acc; min1 = mins; }
@@ -174,17 +196,19 @@ function byteMask(value: i32, zero: i32): v128 {
 }
 
 // out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations (NATURAL_LAYOUT);
-// w: [N, K/256 super-blocks]; rows n0 ≤ n < n1. Q4_K: isQ6 = false, Q6_K: true.
-function matmulK(isQ6: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+// w: [N, K/256 super-blocks]; rows n0 ≤ n < n1. type: 4, 5 or 6 for Q4_K, Q5_K, Q6_K.
+function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK; // activation blocks per row
   const nsb = K >> 8;
-  const rowBytes = <usize>nsb * (isQ6 ? Q6_K_BYTES : Q4_K_BYTES);
+  const isQ6 = type == 6;
+  const rowBytes = <usize>nsb * (isQ6 ? Q6_K_BYTES : type == 5 ? Q5_K_BYTES : Q4_K_BYTES);
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);
   const zero = K >>> 31; // K > 0
   const low = byteMask(0x0f, zero);
   const three = byteMask(3, zero);
   const offset = byteMask(32, zero);
+  const one = byteMask(1, zero);
   const m63 = i32x4.splat(63 | zero);
   const m15 = i32x4.splat(15 | zero);
   for (let t = 0; t < T; t++) {
@@ -203,16 +227,20 @@ function matmulK(isQ6: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N:
         const pair = m < n1;
         const w0 = w + <usize>n * rowBytes;
         const out0 = o + (<usize>n << 2);
-        rowDot2Q4_K(out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, m63, m15);
+        rowDot2Q4_K(type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, one, m63, m15);
       }
     }
   }
 }
 
 export function matmulQ4_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(false, out, xq, w, T, K, N, n0, n1);
+  matmulK(4, out, xq, w, T, K, N, n0, n1);
+}
+
+export function matmulQ5_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulK(5, out, xq, w, T, K, N, n0, n1);
 }
 
 export function matmulQ6_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(true, out, xq, w, T, K, N, n0, n1);
+  matmulK(6, out, xq, w, T, K, N, n0, n1);
 }

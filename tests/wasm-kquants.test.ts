@@ -1,5 +1,5 @@
 // The WASM kernels of the K-quants and the other block types (assembly/kblocks.ts: rows
-// decoded into f32 scratch; assembly/kdot.ts: Q4_K and Q6_K in integers against quantized
+// decoded into f32 scratch; assembly/kdot.ts: Q4_K, Q5_K and Q6_K in integers against quantized
 // activations when decoding) against the readable TypeScript decoders (reference/quants-k.ts,
 // quants-legacy.ts via readRow) and the reference matmul.
 //
@@ -9,9 +9,9 @@
 // data. Tolerances are worst-case rounding bounds (as tests/wasm-kernels.test.ts):
 //   f32 activations (prompts, T ≥ 4, and activations: 'f32'): the decode equals readRow
 //     bit for bit, so only summation differs: (K + 2)·ε·Σ|x·W| + ε·|ref|
-//   quantized activations (q4_k / q6_k, T < 4): against the reference on the same rounded
+//   quantized activations (q4_k / q5_k / q6_k, T < 4): against the reference on the same rounded
 //     activations x̂ = d_x·q (replicated here), f32 rounding of the ~K/32 block terms and
-//     their scales: (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|dmin·m|), the min term only for Q4_K.
+//     their scales: (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|dmin·m|), the min term for Q4_K / Q5_K.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
@@ -30,7 +30,7 @@ import { EPS32, ensureWasmBuilt, expectClose, randomArray, wasmPath } from './wa
 
 const TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 type BlockType = (typeof TYPES)[number];
-const INTEGER_TYPES = ['q4_k', 'q6_k'] as const; // integer kernels when decoding (kdot.ts)
+const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k'] as const; // integer kernels when decoding (kdot.ts)
 
 // Byte offsets of the f16 scales in a block of each type (reference/quants-*.ts)
 const HALVES: Record<BlockType, number[]> = {
@@ -123,7 +123,7 @@ describe('wasm matmul of the block types, f32 activations: equals the reference 
   }
 
   // More rows than one scratch block holds (blockScratchBytes: 64 KB of floats, 64 rows of 256)
-  it('q4_k and q6_k: 150 rows of 512, several row blocks, T = 5', () => {
+  it('q4_k, q5_k and q6_k: 150 rows of 512, several row blocks, T = 5', () => {
     for (const dtype of INTEGER_TYPES) checkF32(wasm, randomBlocks(dtype, 150, 2, 11), randomArray(5 * 512, 12), 5, `${dtype} 150 rows`);
   });
 });
@@ -149,13 +149,13 @@ function roundActivations(x: Float32Array): Float64Array {
   return out;
 }
 
-// |dmin·m| of the Q4_K sub-block of each value of row n, [K]
-function q4kMins(w: WeightTensor, n: number): Float64Array {
+// |dmin·m| of the Q4_K / Q5_K sub-block of each value of row n, [K]
+function kMins(w: WeightTensor, n: number): Float64Array {
   const bytes = w.data as Uint8Array;
   const K = w.cols;
   const out = new Float64Array(K);
   for (let s = 0; s < K / 256; s++) {
-    const o = (n * K / 256 + s) * 144;
+    const o = (n * K / 256 + s) * BLOCK_BYTES[w.dtype];
     const dmin = Math.abs(f16ToF32(bytes[o + 2] | (bytes[o + 3] << 8)));
     for (let v = 0; v < 256; v++) out[s * 256 + v] = dmin * scaleMinK4(bytes, o + 4, v >> 5).m;
   }
@@ -171,7 +171,7 @@ function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: strin
   const want = new Float32Array(T * N);
   const tol = new Float64Array(T * N);
   for (let n = 0; n < N; n++) {
-    const mins = w.dtype === 'q4_k' ? q4kMins(w, n) : new Float64Array(K);
+    const mins = w.dtype === 'q6_k' ? new Float64Array(K) : kMins(w, n);
     for (let t = 0; t < T; t++) {
       let sum = 0;
       let abs = 0;
@@ -186,7 +186,7 @@ function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: strin
   expectClose(got, want, (i) => tol[i], what);
 }
 
-describe('wasm matmul of q4_k / q6_k when decoding: integer products of quantized activations', () => {
+describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of quantized activations', () => {
   const arb = fc.record({
     T: fc.integer({ min: 1, max: 3 }),
     blocks: fc.integer({ min: 1, max: 3 }),
@@ -218,7 +218,7 @@ describe('wasm matmul of q4_k / q6_k when decoding: integer products of quantize
       const want = new Float32Array(2 * N);
       tsKernels.matmul(want, x, w, 2);
       const W = toF32(w);
-      const mins = Array.from({ length: N }, (_, n) => (dtype === 'q4_k' ? q4kMins(w, n) : new Float64Array(K)));
+      const mins = Array.from({ length: N }, (_, n) => (dtype === 'q6_k' ? new Float64Array(K) : kMins(w, n)));
       expectClose(got, want, (i) => {
         const t = Math.floor(i / N), n = i % N;
         let abs = 0;
@@ -304,12 +304,12 @@ function greedyTokens(model: LlamaModel, kernels: Kernels, prompt: number[], ste
 }
 
 // The reference kernels with the activations of decoding matmuls (T < 4) rounded as the wasm
-// kernels round them for q4_k / q6_k weights (roundActivations): the same numbers as wasm up
+// kernels round them for q4_k / q5_k / q6_k weights (roundActivations): the same numbers as wasm up
 // to f32 summation order
 const roundedKernels: Kernels = {
   ...tsKernels,
   matmul(out, x, w, T) {
-    const rounded = (w.dtype === 'q4_k' || w.dtype === 'q6_k') && T < 4;
+    const rounded = (INTEGER_TYPES as readonly string[]).includes(w.dtype) && T < 4;
     tsKernels.matmul(out, rounded ? Float32Array.from(roundActivations(x.subarray(0, T * w.cols))) : x, w, T);
   },
 };

@@ -47,7 +47,7 @@ export interface WasmKernelsOptions {
   // A matmul or attention call is split across threads only from this many multiply-adds
   // on: below it, waking the workers costs more than it saves (0 = always split).
   minParallelWork?: number;
-  // Activations of q8_0 / q4_0 / q4_k / q6_k matmuls when decoding (T < 4 tokens): 'q8' (default)
+  // Activations of q8_0 / q4_0 / q4_k / q5_k / q6_k matmuls when decoding (T < 4 tokens): 'q8' (default)
   // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does) and multiplies
   // in integers, several times faster; 'f32' multiplies the decoded weights with x as it is,
   // the reference's arithmetic. Prompts (T ≥ 4) always take the f32 way (PROMPT_TOKENS).
@@ -104,14 +104,14 @@ function checkThreads(threads: number): number {
 const MATMUL = { f32: Op.matmulF32, f16: Op.matmulF16, q8_0: Op.matmulQ8_0, q4_0: Op.matmulQ4_0 } as const;
 const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', q4_0: 'matmulQ4_0' } as const;
 // Weights with quantized activations when decoding: q8_0 / q4_0 (assembly/qmatmul.ts), q4_k /
-// q6_k (assembly/kdot.ts)
-const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8, q4_k: Op.matmulQ4_KQ8, q6_k: Op.matmulQ6_KQ8 } as const;
-const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8', q4_k: 'matmulQ4_KQ8', q6_k: 'matmulQ6_KQ8' } as const;
+// q5_k / q6_k (assembly/kdot.ts)
+const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8, q4_k: Op.matmulQ4_KQ8, q5_k: Op.matmulQ5_KQ8, q6_k: Op.matmulQ6_KQ8 } as const;
+const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8', q4_k: 'matmulQ4_KQ8', q5_k: 'matmulQ5_KQ8', q6_k: 'matmulQ6_KQ8' } as const;
 function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q8 {
   return Object.hasOwn(MATMUL_Q8, dtype);
 }
 // Types whose rows assembly/kblocks.ts decodes into f32 scratch (its type codes): for prompts,
-// and for decoding where there is no integer kernel (all but q4_k / q6_k) or activations: 'f32'
+// and for decoding where there is no integer kernel (all but q4_k / q5_k / q6_k) or activations: 'f32'
 const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
 // From this many tokens on, q8_0 / q4_0 matmuls take f32 activations whatever the option:
 // decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
@@ -123,7 +123,7 @@ const PROMPT_TOKENS = 4;
 const SEQUENCE_MIN_TOKENS = 8;
 const SEQUENCE_MAX_TOKENS = 1024;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
-const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q6_k: 2 } as const;
+const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2 } as const;
 // Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 const ACTIVATION_BLOCK_BYTES = 72;
 

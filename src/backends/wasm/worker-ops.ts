@@ -56,6 +56,7 @@ export const Op = {
   matmulQ4_KQ8: 11, // as matmulQ8_0Q8 (assembly/kdot.ts)
   matmulQ6_KQ8: 12,
   matmulDecoded: 13, // args as matmulQ8_0, then the type code (assembly/kblocks.ts)
+  matmulQ5_KQ8: 14,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -74,6 +75,7 @@ const MATMUL_EXPORT = {
   [Op.matmulQ8_0Q8]: 'matmulQ8_0Q8',
   [Op.matmulQ4_0Q8]: 'matmulQ4_0Q8',
   [Op.matmulQ4_KQ8]: 'matmulQ4_KQ8',
+  [Op.matmulQ5_KQ8]: 'matmulQ5_KQ8',
   [Op.matmulQ6_KQ8]: 'matmulQ6_KQ8',
 } as const;
 
