@@ -20,6 +20,9 @@
 //   lanes 16..23: values 16 18 … 30    (q8_0: even bytes of the second half; q4_0: high nibbles)
 //   lanes 24..31: values 17 19 … 31
 //
+// For the K-quants (layout 2, kdot.ts) the quants stay in their natural order, values 0..31,
+// since those kernels widen the weights' bytes in order (i16x8.extend_*_i8x16).
+//
 // For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
 // kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted
 // down, 1 times its value: qmatmul.ts), so every product comes out 256·n·q. |256·q| ≤ 32512
@@ -89,7 +92,12 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
   const g1 = v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15);
   const g2 = v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14);
   const g3 = v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15);
-  if (layout == Q4_0_LAYOUT) {
+  if (layout == NATURAL_LAYOUT) {
+    v128.store(q, v0);
+    v128.store(q, v1, 16);
+    v128.store(q, v2, 32);
+    v128.store(q, v3, 48);
+  } else if (layout == Q4_0_LAYOUT) {
     v128.store(q, i16x8.shl(g0, 8));
     v128.store(q, g1, 16);
     v128.store(q, i16x8.shl(g2, 4), 32);
@@ -107,9 +115,10 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
 
 export const Q8_0_LAYOUT: i32 = 0;
 export const Q4_0_LAYOUT: i32 = 1;
+export const NATURAL_LAYOUT: i32 = 2;
 
-// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT or Q4_0_LAYOUT,
-// for the weights the activations will meet
+// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT, Q4_0_LAYOUT or
+// NATURAL_LAYOUT, for the weights the activations will meet
 export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32, layout: i32): void {
   const nb = K / QK;
   const scales = scalesAt(xq, T, nb);

@@ -11,6 +11,8 @@ export { matmulF32, matmulF16 } from './matmul';
 export { matmulQ8_0, matmulQ4_0, blockScratchBytes } from './blocks';
 export { quantizeActivations } from './activations';
 export { matmulQ8_0Q8, matmulQ4_0Q8 } from './qmatmul';
+export { matmulDecoded } from './kblocks';
+export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8 } from './kdot';
 export { rmsnorm, rope, swiglu } from './elementwise';
 export { attention, attentionHeads, softmax } from './attention';
 export { gemmF32, transposeF32, rmsnormBackward, ropeBackward, softmaxF32, swigluF32, swigluBackward, attentionSequence, attentionSequenceBackward } from './backward';

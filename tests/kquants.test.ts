@@ -17,7 +17,6 @@ import { dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, scaleMi
 import { dequantizeIQ4_NL, dequantizeQ5_0 } from '../reference/quants-legacy.js';
 import { BLOCK_VALUES, rowBytes, toF32, type DType } from '../reference/tensor.js';
 import { createModelKernels } from '../src/backends/wasm/kernels.js';
-import { widenTensor } from '../src/backends/wasm/widen.js';
 import { quantizeModel, storedType } from '../src/convert/storage.js';
 import { loadModel } from '../src/formats/load-file.js';
 import { quantize } from '../src/quant/quantize.js';
@@ -294,20 +293,22 @@ describe('quantize a real model to a K-quant: stories260K (dim 64, hidden 172)',
   });
 });
 
-describe('the wasm backend runs types it has no kernels for, decoded to f16', () => {
-  it('createModelKernels: a q4_k model multiplies as its f16 decoding does, and says so', async () => {
+describe('the wasm backend runs the K-quants as stored', () => {
+  it('createModelKernels: a q4_k model is placed at its stored size, without notes, and a prompt multiplies as the reference', async () => {
     ensureWasmBuilt();
     const model = randomModel(tinyConfig({ dim: 256, hiddenDim: 256, nHeads: 4, nKvHeads: 2, vocabSize: 32, nLayers: 1, sharedClassifier: false }), 9);
     const q = quantizeModel(model, 'q4_k');
     const kernels = await createModelKernels(q, { threads: 1, wasmPath });
     try {
-      expect(kernels.notes).toEqual(['the wasm backend has no q4_k kernels yet: 8 matrices decoded to f16 in WASM memory; --backend ts runs them as stored']);
+      expect(kernels.notes).toEqual([]); // nothing decoded to f16 (widen.ts)
       const w = q.weights.layers[0].w1;
-      const x = Float32Array.from({ length: 2 * 256 }, (_, i) => Math.sin(i));
-      const got = new Float32Array(2 * 256);
-      kernels.matmul(got, x, w, 2);
-      const want = new Float32Array(2 * 256);
-      matmul(want, x, widenTensor(w), 2); // the f16 decoding, multiplied by the reference
+      expect(kernels.memoryUsage().weights).toBeLessThan(8 * w.data.byteLength + 64 * 64);
+      // T = 4, a prompt: rows decoded exactly into f32 (assembly/kblocks.ts), products in f32
+      const x = Float32Array.from({ length: 4 * 256 }, (_, i) => Math.sin(i));
+      const got = new Float32Array(4 * 256);
+      kernels.matmul(got, x, w, 4);
+      const want = new Float32Array(4 * 256);
+      matmul(want, x, w, 4);
       for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
     } finally {
       await kernels.close();

@@ -47,7 +47,7 @@ export interface WasmKernelsOptions {
   // A matmul or attention call is split across threads only from this many multiply-adds
   // on: below it, waking the workers costs more than it saves (0 = always split).
   minParallelWork?: number;
-  // Activations of q8_0 / q4_0 matmuls when decoding (T < 4 tokens): 'q8' (default)
+  // Activations of q8_0 / q4_0 / q4_k / q5_k / q6_k matmuls when decoding (T < 4 tokens): 'q8' (default)
   // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does) and multiplies
   // in integers, several times faster; 'f32' multiplies the decoded weights with x as it is,
   // the reference's arithmetic. Prompts (T ≥ 4) always take the f32 way (PROMPT_TOKENS).
@@ -103,9 +103,16 @@ function checkThreads(threads: number): number {
 
 const MATMUL = { f32: Op.matmulF32, f16: Op.matmulF16, q8_0: Op.matmulQ8_0, q4_0: Op.matmulQ4_0 } as const;
 const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', q4_0: 'matmulQ4_0' } as const;
-// q8_0 / q4_0 weights with quantized activations (assembly/qmatmul.ts)
-const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8 } as const;
-const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8' } as const;
+// Weights with quantized activations when decoding: q8_0 / q4_0 (assembly/qmatmul.ts), q4_k /
+// q5_k / q6_k (assembly/kdot.ts)
+const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8, q4_k: Op.matmulQ4_KQ8, q5_k: Op.matmulQ5_KQ8, q6_k: Op.matmulQ6_KQ8 } as const;
+const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8', q4_k: 'matmulQ4_KQ8', q5_k: 'matmulQ5_KQ8', q6_k: 'matmulQ6_KQ8' } as const;
+function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q8 {
+  return Object.hasOwn(MATMUL_Q8, dtype);
+}
+// Types whose rows assembly/kblocks.ts decodes into f32 scratch (its type codes): for prompts,
+// and for decoding where there is no integer kernel (all but q4_k / q5_k / q6_k) or activations: 'f32'
+const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
 // From this many tokens on, q8_0 / q4_0 matmuls take f32 activations whatever the option:
 // decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
 // (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and stays closer to
@@ -116,7 +123,7 @@ const PROMPT_TOKENS = 4;
 const SEQUENCE_MIN_TOKENS = 8;
 const SEQUENCE_MAX_TOKENS = 1024;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
-const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1 } as const;
+const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2 } as const;
 // Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 const ACTIVATION_BLOCK_BYTES = 72;
 
@@ -238,25 +245,33 @@ class WasmBackend implements WasmKernels {
     const f = this.frame(shard, 'matmul');
     const xPtr = f.input(x, T * K, 'x'); // [T, K]
     const outPtr = f.output(out, T * N, 'out'); // [T, N]
-    const dtype = wasmDType(w.dtype) as keyof typeof MATMUL; // f16 for a type widened at upload (widen.ts)
+    const dtype = wasmDType(w.dtype); // f16 for a type widened at upload (widen.ts)
     const split = this.parallel(T * K * N, N);
-    if (dtype === 'q8_0' || dtype === 'q4_0') {
-      if (this.quantizeActivations && T < PROMPT_TOKENS) {
-        // decoding: x quantized once here, on this thread; every thread reads the same blocks
-        const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
-        shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, ACTIVATION_LAYOUT[dtype]);
-        if (split) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
-        else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
-      } else {
-        // a prompt (or f32 activations): f32 products with decoded weights, each thread
-        // decoding its rows into a scratch block of its own
-        const scratchBytes = alignUp(shard.wasm.blockScratchBytes(K), 64);
-        const scratchPtr = f.temp(((split ? this.threads : 1) * scratchBytes) / 4); // [threads, scratchBytes]
+    if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {
+      // decoding: x quantized once here, on this thread; every thread reads the same blocks
+      const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
+      shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, ACTIVATION_LAYOUT[dtype]);
+      if (split) this.pool!.run(MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
+      else shard.wasm[MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
+    } else if (dtype === 'q8_0' || dtype === 'q4_0' || dtype in DECODED_TYPE) {
+      // a prompt (or f32 activations, or a type without integer kernels): f32 products with
+      // decoded weights, each thread decoding its rows into a scratch block of its own
+      const scratchBytes = alignUp(shard.wasm.blockScratchBytes(K), 64);
+      const scratchPtr = f.temp(((split ? this.threads : 1) * scratchBytes) / 4); // [threads, scratchBytes]
+      if (dtype === 'q8_0' || dtype === 'q4_0') {
         if (split) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N, scratchPtr, scratchBytes], shard.wasm);
         else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N, scratchPtr);
+      } else {
+        const type = DECODED_TYPE[dtype as keyof typeof DECODED_TYPE];
+        if (split) this.pool!.run(Op.matmulDecoded, shard.index, [outPtr, xPtr, wPtr, T, K, N, scratchPtr, scratchBytes, type], shard.wasm);
+        else shard.wasm.matmulDecoded(type, outPtr, xPtr, wPtr, T, K, N, 0, N, scratchPtr);
       }
-    } else if (split) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
-    else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N);
+    } else if (dtype === 'f32' || dtype === 'f16') {
+      if (split) this.pool!.run(MATMUL[dtype], shard.index, [outPtr, xPtr, wPtr, T, K, N], shard.wasm);
+      else shard.wasm[MATMUL_EXPORT[dtype]](outPtr, xPtr, wPtr, T, K, N, 0, N);
+    } else {
+      throw new Error(`wasm matmul: no kernel for ${dtype} weights`);
+    }
     f.finish();
   }
 

@@ -1,16 +1,18 @@
-// Weight types the WASM kernels cannot multiply yet (the K-quants, Q4_1, Q5_0, Q5_1,
-// IQ4_NL, Q8_K) are widened at load: decoded by the readable block maths
+// Weight types the WASM kernels cannot multiply (today only Q8_K, ggml's intermediate type,
+// which no model file stores as a matrix) are widened at load: decoded by the readable block maths
 // (reference/tensor.ts readRow) and stored in WASM memory as F16, which the kernels do
 // multiply. F16 rounds each decoded value by at most 2^-11 of itself, far below the
-// quantization step, at 16 bits a weight instead of 2.6 (Q2_K) to 6.6 (Q6_K): the price of
-// running these files before their own kernels exist. The load notes say so.
+// quantization step. The load notes say so. (Until issue 12 part 2 the K-quants, Q4_1,
+// Q5_0, Q5_1 and IQ4_NL were widened too; assembly/kblocks.ts and kdot.ts now run them.)
 import { readRow, type DType, type WeightTensor } from '../../../reference/tensor.js';
 import { f32ToF16 } from '../../../reference/half.js';
 import type { MatrixSpec, ModelLayout } from '../../formats/tensor-layout.js';
 import { LAYER_MATRICES, type LayerMatrix } from '../../../reference/weights.js';
 
 // The storage types with WASM matmul kernels (assembly/), multiplied in place.
-export const WASM_MATMUL_DTYPES: readonly DType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+export const WASM_MATMUL_DTYPES: readonly DType[] = [
+  'f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k',
+];
 
 export function hasWasmMatmul(dtype: DType): boolean {
   return WASM_MATMUL_DTYPES.includes(dtype);

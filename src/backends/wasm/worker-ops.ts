@@ -53,6 +53,10 @@ export const Op = {
   attentionSequence: 8, // args: out q k v scratch T nHeads nKvHeads hd scratchStride (from position 0)
   gemmF32: 9, // args: c a b M R P accumulate (training's matrix product, split by column panels)
   attentionSequenceBackward: 10, // args: dq dk dv dout q k v scratch T nHeads nKvHeads hd scratchStride
+  matmulQ4_KQ8: 11, // as matmulQ8_0Q8 (assembly/kdot.ts)
+  matmulQ6_KQ8: 12,
+  matmulDecoded: 13, // args as matmulQ8_0, then the type code (assembly/kblocks.ts)
+  matmulQ5_KQ8: 14,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -70,6 +74,9 @@ const MATMUL_EXPORT = {
   [Op.matmulQ4_0]: 'matmulQ4_0',
   [Op.matmulQ8_0Q8]: 'matmulQ8_0Q8',
   [Op.matmulQ4_0Q8]: 'matmulQ4_0Q8',
+  [Op.matmulQ4_KQ8]: 'matmulQ4_KQ8',
+  [Op.matmulQ5_KQ8]: 'matmulQ5_KQ8',
+  [Op.matmulQ6_KQ8]: 'matmulQ6_KQ8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
@@ -100,6 +107,10 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
     const [n0, n1] = sliceRange(a(5), slice, slices);
     const scratch = a(6) + slice * a(7);
     if (n0 < n1) wasm[MATMUL_EXPORT[op as keyof typeof MATMUL_EXPORT]](a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, scratch);
+  } else if (op === Op.matmulDecoded) {
+    // as above, the K-quants and the other block types decoded into scratch; a(8) the type code
+    const [n0, n1] = sliceRange(a(5), slice, slices);
+    if (n0 < n1) wasm.matmulDecoded(a(8), a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, a(6) + slice * a(7));
   } else if (op === Op.attention) {
     // attention over query heads; each slice has its own scores scratch
     const [h0, h1] = sliceRange(a(7), slice, slices);

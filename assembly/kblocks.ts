@@ -1,0 +1,244 @@
+// out[T, N] = x[T, K] · Wᵀ for the types decoded row by row into f32 scratch: the K-quants
+// (Q2_K..Q6_K, super-blocks of 256) and Q4_1, Q5_0, Q5_1, IQ4_NL (blocks of 32). The layouts
+// are drawn in reference/quants-k.ts and reference/quants-legacy.ts; each decoder here is
+// that code's arithmetic (every product rounded to f32 in the same order, no fused
+// multiply-add), so a decoded row equals readRow's bit for bit.
+//
+// A block of rows (about 64 KB of floats) is decoded into `scratch` once and then meets every
+// tile of four tokens through the dense f32 loops of matmul.ts, the rest one token at a time
+// (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) of Q4_K,
+// Q5_K and Q6_K goes through the integer kernels of kdot.ts instead; the other types decode
+// through here too (a first kernel: f32 products of a decoded row).
+//
+// Q4_K, Q5_K and Q6_K decode sixteen values at a time in SIMD; the others value by value.
+import { denseDot1, tileRows } from './matmul';
+import { halfToF32, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3 } from './simd';
+import { blockScratchBytes } from './blocks';
+
+// Storage type codes (the JavaScript side passes them; src/backends/wasm/kernels.ts)
+export const Q4_1: i32 = 0;
+export const Q5_0: i32 = 1;
+export const Q5_1: i32 = 2;
+export const IQ4_NL: i32 = 3;
+export const Q2_K: i32 = 4;
+export const Q3_K: i32 = 5;
+export const Q4_K: i32 = 6;
+export const Q5_K: i32 = 7;
+export const Q6_K: i32 = 8;
+
+// Values and bytes of one block of each type, by code
+@inline
+export function typeBlockValues(type: i32): i32 {
+  return type >= Q2_K ? 256 : 32;
+}
+export function typeBlockBytes(type: i32): i32 {
+  switch (type) {
+    case Q4_1: return 20;
+    case Q5_0: return 22;
+    case Q5_1: return 24;
+    case IQ4_NL: return 18;
+    case Q2_K: return 84;
+    case Q3_K: return 110;
+    case Q4_K: return 144;
+    case Q5_K: return 176;
+    default: return 210; // Q6_K
+  }
+}
+
+// The 16 levels of IQ4_NL (ggml's kvalues_iq4nl)
+const IQ4_NL_VALUES = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
+
+@inline
+function byte(p: usize): i32 {
+  return <i32>load<u8>(p);
+}
+
+@inline
+function half(p: usize): f32 {
+  return halfToF32(<u32>load<u16>(p));
+}
+
+// --- blocks of 32: byte j of qs holds value j (low nibble) and j + 16 (high) ----------------
+
+@inline
+function nibble(qs: usize, j: i32): i32 {
+  return j < 16 ? byte(qs + j) & 0x0f : byte(qs + j - 16) >> 4;
+}
+
+function decodeLegacy(type: i32, b: usize, out: usize): void {
+  const d = half(b);
+  if (type == Q4_1) {
+    const m = half(b + 2);
+    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>nibble(b + 4, j) + m);
+  } else if (type == Q5_0) {
+    const qh = load<u32>(b + 2);
+    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>((nibble(b + 6, j) | (((qh >> j) & 1) << 4)) - 16));
+  } else if (type == Q5_1) {
+    const m = half(b + 2);
+    const qh = load<u32>(b + 4);
+    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>(nibble(b + 8, j) | (((qh >> j) & 1) << 4)) + m);
+  } else { // IQ4_NL
+    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>load<i8>(IQ4_NL_VALUES + nibble(b + 2, j)));
+  }
+}
+
+// --- super-blocks of 256 -----------------------------------------------------------------------
+
+// q_low(v) of the 2-bit planes at qs (Q2_K, Q3_K)
+@inline
+function twoBits(qs: usize, v: i32): i32 {
+  return (byte(qs + 32 * (v >> 7) + (v & 31)) >> (2 * ((v >> 5) & 3))) & 3;
+}
+
+// The 6-bit scale (low 6 bits of the result) and min (bits 8..13) of sub-block j (0..7) from
+// the 12 scale bytes at s (Q4_K, Q5_K): sub-blocks 4-7 take a nibble of byte j + 4 and the
+// top two bits of bytes j − 4 (scale) and j (min)
+@inline
+function scaleMinK4(s: usize, j: i32): i32 {
+  if (j < 4) return (byte(s + j) & 63) | ((byte(s + j + 4) & 63) << 8);
+  const sc = (byte(s + j + 4) & 0x0f) | ((byte(s + j - 4) >> 6) << 4);
+  const m = (byte(s + j + 4) >> 4) | ((byte(s + j) >> 6) << 4);
+  return sc | (m << 8);
+}
+
+// The 6-bit scale of sub-block j (0..15) from the 12 bytes at s (Q3_K)
+@inline
+function scaleQ3_K(s: usize, j: i32): i32 {
+  const low = j < 8 ? byte(s + j) & 0x0f : byte(s + j - 8) >> 4;
+  const high = (byte(s + 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
+  return low | (high << 4);
+}
+
+function decodeQ2_K(b: usize, out: usize): void {
+  const d = half(b + 80);
+  const dmin = half(b + 82);
+  for (let v = 0; v < 256; v++) {
+    const packed = byte(b + (v >> 4));
+    const dl = d * <f32>(packed & 0x0f);
+    const ml = dmin * <f32>(packed >> 4);
+    store<f32>(out + (v << 2), dl * <f32>twoBits(b + 16, v) - ml);
+  }
+}
+
+function decodeQ3_K(b: usize, out: usize): void {
+  const d = half(b + 108);
+  for (let v = 0; v < 256; v++) {
+    const dl = d * <f32>(scaleQ3_K(b + 96, v >> 4) - 32);
+    const high = (byte(b + (v & 31)) >> (v >> 5)) & 1;
+    store<f32>(out + (v << 2), dl * <f32>(twoBits(b + 32, v) - (high ? 0 : 4)));
+  }
+}
+
+// Sixteen values (one i8x16 of quants) times `scale`, minus `offset`, at out (two roundings,
+// as the reference: no fused multiply-add)
+@inline
+function store16(out: usize, q: v128, scale: f32, offset: f32): void {
+  const s = f32x4.splat(scale);
+  const o = f32x4.splat(offset);
+  v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter0(q)), o));
+  v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter1(q)), o), 16);
+  v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter2(q)), o), 32);
+  v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter3(q)), o), 48);
+}
+
+// Q4_K: chunk c of 64 values is bytes qs[32c ..]: sub-block 2c their low nibbles, 2c + 1 the high
+function decodeQ4_K(b: usize, out: usize): void {
+  const d = half(b);
+  const dmin = half(b + 2);
+  const low = i8x16.splat(0x0f);
+  for (let c = 0; c < 4; c++) {
+    const q0 = v128.load(b + 16 + 32 * c);
+    const q1 = v128.load(b + 32 + 32 * c);
+    const sm0 = scaleMinK4(b + 4, 2 * c);
+    const sm1 = scaleMinK4(b + 4, 2 * c + 1);
+    const o = out + (<usize>c << 8); // 64 values
+    const s0 = d * <f32>(sm0 & 63), m0 = dmin * <f32>(sm0 >> 8);
+    const s1 = d * <f32>(sm1 & 63), m1 = dmin * <f32>(sm1 >> 8);
+    store16(o, v128.and(q0, low), s0, m0);
+    store16(o + 64, v128.and(q1, low), s0, m0);
+    store16(o + 128, i8x16.shr_u(q0, 4), s1, m1);
+    store16(o + 192, i8x16.shr_u(q1, 4), s1, m1);
+  }
+}
+
+// Q5_K: as Q4_K (qs at 48), the fifth bit of sub-block j bit j of qh[l] (bytes 16..47)
+function decodeQ5_K(b: usize, out: usize): void {
+  const d = half(b);
+  const dmin = half(b + 2);
+  const low = i8x16.splat(0x0f);
+  const one = i8x16.splat(1);
+  const h0 = v128.load(b + 16);
+  const h1 = v128.load(b + 32);
+  for (let j = 0; j < 8; j++) {
+    const c = j >> 1;
+    const q0 = v128.load(b + 48 + 32 * c);
+    const q1 = v128.load(b + 64 + 32 * c);
+    const sm = scaleMinK4(b + 4, j);
+    const s = d * <f32>(sm & 63), m = dmin * <f32>(sm >> 8);
+    const shift = <u32>j;
+    const lo = v128.or(j & 1 ? i8x16.shr_u(q0, 4) : v128.and(q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
+    const hi = v128.or(j & 1 ? i8x16.shr_u(q1, 4) : v128.and(q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
+    const o = out + (<usize>j << 7); // 32 values
+    store16(o, lo, s, m);
+    store16(o + 64, hi, s, m);
+  }
+}
+
+// Q6_K: half h, quarter r, sixteen l at a time: q = ql nibble | (qh bits 2r..2r+1) << 4, − 32
+function decodeQ6_K(b: usize, out: usize): void {
+  const d = half(b + 208);
+  const low = i8x16.splat(0x0f);
+  const three = i8x16.splat(3);
+  const offset = i8x16.splat(32);
+  for (let h = 0; h < 2; h++) {
+    for (let r = 0; r < 4; r++) {
+      for (let g = 0; g < 2; g++) {
+        const l = <usize>(16 * g);
+        const lowBytes = v128.load(b + 64 * h + 32 * (r & 1) + l);
+        const lowBits = r < 2 ? v128.and(lowBytes, low) : i8x16.shr_u(lowBytes, 4);
+        const highBits = i8x16.shl(v128.and(i8x16.shr_u(v128.load(b + 128 + 32 * h + l), <u32>(2 * r)), three), 4);
+        const q = i8x16.sub(v128.or(lowBits, highBits), offset);
+        const j = 8 * h + 2 * r + g; // sub-block of 16
+        const scale = d * <f32>load<i8>(b + 192 + j);
+        store16(out + (<usize>j << 6), q, scale, 0);
+      }
+    }
+  }
+}
+
+// Row n of w (K values) decoded to floats at out [K]
+function decodeRow(type: i32, out: usize, row: usize, K: i32): void {
+  const values = typeBlockValues(type);
+  const bytes = <usize>typeBlockBytes(type);
+  const nb = K / values;
+  for (let i = 0; i < nb; i++) {
+    const b = row + <usize>i * bytes;
+    const o = out + (<usize>(i * values) << 2);
+    switch (type) {
+      case Q2_K: decodeQ2_K(b, o); break;
+      case Q3_K: decodeQ3_K(b, o); break;
+      case Q4_K: decodeQ4_K(b, o); break;
+      case Q5_K: decodeQ5_K(b, o); break;
+      case Q6_K: decodeQ6_K(b, o); break;
+      default: decodeLegacy(type, b, o);
+    }
+  }
+}
+
+// out: [T, N], x: [T, K] f32, w: [N, K/values blocks] of `type`; rows n0 ≤ n < n1. scratch:
+// this thread's blockScratchBytes(K) bytes.
+export function matmulDecoded(type: i32, out: usize, x: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32, scratch: usize): void {
+  const rowBytes = <usize>(K / typeBlockValues(type)) * typeBlockBytes(type);
+  const floatRow = <usize>K * 4;
+  const blockRows = max(2, <i32>(blockScratchBytes(K) / floatRow) & ~1);
+  const tiled = T & ~3;
+  for (let r0 = n0; r0 < n1; r0 += blockRows) {
+    const r1 = min(n1, r0 + blockRows);
+    for (let n = r0; n < r1; n++) decodeRow(type, scratch + <usize>(n - r0) * floatRow, w + <usize>n * rowBytes, K);
+    for (let t = 0; t < tiled; t += 4) tileRows<f32>(out, x, scratch, floatRow, t, K, N, r0, r1);
+    for (let t = tiled; t < T; t++) {
+      const xt = x + <usize>t * K * 4;
+      for (let n = r0; n < r1; n++) store<f32>(out + (<usize>t * N + n) * 4, denseDot1<f32>(xt, scratch + <usize>(n - r0) * floatRow, K));
+    }
+  }
+}
