@@ -3,8 +3,9 @@
 //   npm run bench:e2e [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
 //                    [--decode-seconds 6] [--plain] [--no-bandwidth] [--out FILE]
 //
-// For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0) a random model
-// is written once as a GGUF with the LLaMA vocabulary, and both engines load that file. At
+// For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0, and llama.cpp's
+// mixtures Q4_K_M, Q5_K_M, Q6_K) a random model is written once as a GGUF with the LLaMA
+// vocabulary, and both engines load that file. At
 // each thread count the two run alternately (ours, theirs, ours, theirs, ...): greedy decode
 // after an 8-token prompt (only the single-token steps timed; --decode steps, or fewer when
 // --decode-seconds run out, so that a very slow engine cannot stretch the run) and a 128-token prompt in one
@@ -13,13 +14,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { DType } from '../reference/tensor.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { intFlag, listFlag, parseFlags, selects } from './lib/args.js';
 import { measureBandwidth, type BandwidthResult } from './lib/bandwidth.js';
 import { openLlamaCpp, startLlamaCpp, theirDecodeSeconds, theirPromptSeconds } from './lib/llamacpp.js';
 import { loadavg, machineInfo } from './lib/machine.js';
-import { BENCH_DTYPES, benchModel, loadVocabulary, SHAPE_NAMES, SHAPES, shapeSeed, weightBytesPerToken, writeBenchGGUF, type ShapeName } from './lib/models.js';
+import { BENCH_DTYPES, benchModel, loadVocabulary, SHAPE_NAMES, SHAPES, shapeSeed, writeBenchGGUF, type BenchType, type ShapeName } from './lib/models.js';
 import { openOurs, ourDecodeSeconds, ourPromptSeconds } from './lib/ours.js';
 import { LLAMA_TOKENIZER, RESULTS_DIR } from './lib/paths.js';
 import { formatTable, makeRow, scalingNotes, summarize, type E2EReport, type E2ERow } from './lib/report.js';
@@ -81,8 +81,10 @@ function settle(): Promise<void> {
 
 // Both engines on one GGUF at one thread count, alternating; returns the decode and prompt rows.
 async function benchPair(
-  s: Settings, cpp: LlamaCpp, path: string, shape: ShapeName, dtype: DType, threads: number, bandwidth: BandwidthResult | null,
+  s: Settings, cpp: LlamaCpp, file: { path: string; weightBytesPerToken: number }, shape: ShapeName, dtype: BenchType, threads: number,
+  bandwidth: BandwidthResult | null,
 ): Promise<{ rows: E2ERow[]; kvCacheType: string; batchSize: number }> {
+  const { path } = file;
   const config = SHAPES[shape];
   const context = config.maxSeqLen;
   const batchSize = Math.min(512, context);
@@ -112,7 +114,7 @@ async function benchPair(
       await settle();
       samples.theirsPrompt.push(PROMPT_TOKENS / (await theirPromptSeconds(theirs, prompt)));
     }
-    const base = { shape, dtype, threads, ourThreads: ours.threadsInUse, weightBytesPerToken: weightBytesPerToken(config, dtype) };
+    const base = { shape, dtype, threads, ourThreads: ours.threadsInUse, weightBytesPerToken: file.weightBytesPerToken };
     const bw = bandwidth?.gbPerSecond[String(threads)];
     const rows = [
       makeRow({ ...base, phase: 'decode', tokens: s.decodeTokens, greedyAgreement: agreement }, samples.oursDecode, samples.theirsDecode, bw),
@@ -151,9 +153,9 @@ async function main(): Promise<void> {
       for (const dtype of BENCH_DTYPES) {
         if (!selects(s.only, shape, dtype, SHAPE_NAMES, BENCH_DTYPES)) continue;
         model ??= benchModel(SHAPES[shape], shapeSeed(shape));
-        const path = writeBenchGGUF(model, dtype, vocabulary, dir, shape);
+        const file = writeBenchGGUF(model, dtype, vocabulary, dir, shape);
         for (const threads of s.threads) {
-          const result = await benchPair(s, cpp, path, shape, dtype, threads, bandwidth);
+          const result = await benchPair(s, cpp, file, shape, dtype, threads, bandwidth);
           kvCacheType = result.kvCacheType;
           batchSizes.add(result.batchSize);
           for (const r of result.rows) {
@@ -161,7 +163,7 @@ async function main(): Promise<void> {
             log(`  ${shape} ${dtype} ${threads}t ${r.phase}: ours ${r.ours.tokensPerSecond} tok/s, llama.cpp ${r.llamaCpp.tokensPerSecond} tok/s, ratio ${r.ratio}`);
           }
         }
-        rmSync(path, { force: true });
+        rmSync(file.path, { force: true });
       }
     }
   } finally {

@@ -6,7 +6,8 @@ import { validateConfig, type LlamaConfig } from '../reference/config.js';
 import { toF32 } from '../reference/tensor.js';
 import { intFlag, listFlag, parseFlags, selects } from '../bench/lib/args.js';
 import { addSpeedups, attentionWork, matmulWork, rates, type KernelResult } from '../bench/lib/kernel-cases.js';
-import { BENCH_DTYPES, benchModel, matmulFlopsPerToken, parameterCount, SHAPE_NAMES, SHAPES, weightBytesPerToken } from '../bench/lib/models.js';
+import { BENCH_DTYPES, benchModel, matmulFlopsPerToken, parameterCount, SHAPE_NAMES, SHAPES, storedWeightBytesPerToken, weightBytesPerToken } from '../bench/lib/models.js';
+import { quantizeModel, quantizeModelMixture } from '../src/convert/storage.js';
 import { checkReport, formatTable, makeRow, scalingNotes, summarize, targetRatio, type E2EReport } from '../bench/lib/report.js';
 import { median } from '../bench/lib/stats.js';
 import { benchPrompt, leadingAgreement } from '../bench/lib/tokens.js';
@@ -31,6 +32,22 @@ describe('bench model shapes', () => {
     expect(weightBytesPerToken(c, 'q8_0')).toBe((matrices / 32) * 34 + extra(34 / 32));
     expect(weightBytesPerToken(c, 'q4_0')).toBe((matrices / 32) * 18 + extra(18 / 32));
     expect(matmulFlopsPerToken(c)).toBe(2 * matrices);
+  });
+
+  test('the bytes of a stored model are those of weightBytesPerToken for one type, and add up per matrix for a mixture', () => {
+    const model = benchModel(tiny, 9);
+    for (const dtype of ['f32', 'q8_0', 'q4_0'] as const) {
+      expect(storedWeightBytesPerToken(quantizeModel(model, dtype))).toBe(weightBytesPerToken(tiny, dtype));
+    }
+    // dim 256: Q4_K_M keeps output and, on layer 1 of 2, attn_v and ffn_down in q6_k (210 bytes
+    // per 256 values), the rest q4_k (144)
+    const c: LlamaConfig = { ...tiny, dim: 256, nHeads: 4, nKvHeads: 4, hiddenDim: 256, vocabSize: 64, sharedClassifier: false };
+    const mixed = quantizeModelMixture(benchModel(c, 9), 'q4_k_m');
+    const q4 = 144 / 256;
+    const q6 = 210 / 256;
+    const square = 256 * 256;
+    const layers = 14 * square * q4 + 2 * square * (q6 - q4) + 2 * 2 * 256 * 4; // 14 matrices, 2 upgraded, norms
+    expect(storedWeightBytesPerToken(mixed)).toBeCloseTo(layers + 64 * 256 * q6 + 256 * q4 + 256 * 4, 6);
   });
 
   test('grouped KV heads shrink wk and wv in the byte count', () => {
@@ -58,7 +75,7 @@ describe('bench model shapes', () => {
   });
 
   test('every bench storage type can store both shapes', () => {
-    expect(BENCH_DTYPES).toEqual(['f32', 'q8_0', 'q4_0']);
+    expect(BENCH_DTYPES).toEqual(['f32', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k']);
     for (const s of SHAPE_NAMES) {
       const c = SHAPES[s];
       expect(c.dim % 32).toBe(0);

@@ -155,7 +155,7 @@ describe('storage types', () => {
   });
 
   test('types a format cannot hold are refused; rows that are not whole blocks stay f16, with a note', () => {
-    expect(() => convertModel(STORIES_BIN, p('x.gguf'), { type: 'bf16' })).toThrow('--type bf16 cannot be written as gguf (gguf takes f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k)');
+    expect(() => convertModel(STORIES_BIN, p('x.gguf'), { type: 'bf16' })).toThrow('--type bf16 cannot be written as gguf (gguf takes f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m)');
     expect(() => convertModel(STORIES_BIN, p('x'), { type: 'q8_0' })).toThrow('--type q8_0 cannot be written as hf');
     expect(() => convertModel(STORIES_BIN, p('x.bin'), { type: 'f16' })).toThrow('--type f16 cannot be written as llama2c');
     // stories260K's hidden size 172 is not a multiple of 32: w2's rows cannot be q4_0 blocks
@@ -206,7 +206,7 @@ describe('llama-ts convert (CLI)', () => {
 
   test('refuses bad flags with messages naming them', async () => {
     await expect(convertCommand([STORIES_BIN])).rejects.toThrow('convert needs IN and OUT');
-    await expect(convertCommand([STORIES_BIN, p('y.gguf'), '--type', 'iq2_xs'])).rejects.toThrow('--type expects one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, got "iq2_xs"');
+    await expect(convertCommand([STORIES_BIN, p('y.gguf'), '--type', 'iq2_xs'])).rejects.toThrow('--type expects one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, got "iq2_xs"');
     await expect(convertCommand([STORIES_BIN, p('y.gguf'), '--to', 'onnx'])).rejects.toThrow('--to expects one of gguf, llama2c, hf');
     await expect(convertCommand([STORIES_BIN, p('y.gguf'), '--llama2c-version', '2'])).rejects.toThrow('--llama2c-version expects one of 0, 1');
     await expect(convertCommand([p('missing.gguf'), p('y.gguf')])).rejects.toThrow(/missing\.gguf/);

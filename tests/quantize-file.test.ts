@@ -166,7 +166,7 @@ describe('quantize stories260K.bin (llama2.c)', () => {
   });
 
   it('refuses an unknown type and a tokenizer of the wrong size, naming them', () => {
-    expect(() => quantizeFile(bin, join(dir, 'x.gguf'), { type: 'iq2_xs' as never })).toThrow(/--type must be one of q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, f16, got "iq2_xs"/);
+    expect(() => quantizeFile(bin, join(dir, 'x.gguf'), { type: 'iq2_xs' as never })).toThrow(/--type must be one of q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, f16, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, got "iq2_xs"/);
     const llama = join(data, 'llama-tokenizer/tokenizer.bin');
     expect(() => quantizeFile(bin, join(dir, 'x.gguf'), { type: 'q8_0', tokenizer: llama })).toThrow(/tokenizer\.bin: the tokenizer has 32000 tokens but the model's vocabulary has 512/);
   });

@@ -70,7 +70,7 @@ describe('quantize, then generate', () => {
   it('needs --type', () => {
     const r = cli(['quantize', model, join(dir, 'x.gguf')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/quantize needs --type \(q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, f16\)/);
+    expect(r.stderr).toMatch(/quantize needs --type \(q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, f16, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m\)/);
   });
 });
 

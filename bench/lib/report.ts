@@ -1,6 +1,6 @@
 // The end-to-end results: one row per (shape, dtype, threads, phase), the ratio ours /
 // llama.cpp, the target for that row, and the table and JSON made from them.
-import type { DType } from '../../reference/tensor.js';
+import type { BenchType } from './models.js';
 import type { BandwidthResult } from './bandwidth.js';
 import type { LlamaCppInfo } from './llamacpp.js';
 import type { MachineInfo } from './machine.js';
@@ -15,7 +15,7 @@ export interface EngineTiming {
 
 export interface E2ERow {
   shape: string; // '15M', '110M'
-  dtype: DType;
+  dtype: BenchType; // one type for every matrix, or a llama.cpp mixture (q4_k_m ...)
   threads: number; // asked of both engines
   ourThreads: number; // what our kernels run with (1 until they have a threads option)
   phase: Phase;
@@ -33,7 +33,7 @@ export interface E2ERow {
 
 // The targets: F32 decode ≥ 1.2× llama.cpp on the 15M shape and ≥ 1.0× on 110M,
 // quantized decode ≥ 0.8×, prompt processing ≥ 0.5×.
-export function targetRatio(shape: string, dtype: DType, phase: Phase): number {
+export function targetRatio(shape: string, dtype: BenchType, phase: Phase): number {
   if (phase === 'prompt') return 0.5;
   if (dtype === 'f32') return shape === '15M' ? 1.2 : 1.0;
   return 0.8;

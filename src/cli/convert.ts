@@ -8,7 +8,9 @@ folder (config.json + safetensors). The output format follows OUT: .gguf, .bin (
 or a folder (Hugging Face); --to overrides it.
 
   --type T              f32 (default), f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl,
-                        q2_k, q3_k, q4_k, q5_k, q6_k (every matrix in that type)
+                        q3_k, q4_k, q5_k (every matrix in that type); llama.cpp's
+                        mixtures q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s,
+                        q5_k_m, q6_k (its per-tensor types, as quantize)
                         gguf: all but bf16   hf: f32 f16 bf16   llama2c: f32
   --tokenizer FILE      vocabulary to use (.model, tokenizer.json, tokenizer.bin or GGUF);
                         default: the one in IN (GGUF metadata, HF tokenizer.model/json)
@@ -17,7 +19,10 @@ or a folder (Hugging Face); --to overrides it.
 `;
 
 const FORMATS: OutputFormat[] = ['gguf', 'llama2c', 'hf'];
-const TYPES: OutputType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
+const TYPES: OutputType[] = [
+  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k',
+  'q3_k_s', 'q3_k_m', 'q3_k_l', 'q4_k_s', 'q4_k_m', 'q5_k_s', 'q5_k_m',
+];
 
 export async function convertCommand(argv: string[]): Promise<number> {
   const args = parseCommand(argv, {

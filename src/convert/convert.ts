@@ -19,17 +19,22 @@ import { byteLevelGGUFMetadata } from '../tokenizer/byte-level-writers.js';
 import { vocabularyNotes } from '../tokenizer/gguf-vocabulary.js';
 import { readTokenizerFile } from '../tokenizer/load.js';
 import { modelVocabulary, type ModelFiles, type ModelVocabulary } from '../tokenizer/model-vocabulary.js';
+import { isMixture } from './mixtures.js';
 import { modelToGGUF } from './to-gguf.js';
 import { modelToHuggingFace, writeFolder, type HuggingFaceDType } from './to-huggingface.js';
 
 export type OutputFormat = 'gguf' | 'llama2c' | 'hf';
 export type OutputType =
   | 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl'
-  | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
+  | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k'
+  | 'q3_k_s' | 'q3_k_m' | 'q3_k_l' | 'q4_k_s' | 'q4_k_m' | 'q5_k_s' | 'q5_k_m'; // llama.cpp's mixtures, as quantize
 
 // What each output format can store.
 export const OUTPUT_TYPES: Record<OutputFormat, OutputType[]> = {
-  gguf: ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'],
+  gguf: [
+    'f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k',
+    'q3_k_s', 'q3_k_m', 'q3_k_l', 'q4_k_s', 'q4_k_m', 'q5_k_s', 'q5_k_m',
+  ],
   llama2c: ['f32'],
   hf: ['f32', 'f16', 'bf16'],
 };
@@ -94,7 +99,9 @@ export function writeSource(
     if (vocabulary) notes.push(...vocabularyNotes(vocabulary));
     else if (!byteLevel) notes.push('no vocabulary: the GGUF has no tokenizer.ggml.* keys, so llama.cpp cannot run it (pass --tokenizer)');
     const tokenizerMetadata = byteLevel && byteLevelGGUFMetadata(byteLevel);
-    writeFileAtomic(output, modelToGGUF(model, { dtype: type as DType, vocabulary, tokenizerMetadata, notes }));
+    // q2_k, q6_k and the _s/_m/_l names are llama.cpp's mixtures, as in `quantize`.
+    const storage = isMixture(type) ? { mixture: type } : { dtype: type as DType };
+    writeFileAtomic(output, modelToGGUF(model, { ...storage, vocabulary, tokenizerMetadata, notes }));
     return { files: [output], notes };
   }
   if (format === 'llama2c') {

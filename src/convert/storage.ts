@@ -2,8 +2,9 @@
 // convert, quantize and the GGUF writer (src/quant/ has the block maths it calls).
 // Conversion to the type a matrix already has keeps it as it is (no copy, bit-identical).
 import { BLOCK_VALUES, QK, toF32, type DType, type WeightTensor } from '../../reference/tensor.js';
-import { atSlot, LAYER_MATRICES, parameterSlots, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
+import { atSlot, LAYER_MATRICES, parameterSlots, type LayerMatrix, type LayerWeights, type LlamaModel } from '../../reference/weights.js';
 import { quantize } from '../quant/quantize.js';
+import { LAYER_ROLE, mixtureType, type MixtureName, type TensorRole } from './mixtures.js';
 
 
 // Every matrix of the model with its Meta name, in Meta's order (a shared classifier once).
@@ -46,6 +47,42 @@ export function quantizeModel(model: LlamaModel, dtype: DType, notes: string[] =
   }
   const f16 = named.filter(([, t]) => typeOf(t) === 'f16' && dtype !== 'f16').map(([name]) => name);
   if (f16.length) notes.push(`stored as f16, rows not a multiple of ${QK} values: ${f16.join(', ')}`);
+  return storeAs(model, typeOf);
+}
+
+// Every matrix with the type llama.cpp's mixture asks for it (mixtures.ts) and the type it is
+// stored as after the per-tensor fallback for rows that are not whole blocks (storedType).
+export function mixturePlan(model: LlamaModel, mixture: MixtureName): { name: string; tensor: WeightTensor; asked: DType; stored: DType }[] {
+  const plan = [];
+  for (const slot of parameterSlots(model.config)) {
+    const tensor = atSlot<WeightTensor | Float32Array>(model.weights, slot);
+    if (tensor instanceof Float32Array) continue;
+    const role: TensorRole = slot.layer === null
+      ? (slot.field === 'output' ? 'output' : 'token_embd')
+      : LAYER_ROLE[slot.field as LayerMatrix];
+    const asked = mixtureType(mixture, role, slot.layer ?? 0, tensor.cols, model.config);
+    plan.push({ name: slot.name, tensor, asked, stored: storedType(tensor, asked) });
+  }
+  return plan;
+}
+
+// The model stored as llama.cpp's mixture `mixture` (Q4_K_M etc.) makes it; norms stay f32, a
+// shared classifier stays shared. `notes` names each matrix that fell back, with why.
+export function quantizeModelMixture(model: LlamaModel, mixture: MixtureName, notes: string[] = []): LlamaModel {
+  const plan = mixturePlan(model, mixture);
+  const fellBack = new Map<string, string[]>();
+  for (const { name, tensor, asked, stored } of plan) {
+    if (stored === asked) continue;
+    const why = `stored as ${stored} instead of ${asked} (as llama.cpp falls back), rows of ${tensor.cols} values are not whole blocks of ${BLOCK_VALUES[asked]}`;
+    fellBack.set(why, [...(fellBack.get(why) ?? []), name]);
+  }
+  for (const [why, names] of fellBack) notes.push(`${why}: ${names.join(', ')}`);
+  const typeOf = new Map(plan.map((p) => [p.tensor, p.stored]));
+  return storeAs(model, (t) => typeOf.get(t) ?? t.dtype);
+}
+
+// The model with each matrix t stored as typeOf(t) (kept as it is when it has that type).
+function storeAs(model: LlamaModel, typeOf: (t: WeightTensor) => DType): LlamaModel {
   const done = new Map<WeightTensor, WeightTensor>();
   const convert = (t: WeightTensor): WeightTensor => {
     const target = typeOf(t);

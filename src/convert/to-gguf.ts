@@ -9,7 +9,8 @@ import { ggufFromModel } from '../formats/gguf-model.js';
 import type { GGUFMetadataEntry } from '../formats/gguf.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { ggufTokenizerMetadata } from '../tokenizer/gguf-vocabulary.js';
-import { quantizeModel } from './storage.js';
+import { MIXTURE_BASE, MIXTURE_FILE_TYPE, type MixtureName } from './mixtures.js';
+import { quantizeModel, quantizeModelMixture } from './storage.js';
 
 // llama.cpp's `enum llama_ftype` for files whose matrices are all of one type (a K-quant:
 // its _S variant, the one closest to "every matrix in this type"; Q8_K has none).
@@ -20,6 +21,8 @@ export const GGUF_FILE_TYPE: Partial<Record<DType, number>> = {
 
 export interface GGUFExportOptions {
   dtype?: DType; // storage type of the matrices (default: as they are; f32 if mixed)
+  mixture?: MixtureName; // instead of dtype: llama.cpp's per-tensor mixture (q4_k_m etc., mixtures.ts)
+  fileType?: number; // general.file_type, when not GGUF_FILE_TYPE[dtype] (a mixture's own)
   vocabulary?: Vocabulary; // written as tokenizer.ggml.*; without it llama.cpp cannot run the file
   tokenizerMetadata?: GGUFMetadataEntry[]; // instead: another GGUF's tokenizer.* entries, written as they are
   name?: string; // general.name
@@ -27,17 +30,21 @@ export interface GGUFExportOptions {
 }
 
 export function modelToGGUF(model: LlamaModel, options: GGUFExportOptions = {}): Uint8Array {
+  if (options.mixture) {
+    const stored = quantizeModelMixture(model, options.mixture, options.notes);
+    return storedModelToGGUF(stored, { ...options, dtype: MIXTURE_BASE[options.mixture], fileType: MIXTURE_FILE_TYPE[options.mixture] });
+  }
   const dtype = options.dtype ?? uniformDType(model);
   return storedModelToGGUF(quantizeModel(model, dtype, options.notes), { ...options, dtype });
 }
 
-// A model whose matrices are already stored as quantizeModel(model, options.dtype) stores
-// them, as GGUF bytes.
+// A model whose matrices are already stored as quantizeModel(model, options.dtype) (or a
+// mixture whose base type is options.dtype) stores them, as GGUF bytes.
 export function storedModelToGGUF(stored: LlamaModel, options: GGUFExportOptions & { dtype: DType }): Uint8Array {
   const { dtype, vocabulary } = options;
   const meta: GGUFMetadataEntry[] = [];
   if (options.name !== undefined) meta.push(['general.name', options.name, 'string']);
-  const fileType = GGUF_FILE_TYPE[dtype];
+  const fileType = options.fileType ?? GGUF_FILE_TYPE[dtype];
   if (fileType !== undefined) meta.push(['general.file_type', fileType, 'u32']);
   if (dtype !== 'f32' && dtype !== 'f16') meta.push(['general.quantization_version', 2, 'u32']);
   if (vocabulary) {
