@@ -25,11 +25,11 @@ function runBroken(caseName: string, kernels: Kernels) {
 }
 
 // Hugging Face's rotate-half pairing (i, i + hd/2) instead of Meta's adjacent pairs.
-const rotateHalf: Kernels['rope'] = (x, T, nHeads, hd, pos0, theta) => {
+const rotateHalf: Kernels['rope'] = (x, T, nHeads, hd, pos0, freqs) => {
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHeads; h++) {
       for (let i = 0; i < hd / 2; i++) {
-        const angle = (pos0 + t) * Math.pow(theta, (-2 * i) / hd);
+        const angle = (pos0 + t) * freqs[i];
         const j = t * nHeads * hd + h * hd + i;
         const x0 = x[j];
         const x1 = x[j + hd / 2];
