@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { softmax } from '../reference/attention.js';
 import type { Kernels } from '../reference/kernels.js';
 import { rmsnorm } from '../reference/rmsnorm.js';
+import { ropeFrequencies } from '../reference/rope.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels } from '../src/backends/wasm/kernels.js';
 import { compareTensor } from '../src/conform/compare.js';
@@ -68,6 +69,13 @@ describe('conform names the first tensor a classic bug breaks', () => {
     const r = runBroken('mha-shared', { ...tsKernels, rope: rotateHalf });
     expect(r.ok).toBe(false);
     expect(r.firstFailure).toBe('layers.0.q');
+  });
+
+  test('rope_scaling ignored (θ_i unscaled) → layers.0.q; with it, the case passes', () => {
+    const unscaled: Kernels['rope'] = (x, T, nHeads, hd, pos0) => tsKernels.rope(x, T, nHeads, hd, pos0, ropeFrequencies(hd, 500000));
+    const r = runBroken('llama3-rope-tied', { ...tsKernels, rope: unscaled });
+    expect(r.firstFailure).toBe('layers.0.q');
+    expect(runBroken('llama3-rope-tied', tsKernels).ok).toBe(true);
   });
 
   test('eps 1e-6 instead of 1e-5 → layers.0.attention_norm', () => {
