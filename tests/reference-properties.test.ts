@@ -5,7 +5,7 @@ import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
 import { createKVCache, forward } from '../reference/model.js';
 import { rmsnorm } from '../reference/rmsnorm.js';
-import { llama3FreqFactors, rope, ropeFrequencies } from '../reference/rope.js';
+import { rope, ropeFrequencies } from '../reference/rope.js';
 import { silu, swiglu } from '../reference/swiglu.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 
