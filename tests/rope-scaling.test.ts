@@ -148,6 +148,7 @@ describe('GGUF', () => {
       return () => loadModelFromBytes(writeGGUF({ metadata: metadata as never, tensors }), 'bad.gguf');
     };
     expect(rewrite([['llama.rope.scaling.type', 'yarn', 'string']])).toThrow(/bad\.gguf: llama\.rope\.scaling\.type "yarn" is not supported/);
+    expect(rewrite([['llama.rope.scaling.factor', -2, 'f32']])).toThrow(/bad\.gguf: llama\.rope\.scaling\.factor is -2, must be a positive number/);
     expect(rewrite([], { dims: [3], type: 0, data: new Uint8Array(12) })).toThrow(/bad\.gguf: tensor rope_freqs\.weight \(F32 \[3\]\) should be F32 with dims \[4\]/);
     expect(rewrite([], { dims: [4], type: 1, data: new Uint8Array(8) })).toThrow(/bad\.gguf: tensor rope_freqs\.weight \(F16 \[4\]\) should be F32/);
     expect(rewrite([], { dims: [4], type: 0, data: new Uint8Array(new Float32Array([1, -2, 1, 1]).buffer) })).toThrow(/bad\.gguf: rope_freqs\.weight\[1\] is -2, must be a positive number/);

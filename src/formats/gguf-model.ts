@@ -109,6 +109,7 @@ function ggufRopeFreqFactors(
   }
   const linearKey = file.metadata['llama.rope.scaling.factor'] !== undefined ? 'llama.rope.scaling.factor' : 'llama.rope.scale_linear';
   const linear = metaFloat(file, linearKey, fileName, 0) || 1; // 0 means none, as in llama.cpp
+  if (!(linear > 0) || !Number.isFinite(linear)) throw new Error(`${fileName}: ${linearKey} is ${linear}, must be a positive number`);
   let factors: number[] | undefined;
   if (freqs) {
     if (freqs.type !== 0 || freqs.dims.length !== 1 || freqs.dims[0] !== hd / 2) {
