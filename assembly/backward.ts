@@ -95,9 +95,9 @@ export function rmsnormBackward(dx: usize, dgain: usize, dout: usize, x: usize, 
 //   (d0, d1) ← (d0 cos φ + d1 sin φ,  −d0 sin φ + d1 cos φ)
 //            = (d0, d1)·(cos, cos) + (d1, d0)·(sin, −sin)        in f64, like the forward
 
-// dx: [T, nHeads*hd]; row t is at position pos0 + t
-export function ropeBackward(dx: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64): void {
-  rotatePairs(dx, T, nHeads, hd, pos0, theta, -1);
+// dx: [T, nHeads*hd]; row t is at position pos0 + t; freqs: f64 [hd/2] as rope's
+export function ropeBackward(dx: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, freqs: usize): void {
+  rotatePairs(dx, T, nHeads, hd, pos0, freqs, -1);
 }
 
 // --- SwiGLU in f32: the forward kernel itself (elementwise.ts) -------------------------------

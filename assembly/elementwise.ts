@@ -56,17 +56,18 @@ export function rmsnorm(out: usize, x: usize, gain: usize, T: i32, C: i32, eps: 
 //   (x0, x1)·(cos φ, cos φ) + (x1, x0)·(−sin φ, sin φ)
 // which is the reference's x0 cos − x1 sin, x0 sin + x1 cos with the same roundings.
 
-// x: [T, nHeads*hd] rotated in place; row t is at position pos0 + t
-export function rope(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64): void {
-  rotatePairs(x, T, nHeads, hd, pos0, theta, 1);
+// x: [T, nHeads*hd] rotated in place; row t is at position pos0 + t; freqs: f64 [hd/2], the
+// angle of pair i per position (θ^(-2i/hd) / factor_i: reference/rope.ts, RoPE scaling included)
+export function rope(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, freqs: usize): void {
+  rotatePairs(x, T, nHeads, hd, pos0, freqs, 1);
 }
 
 // Rotates every pair by `direction`·φ: +1 is RoPE, −1 its backward (backward.ts). Multiplying
 // sin by ±1 is exact, so both directions round as the reference does.
-export function rotatePairs(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, theta: f64, direction: f64): void {
+export function rotatePairs(x: usize, T: i32, nHeads: i32, hd: i32, pos0: i32, freqs: usize, direction: f64): void {
   const rowFloats = <usize>nHeads * hd;
   for (let i = 0; i < hd / 2; i++) {
-    const frequency = Math.pow(theta, <f64>(-2 * i) / <f64>hd); // f64 like the reference
+    const frequency = load<f64>(freqs + (<usize>i << 3)); // f64 like the reference
     for (let t = 0; t < T; t++) {
       const angle = <f64>(pos0 + t) * frequency;
       const cos = f64x2.splat(Math.cos(angle));

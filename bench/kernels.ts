@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { seededNormal } from '../reference/random.js';
 import type { Kernels } from '../reference/kernels.js';
+import { ropeFrequencies } from '../reference/rope.js';
 import type { DType, WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels } from '../src/backends/wasm/kernels.js';
@@ -137,8 +138,9 @@ async function benchElementwise(results: KernelResult[], s: Settings): Promise<v
     }
     if (kernels.includes('rope')) {
       const q = impl.buffer(randomValues(T * nHeads * hd, 3)); // [T, nHeads*hd], rotated in place each call
+      const freqs = ropeFrequencies(hd, 10000); // [hd/2]
       record(results, { kernel: 'rope', shape: `T=${T} ${nHeads}x${hd}`, impl: impl.name }, ropeWork(T, nHeads, hd),
-        () => impl.kernels.rope(q, T, nHeads, hd, 100, 10000), quick);
+        () => impl.kernels.rope(q, T, nHeads, hd, 100, freqs), quick);
     }
     if (kernels.includes('swiglu')) {
       const n = T * hidden;

@@ -9,6 +9,8 @@
 //   maxSeqLen    the longest context the KV cache holds
 //   normEps      RMSNorm epsilon (1e-5 unless the model file says otherwise)
 //   ropeTheta    RoPE base frequency (10000 in the paper)
+//   ropeFreqFactors  optional [hd/2]: pair i's frequency θ^(-2i/hd) is divided by factor i
+//                (RoPE scaling: linear or Llama 3.1's, see rope.ts); absent means all 1
 //   sharedClassifier  the output matrix is the token embedding (llama2.c's small models)
 
 export interface LlamaConfig {
@@ -21,6 +23,7 @@ export interface LlamaConfig {
   maxSeqLen: number;
   normEps: number;
   ropeTheta: number;
+  ropeFreqFactors?: number[];
   sharedClassifier: boolean;
 }
 
@@ -55,4 +58,12 @@ export function validateConfig(c: LlamaConfig, where = 'config'): void {
   if ((c.dim / c.nHeads) % 2 !== 0) throw new Error(`${where}: head dimension ${c.dim / c.nHeads} must be even for RoPE`);
   if (!(c.normEps > 0) || !Number.isFinite(c.normEps)) throw new Error(`${where}: normEps must be positive, got ${c.normEps}`);
   if (!(c.ropeTheta > 0) || !Number.isFinite(c.ropeTheta)) throw new Error(`${where}: ropeTheta must be positive, got ${c.ropeTheta}`);
+  if (c.ropeFreqFactors !== undefined) {
+    const pairs = c.dim / c.nHeads / 2;
+    if (c.ropeFreqFactors.length !== pairs) {
+      throw new Error(`${where}: ropeFreqFactors has ${c.ropeFreqFactors.length} values, the head dimension needs ${pairs}`);
+    }
+    const bad = c.ropeFreqFactors.findIndex((f) => !(f > 0) || !Number.isFinite(f));
+    if (bad >= 0) throw new Error(`${where}: ropeFreqFactors[${bad}] must be positive, got ${c.ropeFreqFactors[bad]}`);
+  }
 }

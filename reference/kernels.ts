@@ -16,9 +16,10 @@ export interface Kernels {
   // out[t] = x[t] / sqrt(mean(x[t]²) + eps) ⊙ gain, for each of T rows of width C
   rmsnorm(out: Float32Array, x: Float32Array, gain: Float32Array, T: number, C: number, eps: number): void;
 
-  // Rotates adjacent pairs (2i, 2i+1) of each head in place by angle pos·θ^(-2i/hd),
-  // for T rows at positions pos0 .. pos0+T-1; x is [T, nHeads*hd].
-  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  // Rotates adjacent pairs (2i, 2i+1) of each head in place by angle pos·freqs[i], for T
+  // rows at positions pos0 .. pos0+T-1; x is [T, nHeads*hd], freqs [hd/2] (rope.ts:
+  // θ^(-2i/hd), divided by the model's RoPE scaling factors).
+  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void;
 
   // Causal attention of T queries at positions pos0.. over the cache rows 0..pos0+t.
   // q, out: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd] with the T new rows already written.
@@ -50,7 +51,7 @@ export interface TrainingKernels extends Kernels {
   ): void;
 
   // Rotates the gradient of rope's output back by −angle, in place; dx is [T, nHeads*hd].
-  ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void;
 
   // Causal attention over one sequence at positions 0..T-1 (k, v are its own [T, nKvHeads*hd]
   // rows): dq[T, nHeads*hd], dk, dv [T, nKvHeads*hd] from dout [T, nHeads*hd].

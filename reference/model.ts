@@ -10,6 +10,7 @@
 // H hidden, V vocab, S cache positions.
 import { headDim, kvDim, type LlamaConfig } from './config.js';
 import type { Kernels } from './kernels.js';
+import { modelRopeFrequencies } from './rope.js';
 import { readRow } from './tensor.js';
 import type { LlamaModel } from './weights.js';
 
@@ -77,6 +78,7 @@ export function forward(
   const qDim = c.nHeads * hd;
   const kvD = kvDim(c);
   const trace = options.trace;
+  const ropeFreqs = modelRopeFrequencies(c); // [hd/2] θ_i
   if (T === 0) throw new Error('forward: no tokens');
   if (pos0 < 0 || pos0 + T > cache.capacity) {
     throw new Error(`forward: positions ${pos0}..${pos0 + T - 1} do not fit the context of ${cache.capacity}`);
@@ -114,8 +116,8 @@ export function forward(
     kernels.matmul(q, xn, lw.wq, T);
     kernels.matmul(kLayer, xn, lw.wk, T);
     kernels.matmul(vLayer, xn, lw.wv, T);
-    kernels.rope(q, T, c.nHeads, hd, pos0, c.ropeTheta);
-    kernels.rope(kLayer, T, c.nKvHeads, hd, pos0, c.ropeTheta);
+    kernels.rope(q, T, c.nHeads, hd, pos0, ropeFreqs);
+    kernels.rope(kLayer, T, c.nKvHeads, hd, pos0, ropeFreqs);
     trace?.(p + 'q', q, [T, qDim]);
     trace?.(p + 'k', kLayer, [T, kvD]);
     trace?.(p + 'v', vLayer, [T, kvD]);

@@ -15,6 +15,7 @@ import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { embedding, embeddingBackward } from './embedding.js';
 import { gradientArrays, trainableValues, zeroGradients, type LlamaGradients } from './gradients.js';
 import type { Kernels, TrainingKernels } from './kernels.js';
+import { modelRopeFrequencies } from './rope.js';
 import { parameterSlots, type LlamaModel } from './weights.js';
 
 // B sequences of T tokens, row-major [B, T], with next-token targets (IGNORE_INDEX = -1 skips one).
@@ -94,8 +95,8 @@ export function layerForward(model: LlamaModel, kernels: Kernels, l: number, inp
     const q = a.q.subarray(b * T * qDim, (b + 1) * T * qDim);
     const k = a.k.subarray(b * T * kvD, (b + 1) * T * kvD);
     const v = a.v.subarray(b * T * kvD, (b + 1) * T * kvD);
-    kernels.rope(q, T, c.nHeads, hd, 0, c.ropeTheta);
-    kernels.rope(k, T, c.nKvHeads, hd, 0, c.ropeTheta);
+    kernels.rope(q, T, c.nHeads, hd, 0, modelRopeFrequencies(c));
+    kernels.rope(k, T, c.nKvHeads, hd, 0, modelRopeFrequencies(c));
     // The sequence's own k, v rows serve as a KV cache of exactly T positions.
     kernels.attention(a.att.subarray(b * T * qDim, (b + 1) * T * qDim), q, k, v, T, 0, c.nHeads, c.nKvHeads, hd);
   }
@@ -191,8 +192,8 @@ export function backward(model: LlamaModel, kernels: TrainingKernels, acts: Trai
       const qs = (x: Float32Array) => x.subarray(b * T * qDim, (b + 1) * T * qDim);
       const ks = (x: Float32Array) => x.subarray(b * T * kvD, (b + 1) * T * kvD);
       kernels.attentionBackward(qs(dq), ks(dk), ks(dv), qs(datt), qs(a.q), ks(a.k), ks(a.v), T, c.nHeads, c.nKvHeads, hd);
-      kernels.ropeBackward(qs(dq), T, c.nHeads, hd, 0, c.ropeTheta);
-      kernels.ropeBackward(ks(dk), T, c.nKvHeads, hd, 0, c.ropeTheta);
+      kernels.ropeBackward(qs(dq), T, c.nHeads, hd, 0, modelRopeFrequencies(c));
+      kernels.ropeBackward(ks(dk), T, c.nKvHeads, hd, 0, modelRopeFrequencies(c));
     }
     dxn.fill(0);
     kernels.matmulBackward(dxn, g.wq, dq, a.xnAtt, lw.wq, BT);

@@ -18,7 +18,7 @@ import { embedding, embeddingBackward } from '../reference/embedding.js';
 import { seededNormal, seededUniform } from '../reference/random.js';
 import { matmul, matmulBackward } from '../reference/matmul.js';
 import { rmsnorm, rmsnormBackward } from '../reference/rmsnorm.js';
-import { rope, ropeBackward } from '../reference/rope.js';
+import { rope, ropeBackward, ropeFrequencies } from '../reference/rope.js';
 import { swiglu, swigluBackward } from '../reference/swiglu.js';
 import { f32Tensor, type WeightTensor } from '../reference/tensor.js';
 
@@ -113,9 +113,9 @@ describe('finite differences of every backward', () => {
       const hd = 2 * half;
       const x = randomF32(seed, T * nHeads * hd);
       const dout = randomF32(seed + 1, x.length);
-      const f = ([x]: Float64Array[]) => { const y = x.slice(); rope(as32(y), T, nHeads, hd, pos0, theta); return y; };
+      const f = ([x]: Float64Array[]) => { const y = x.slice(); rope(as32(y), T, nHeads, hd, pos0, ropeFrequencies(hd, theta)); return y; };
       const dx = dout.slice();
-      ropeBackward(dx, T, nHeads, hd, pos0, theta);
+      ropeBackward(dx, T, nHeads, hd, pos0, ropeFrequencies(hd, theta));
       expectGradient(dx, numericGradient(weighted(f, dout), [x], 0), 'dx');
     }), RUNS);
   });

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { softmax } from '../reference/attention.js';
 import type { Kernels } from '../reference/kernels.js';
 import { rmsnorm } from '../reference/rmsnorm.js';
+import { ropeFrequencies } from '../reference/rope.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels } from '../src/backends/wasm/kernels.js';
 import { compareTensor } from '../src/conform/compare.js';
@@ -25,11 +26,11 @@ function runBroken(caseName: string, kernels: Kernels) {
 }
 
 // Hugging Face's rotate-half pairing (i, i + hd/2) instead of Meta's adjacent pairs.
-const rotateHalf: Kernels['rope'] = (x, T, nHeads, hd, pos0, theta) => {
+const rotateHalf: Kernels['rope'] = (x, T, nHeads, hd, pos0, freqs) => {
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHeads; h++) {
       for (let i = 0; i < hd / 2; i++) {
-        const angle = (pos0 + t) * Math.pow(theta, (-2 * i) / hd);
+        const angle = (pos0 + t) * freqs[i];
         const j = t * nHeads * hd + h * hd + i;
         const x0 = x[j];
         const x1 = x[j + hd / 2];
@@ -68,6 +69,13 @@ describe('conform names the first tensor a classic bug breaks', () => {
     const r = runBroken('mha-shared', { ...tsKernels, rope: rotateHalf });
     expect(r.ok).toBe(false);
     expect(r.firstFailure).toBe('layers.0.q');
+  });
+
+  test('rope_scaling ignored (θ_i unscaled) → layers.0.q; with it, the case passes', () => {
+    const unscaled: Kernels['rope'] = (x, T, nHeads, hd, pos0) => tsKernels.rope(x, T, nHeads, hd, pos0, ropeFrequencies(hd, 500000));
+    const r = runBroken('llama3-rope-tied', { ...tsKernels, rope: unscaled });
+    expect(r.firstFailure).toBe('layers.0.q');
+    expect(runBroken('llama3-rope-tied', tsKernels).ok).toBe(true);
   });
 
   test('eps 1e-6 instead of 1e-5 → layers.0.attention_norm', () => {

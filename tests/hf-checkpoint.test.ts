@@ -224,7 +224,8 @@ describe('clear errors for broken folders', () => {
       [(c) => { delete c.hidden_size; }, /config\.json: missing field hidden_size/],
       [(c) => { c.num_attention_heads = 'six'; }, /num_attention_heads must be a positive integer, got "six"/],
       [(c) => { c.model_type = 'mistral'; }, /model_type is "mistral", only "llama"/],
-      [(c) => { c.rope_scaling = { type: 'linear', factor: 2 }; }, /rope_scaling .* is not supported/],
+      [(c) => { c.rope_scaling = { rope_type: 'yarn', factor: 2 }; }, /config\.json: rope_scaling\.rope_type "yarn" is not supported \(only "llama3" and "linear"\)/],
+      [(c) => { c.rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4 }; }, /rope_scaling\.original_max_position_embeddings must be a positive number, got undefined/],
       [(c) => { c.head_dim = 16; }, /head_dim 16 differs from hidden_size \/ num_attention_heads = 8/],
       [(c) => { c.num_attention_heads = 5; }, /dim 48 is not divisible by nHeads 5/],
     ];

@@ -5,7 +5,7 @@ import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
 import { createKVCache, forward } from '../reference/model.js';
 import { rmsnorm } from '../reference/rmsnorm.js';
-import { rope } from '../reference/rope.js';
+import { rope, ropeFrequencies } from '../reference/rope.js';
 import { silu, swiglu } from '../reference/swiglu.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 
@@ -17,7 +17,7 @@ describe('RoPE', () => {
   test('keeps the norm of every head', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 8 }).chain((half) => fc.tuple(f32(2 * half), fc.integer({ min: 0, max: 4096 }))), ([x, pos]) => {
       const y = x.slice();
-      rope(y, 1, 1, x.length, pos, 10000);
+      rope(y, 1, 1, x.length, pos, ropeFrequencies(x.length, 10000));
       expect(norm(y)).toBeCloseTo(norm(x), 3);
     }));
   });
@@ -27,8 +27,8 @@ describe('RoPE', () => {
       fc.integer({ min: 1, max: 8 }).chain((half) => fc.tuple(f32(2 * half), f32(2 * half))),
       fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }),
       ([q, k], m, n, shift) => {
-        const rq = (pos: number) => { const y = q.slice(); rope(y, 1, 1, q.length, pos, 10000); return y; };
-        const rk = (pos: number) => { const y = k.slice(); rope(y, 1, 1, k.length, pos, 10000); return y; };
+        const rq = (pos: number) => { const y = q.slice(); rope(y, 1, 1, q.length, pos, ropeFrequencies(q.length, 10000)); return y; };
+        const rk = (pos: number) => { const y = k.slice(); rope(y, 1, 1, k.length, pos, ropeFrequencies(k.length, 10000)); return y; };
         const a = dot(rq(m), rk(n));
         const b = dot(rq(m + shift), rk(n + shift));
         expect(Math.abs(a - b)).toBeLessThan(1e-3 * (1 + norm(q) * norm(k)));
@@ -38,7 +38,7 @@ describe('RoPE', () => {
 
   test('rotates adjacent pairs: position 1 turns (1, 0) by θ⁰ = 1 radian in the first pair', () => {
     const x = new Float32Array([1, 0, 1, 0]);
-    rope(x, 1, 1, 4, 1, 10000);
+    rope(x, 1, 1, 4, 1, ropeFrequencies(4, 10000));
     expect(x[0]).toBeCloseTo(Math.cos(1), 6);
     expect(x[1]).toBeCloseTo(Math.sin(1), 6);
     expect(x[2]).toBeCloseTo(Math.cos(0.01), 6); // θ^(−2/4) = 10000^(−1/2) = 0.01

@@ -11,7 +11,7 @@ const manifest = readManifest();
 const withAdamW = manifest.cases.filter((c) => caseAdamW(c) !== null);
 
 test('the golden AdamW settings are the LLaMA ones this optimizer uses', () => {
-  expect(withAdamW.map((c) => c.name)).toEqual(['mha-shared', 'gqa1-full-context', 'gqa-half-ignore', 'one-token']);
+  expect(withAdamW.map((c) => c.name)).toEqual(['mha-shared', 'gqa1-full-context', 'gqa-half-ignore', 'one-token', 'llama3-rope-tied']);
   for (const c of withAdamW) {
     const a = caseAdamW(c)!;
     expect([a.beta1, a.beta2, a.eps, a.weight_decay['2-D'], a.weight_decay['1-D']]).toEqual([

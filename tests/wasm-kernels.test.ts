@@ -11,6 +11,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { f16ToF32, toF32, type DType, type WeightTensor } from '../reference/tensor.js';
+import { ropeFrequencies } from '../reference/rope.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { quantize } from '../src/quant/quantize.js';
@@ -280,14 +281,17 @@ describe('wasm rmsnorm, rope, swiglu', () => {
       theta: fc.constantFrom(10000, 500000),
       seed: fc.integer({ min: 0, max: 2 ** 30 }),
       inWasm: fc.boolean(),
+      scaled: fc.boolean(),
     });
     fc.assert(
-      fc.property(arb, ({ T, nHeads, hd, pos0, theta, seed, inWasm }) => {
+      fc.property(arb, ({ T, nHeads, hd, pos0, theta, seed, inWasm, scaled }) => {
         const x = randomArray(T * nHeads * hd, seed);
         const want = x.slice();
-        tsKernels.rope(want, T, nHeads, hd, pos0, theta);
+        // scaled frequencies too: every pair divided by its own factor (RoPE scaling)
+        const freqs = ropeFrequencies(hd, theta, scaled ? Array.from({ length: hd / 2 }, (_, i) => 1 + ((seed + 7 * i) % 32)) : undefined);
+        tsKernels.rope(want, T, nHeads, hd, pos0, freqs);
         const got = place(x, inWasm);
-        wasm.rope(got, T, nHeads, hd, pos0, theta);
+        wasm.rope(got, T, nHeads, hd, pos0, freqs);
         const pairMagnitude = (i: number): number => Math.abs(x[i & ~1]) + Math.abs(x[i | 1]);
         expectClose(got, want, (i) => 4 * EPS32 * pairMagnitude(i), `rope T=${T} heads=${nHeads} hd=${hd} pos0=${pos0}`);
       }),
@@ -422,7 +426,7 @@ describe('wasm kernels: bad input', () => {
     expect(() => wasm.matmul(new Float32Array(7), new Float32Array(64), w, 2)).toThrow(/matmul: out has 7 floats, needs 8/);
     expect(() => wasm.attention(new Float32Array(8), new Float32Array(8), new Float32Array(8), new Float32Array(16), 1, 3, 2, 1, 4))
       .toThrow(/attention: kCache has 8 floats, needs 16/);
-    expect(() => wasm.rope(new Float32Array(6), 1, 2, 3, 0, 10000)).toThrow(/head dimension 3 must be even/);
+    expect(() => wasm.rope(new Float32Array(6), 1, 2, 3, 0, ropeFrequencies(4, 10000))).toThrow(/head dimension 3 must be even/);
     expect(() => wasm.rmsnorm(new Float32Array(4), new Float32Array(4), new Float32Array(4), 0, 4, 1e-5)).toThrow(/T must be a positive integer/);
   });
 

@@ -15,7 +15,7 @@ import { randomModel } from '../reference/init.js';
 import { seededUniform } from '../reference/random.js';
 import { matmul, matmulBackward } from '../reference/matmul.js';
 import { rmsnormBackward } from '../reference/rmsnorm.js';
-import { ropeBackward } from '../reference/rope.js';
+import { ropeBackward, ropeFrequencies } from '../reference/rope.js';
 import { swigluBackward } from '../reference/swiglu.js';
 import { f32Tensor } from '../reference/tensor.js';
 import { createGradients, namedParameters } from '../reference/gradients.js';
@@ -163,9 +163,9 @@ describe('wasm training row-wise backward kernels', () => {
       const hd = 2 * half;
       const d = randomArray(T * nHeads * hd, seed);
       const want = d.slice();
-      ropeBackward(want, T, nHeads, hd, pos0, 10000);
+      ropeBackward(want, T, nHeads, hd, pos0, ropeFrequencies(hd, 10000, [1.5, 8, 2, 1, 3, 4, 5, 6, 7].slice(0, hd / 2)));
       const got = place(d, inWasm);
-      wasm.ropeBackward(got, T, nHeads, hd, pos0, 10000);
+      wasm.ropeBackward(got, T, nHeads, hd, pos0, ropeFrequencies(hd, 10000, [1.5, 8, 2, 1, 3, 4, 5, 6, 7].slice(0, hd / 2)));
       expectClose(got, want, (i) => {
         const pair = i - (i % 2);
         return 2 * EPS32 * (Math.abs(d[pair]) + Math.abs(d[pair + 1]));

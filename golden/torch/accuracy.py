@@ -103,6 +103,8 @@ BUGS = [
      lambda c: "this case's eps is 1e-6" if c.config.norm_eps == 1e-6 else None),
     ("norm_eps 1e-5 instead of 1e-6", model.Variant(norm_eps=1e-5), train.ADAMW,
      lambda c: "this case's eps is 1e-5" if c.config.norm_eps == 1e-5 else None),
+    ("rope_scaling ignored (θ_i unscaled)", model.Variant(rope_scaling=False), train.ADAMW,
+     lambda c: "the case has no rope_scaling" if c.config.rope_scaling is None else None),
     ("AdamW without bias correction", model.TRUTH, train.Optimizer(bias_correction=False), None),
     ("AdamW without weight decay", model.TRUTH, train.Optimizer(weight_decay=0.0), None),
     ("AdamW weight decay on norm gains too", model.TRUTH, train.Optimizer(decay_gains=True), None),

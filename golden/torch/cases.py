@@ -163,5 +163,17 @@ def all_cases():
         random_case(
             "one-token", "Edge case T = 1 (attention over itself only), 2 heads, 1 kv head, shared classifier.",
             Config(16, 1, 2, 1, 40, 33, 8, 1e-5, 10000.0, True), seed=404, length=1),
+        random_case(
+            "llama3-rope-tied",
+            "Llama 3.2 style: rope_theta 500000 with Llama 3.1 RoPE scaling (rope_scaling rope_type llama3: "
+            "factor 32, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings 64, small so "
+            "that a head of 16 has all three kinds of pair: pair 0 kept (wavelength 6.3 < 16), pair 1 blended "
+            "(32.8), pairs 2-7 divided by 32 (> 64)), tied embeddings, 4 heads over 2 kv heads, C 64, H 96, V 80.",
+            Config(64, 2, 4, 2, 96, 80, 32, 1e-5, 500000.0, True, LLAMA3_SCALING), seed=505, length=24),
         stories_case(),
     ]
+
+
+# Hugging Face config.json's rope_scaling for the llama3-rope-tied case.
+LLAMA3_SCALING = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 64}

@@ -13,7 +13,7 @@ H = hidden_dim, V = vocab_size. Matrices are [out, in] as in nn.Linear: y = x W�
 from the truth (it is never used for the committed vectors).
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -30,13 +30,15 @@ class Config:
     norm_eps: float
     rope_theta: float
     shared_classifier: bool
+    rope_scaling: dict = None  # Hugging Face's config.json rope_scaling; None: RoPE unscaled
 
     @property
     def head_dim(self):
         return self.dim // self.n_heads
 
     def as_json(self):
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """The manifest's config; rope_scaling only where a case has it."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if not (k == "rope_scaling" and self.rope_scaling is None)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Variant:
     kv_map: str = "group"  # "group": kv head = h // (nh/nkv), Meta's repeat_kv; "modulo": h % nkv, a bug
     norm_gain: bool = True  # False: forget to multiply RMSNorm by its gain, a bug
     norm_eps: float = None  # not None: use this eps instead of the config's, a bug
+    rope_scaling: bool = True  # False: ignore the config's rope_scaling, a bug
 
 
 TRUTH = Variant()
@@ -111,11 +114,40 @@ def rmsnorm(x, gain, eps, variant=TRUTH):
     return y * gain if variant.norm_gain else y
 
 
-def rope_cos_sin(cfg, positions, dtype):
-    """cos, sin [T, hd/2] of angle = pos · theta^(-2i/hd) for pair i, in `dtype` throughout (a
-    float32 run rounds the angles as a float32 port such as llama2.c does)."""
+def rope_frequencies(cfg):
+    """θ_i = theta^(-2i/hd) for each pair i (Python floats), scaled as cfg.rope_scaling says:
+    "linear" divides every θ_i by factor (positions divided by it); "llama3" is Meta's
+    apply_scaling for Llama 3.1 (llama-models, and transformers' rope_type "llama3"): with
+    wavelength λ = 2π/θ_i and the original context N, short waves (λ < N/high_freq_factor) are
+    kept, long ones (λ > N/low_freq_factor) divided by factor, and in between blended by
+    s = (N/λ − low_freq_factor)/(high_freq_factor − low_freq_factor): (1−s)·θ_i/factor + s·θ_i."""
     hd = cfg.head_dim
-    freqs = torch.tensor([cfg.rope_theta ** (-(2 * i) / hd) for i in range(hd // 2)], dtype=dtype)
+    freqs = [cfg.rope_theta ** (-(2 * i) / hd) for i in range(hd // 2)]
+    s = cfg.rope_scaling
+    if s is None:
+        return freqs
+    if s["rope_type"] == "linear":
+        return [f / s["factor"] for f in freqs]
+    if s["rope_type"] != "llama3":
+        raise ValueError(f"unknown rope_type {s['rope_type']}")
+    factor, low, high, n = s["factor"], s["low_freq_factor"], s["high_freq_factor"], s["original_max_position_embeddings"]
+    scaled = []
+    for f in freqs:
+        wavelen = 2 * math.pi / f
+        if wavelen < n / high:
+            scaled.append(f)
+        elif wavelen > n / low:
+            scaled.append(f / factor)
+        else:
+            smooth = (n / wavelen - low) / (high - low)
+            scaled.append((1 - smooth) * f / factor + smooth * f)
+    return scaled
+
+
+def rope_cos_sin(cfg, positions, dtype, variant=TRUTH):
+    """cos, sin [T, hd/2] of angle = pos · θ_i for pair i (rope_frequencies), in `dtype` throughout
+    (a float32 run rounds the angles as a float32 port such as llama2.c does)."""
+    freqs = torch.tensor(rope_frequencies(cfg if variant.rope_scaling else replace(cfg, rope_scaling=None)), dtype=dtype)
     angles = torch.tensor(positions, dtype=dtype).unsqueeze(-1) * freqs
     return torch.cos(angles), torch.sin(angles)
 
@@ -174,7 +206,7 @@ def forward(cfg, params, tokens, variant=TRUTH):
     (name, tensor) in data-flow order, still attached to the autograd graph)."""
     acts = []
     T, hd = len(tokens), cfg.head_dim
-    cos, sin = rope_cos_sin(cfg, list(range(T)), params["norm.weight"].dtype)
+    cos, sin = rope_cos_sin(cfg, list(range(T)), params["norm.weight"].dtype, variant)
     h = params["tok_embeddings.weight"][torch.tensor(tokens)]  # [T, C]
     acts.append(("embedding", h))
     for l in range(cfg.n_layers):
@@ -232,7 +264,7 @@ def decode(cfg, params, tokens, variant=TRUTH):
 def decode_step(cfg, params, token, pos, key_cache, value_cache, variant=TRUTH):
     """One token at position pos -> logits [V]; appends this position's k, v to the caches."""
     hd = cfg.head_dim
-    cos, sin = rope_cos_sin(cfg, [pos], params["norm.weight"].dtype)  # [1, hd/2]
+    cos, sin = rope_cos_sin(cfg, [pos], params["norm.weight"].dtype, variant)  # [1, hd/2]
     x = params["tok_embeddings.weight"][token]  # [C]
     for l in range(cfg.n_layers):
         p = lambda s: params[f"layers.{l}.{s}.weight"]

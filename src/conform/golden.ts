@@ -2,9 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { headDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { f32Tensor } from '../../reference/tensor.js';
 import { assembleWeights, parameterNames, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
+import { ropeScalingFactors } from '../formats/huggingface.js';
 import { loadModel } from '../formats/load-file.js';
 import { readFileBytes } from '../io/read-file.js';
 import { parseSafetensors, tensorToFloat64, type SafetensorsFile } from '../formats/safetensors.js';
@@ -86,7 +87,11 @@ export function caseConfig(c: GoldenCase): LlamaConfig {
     hiddenDim: k.hidden_dim as number, vocabSize: k.vocab_size as number, maxSeqLen: k.max_seq_len as number,
     normEps: k.norm_eps as number, ropeTheta: k.rope_theta as number, sharedClassifier: k.shared_classifier as boolean,
   };
-  validateConfig(config, `golden case ${c.name} config`);
+  const where = `golden case ${c.name} config`;
+  validateConfig(config, where);
+  // rope_scaling: Hugging Face's object (golden/FORMAT.md), read as config.json's is
+  const ropeFreqFactors = ropeScalingFactors(k, headDim(config), config.ropeTheta, where);
+  if (ropeFreqFactors) config.ropeFreqFactors = ropeFreqFactors;
   return config;
 }
 

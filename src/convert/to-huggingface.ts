@@ -15,7 +15,7 @@ import { headDim } from '../../reference/config.js';
 import { f32ToF16, toF32, type WeightTensor } from '../../reference/tensor.js';
 import { metaLayerName, type LlamaModel } from '../../reference/weights.js';
 import { permuteForHuggingFace } from '../formats/huggingface-permute.js';
-import { HF_EMBEDDING, HF_LAYER_NAMES, HF_NORM, HF_OUTPUT, f32ToBf16 } from '../formats/huggingface.js';
+import { HF_EMBEDDING, HF_LAYER_NAMES, HF_NORM, HF_OUTPUT, f32ToBf16, huggingFaceRopeScaling } from '../formats/huggingface.js';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
 import type { Vocabulary } from '../tokenizer/vocabulary.js';
 import { vocabularyToTokenizerJson } from '../tokenizer/tokenizer-json.js';
@@ -76,7 +76,7 @@ function configJson(model: LlamaModel, dtype: HuggingFaceDType, vocab: { bosId: 
     max_position_embeddings: c.maxSeqLen,
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
-    rope_scaling: null,
+    rope_scaling: huggingFaceRopeScaling(c),
     tie_word_embeddings: c.sharedClassifier,
     hidden_act: 'silu',
     attention_bias: false,

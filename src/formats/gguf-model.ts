@@ -44,6 +44,11 @@ export function ggufName(slot: ParameterSlot): string {
 
 // Are two tensors (same type and dims) equal byte for byte?
 export type SameBytes = (a: GGUFTensorInfo, b: GGUFTensorInfo) => boolean;
+// The bytes of a small tensor that belongs to the config (rope_freqs.weight).
+export type SmallTensorBytes = (t: GGUFTensorInfo) => Uint8Array;
+
+// llama.cpp's tensor of per-pair RoPE frequency divisors (Llama 3.1 scaling), F32 [hd/2].
+export const GGUF_ROPE_FREQS = 'rope_freqs.weight';
 
 export function ggufToModel(file: GGUFFile, fileName: string): LlamaModel {
   const same: SameBytes = (a, b) => {
@@ -51,16 +56,18 @@ export function ggufToModel(file: GGUFFile, fileName: string): LlamaModel {
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
     return true;
   };
-  return modelFromBytes(ggufLayout(file, fileName, same), file.bytes);
+  return modelFromBytes(ggufLayout(file, fileName, same, (t) => ggufTensorBytes(file, t)), file.bytes);
 }
 
 // The config and where every weight lies, each checked for shape and storage type.
-export function ggufLayout(file: GGUFHeader, fileName: string, sameBytes: SameBytes): ModelLayout {
+export function ggufLayout(file: GGUFHeader, fileName: string, sameBytes: SameBytes, smallTensor: SmallTensorBytes): ModelLayout {
   const arch = file.metadata['general.architecture'];
   if (arch === undefined) throw new Error(`${fileName}: GGUF metadata has no general.architecture`);
   if (arch !== 'llama') throw new Error(`${fileName}: general.architecture is "${String(arch)}", only "llama" is supported`);
   const tensors = new Map(file.tensors.map((t) => [t.name, t]));
   const config = ggufConfig(file, tensors, fileName, sameBytes);
+  const ropeFreqFactors = ggufRopeFreqFactors(file, tensors.get(GGUF_ROPE_FREQS), headDim(config), fileName, smallTensor);
+  if (ropeFreqFactors) config.ropeFreqFactors = ropeFreqFactors;
   return { config, weights: ggufWeights(tensors, config, fileName) };
 }
 
@@ -88,6 +95,34 @@ function ggufConfig(file: GGUFHeader, tensors: Map<string, GGUFTensorInfo>, file
     throw new Error(`${fileName}: llama.rope.dimension_count ${ropeDims} differs from the head dimension ${headDim(config)} (partial RoPE is not supported)`);
   }
   return config;
+}
+
+// RoPE scaling, as llama.cpp applies it: pair i's frequency is divided by rope_freqs.weight[i]
+// (written from Llama 3.1's rope_scaling by llama.cpp's converter) and, with linear scaling,
+// by llama.rope.scaling.factor (positions divided by it). undefined: no scaling.
+function ggufRopeFreqFactors(
+  file: GGUFHeader, freqs: GGUFTensorInfo | undefined, hd: number, fileName: string, smallTensor: SmallTensorBytes,
+): number[] | undefined {
+  const type = file.metadata['llama.rope.scaling.type'] ?? 'linear';
+  if (type !== 'linear' && type !== 'none') {
+    throw new Error(`${fileName}: llama.rope.scaling.type ${JSON.stringify(type)} is not supported (only linear scaling and rope_freqs.weight)`);
+  }
+  const linearKey = file.metadata['llama.rope.scaling.factor'] !== undefined ? 'llama.rope.scaling.factor' : 'llama.rope.scale_linear';
+  const linear = metaFloat(file, linearKey, fileName, 0) || 1; // 0 means none, as in llama.cpp
+  if (!(linear > 0) || !Number.isFinite(linear)) throw new Error(`${fileName}: ${linearKey} is ${linear}, must be a positive number`);
+  let factors: number[] | undefined;
+  if (freqs) {
+    if (freqs.type !== 0 || freqs.dims.length !== 1 || freqs.dims[0] !== hd / 2) {
+      throw new Error(`${fileName}: ${describe(freqs)} should be F32 with dims [${hd / 2}] (one divisor per RoPE pair)`);
+    }
+    const bytes = smallTensor(freqs);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    factors = Array.from({ length: hd / 2 }, (_, i) => view.getFloat32(4 * i, true));
+    const bad = factors.findIndex((f) => !(f > 0) || !Number.isFinite(f));
+    if (bad >= 0) throw new Error(`${fileName}: ${GGUF_ROPE_FREQS}[${bad}] is ${factors[bad]}, must be a positive number`);
+  }
+  if (linear === 1) return factors;
+  return Array.from({ length: hd / 2 }, (_, i) => (factors?.[i] ?? 1) * linear);
 }
 
 // Shared when output.weight is absent, or is a byte-for-byte copy of token_embd.weight (as
@@ -187,6 +222,7 @@ export function ggufFromModel(model: LlamaModel, extraMetadata: GGUFMetadataEntr
     ['llama.attention.head_count_kv', c.nKvHeads, 'u32'],
     ['llama.attention.layer_norm_rms_epsilon', c.normEps, 'f32'],
     ['llama.rope.freq_base', c.ropeTheta, 'f32'],
+    ...ropeScalingMetadata(c),
     ...extraMetadata,
   ];
   // In Meta's order, as llama.cpp writes them; the classifier only when not shared.
@@ -194,7 +230,27 @@ export function ggufFromModel(model: LlamaModel, extraMetadata: GGUFMetadataEntr
     const t = atSlot<WeightTensor | Float32Array>(model.weights, slot);
     return t instanceof Float32Array ? normEntry(ggufName(slot), t) : matrixEntry(ggufName(slot), t);
   });
-  return writeGGUF({ metadata, tensors });
+  const freqs = ropeFreqsTensor(c);
+  return writeGGUF({ metadata, tensors: freqs ? [freqs, ...tensors] : tensors });
+}
+
+// RoPE scaling as llama.cpp reads it: the same divisor for every pair is linear scaling
+// (two keys); any other list is the rope_freqs.weight tensor (first, as llama.cpp's converter
+// writes it).
+function uniformFactor(c: LlamaConfig): number | undefined {
+  const f = c.ropeFreqFactors;
+  return f && f.every((x) => x === f[0]) ? f[0] : undefined;
+}
+
+function ropeScalingMetadata(c: LlamaConfig): GGUFMetadataEntry[] {
+  const linear = uniformFactor(c);
+  if (linear === undefined || linear === 1) return [];
+  return [['llama.rope.scaling.type', 'linear', 'string'], ['llama.rope.scaling.factor', linear, 'f32']];
+}
+
+function ropeFreqsTensor(c: LlamaConfig): GGUFWriteTensor | undefined {
+  if (!c.ropeFreqFactors || uniformFactor(c) !== undefined) return undefined;
+  return normEntry(GGUF_ROPE_FREQS, Float32Array.from(c.ropeFreqFactors));
 }
 
 function rawBytes(a: Float32Array | Uint16Array | Uint8Array): Uint8Array {

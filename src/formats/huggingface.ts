@@ -3,7 +3,8 @@
 //   config.json                    hidden_size, intermediate_size, num_hidden_layers,
 //                                  num_attention_heads, num_key_value_heads (= heads),
 //                                  vocab_size, max_position_embeddings, rms_norm_eps,
-//                                  rope_theta (10000), tie_word_embeddings (false)
+//                                  rope_theta (10000), tie_word_embeddings (false),
+//                                  rope_scaling (null; rope_type "llama3" or "linear")
 //   model.safetensors              all tensors, or shards model-0000N-of-0000M.safetensors
 //   model.safetensors.index.json   { weight_map: { tensor name: shard file } } for shards
 //   tokenizer.model                SentencePiece model (or tokenizer.json, see
@@ -21,6 +22,7 @@
 // Storage: F32 stays f32 and F16 stays f16 (views into the file when aligned); BF16 has no
 // WeightTensor type, so it is widened to f32 (exact). Norm gains are always f32.
 import { headDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
+import { llama3FreqFactors, type Llama3RopeScaling } from '../../reference/rope.js';
 import { f16ToF32, type WeightTensor } from '../../reference/tensor.js';
 import { assembleWeights, type GlobalField, type LayerField, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { unpermuteFromHuggingFace } from './huggingface-permute.js';
@@ -96,6 +98,8 @@ export function parseHuggingFaceConfig(text: string, fileName: string): HuggingF
     sharedClassifier: j.tie_word_embeddings === true,
   };
   validateConfig(config, fileName);
+  const ropeFreqFactors = ropeScalingFactors(j, headDim(config), config.ropeTheta, fileName);
+  if (ropeFreqFactors) config.ropeFreqFactors = ropeFreqFactors;
   if (j.head_dim !== undefined && j.head_dim !== null && j.head_dim !== headDim(config)) {
     throw new Error(`${fileName}: head_dim ${JSON.stringify(j.head_dim)} differs from hidden_size / num_attention_heads = ${headDim(config)}`);
   }
@@ -108,7 +112,7 @@ export function parseHuggingFaceConfig(text: string, fileName: string): HuggingF
   };
 }
 
-// Refuses configs that are not a plain LLaMA: other model types, RoPE scaling, biases,
+// Refuses configs that are not a plain LLaMA: other model types, biases,
 // other activations (each would silently compute something else).
 function checkArchitecture(j: Record<string, unknown>, fileName: string): void {
   if (j.model_type !== undefined && j.model_type !== 'llama') {
@@ -118,15 +122,89 @@ function checkArchitecture(j: Record<string, unknown>, fileName: string): void {
   if (Array.isArray(archs) && !archs.includes('LlamaForCausalLM')) {
     throw new Error(`${fileName}: architectures ${JSON.stringify(archs)} does not include "LlamaForCausalLM"`);
   }
-  if (j.rope_scaling !== undefined && j.rope_scaling !== null) {
-    throw new Error(`${fileName}: rope_scaling ${JSON.stringify(j.rope_scaling)} is not supported`);
-  }
   if (j.hidden_act !== undefined && j.hidden_act !== 'silu') {
     throw new Error(`${fileName}: hidden_act ${JSON.stringify(j.hidden_act)} is not supported (LLaMA uses "silu")`);
   }
   for (const key of ['attention_bias', 'mlp_bias']) {
     if (j[key] === true) throw new Error(`${fileName}: ${key} true is not supported (LLaMA has no biases)`);
   }
+}
+
+// --- rope_scaling -----------------------------------------------------------------------
+//
+// Read into the config's one representation of RoPE scaling, a divisor per pair
+// (reference/rope.ts): "llama3" gives Llama 3.1's factors, "linear" the same factor for all.
+// transformers 5 calls the object rope_parameters (and may put rope_theta in it).
+
+export function ropeScalingFactors(j: Record<string, unknown>, hd: number, theta: number, fileName: string): number[] | undefined {
+  const key = j.rope_scaling !== undefined && j.rope_scaling !== null ? 'rope_scaling' : 'rope_parameters';
+  const raw = j[key];
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${fileName}: ${key} must be an object or null, got ${JSON.stringify(raw)}`);
+  const r = raw as Record<string, unknown>;
+  const type = r.rope_type ?? r.type ?? 'default';
+  const num = (field: string, fallback?: number): number => {
+    const v = r[field] ?? fallback;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`${fileName}: ${key}.${field} must be a positive number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (type === 'default') return undefined;
+  if (type === 'linear') {
+    const factor = num('factor');
+    return factor === 1 ? undefined : new Array<number>(hd / 2).fill(factor);
+  }
+  if (type === 'llama3') {
+    const scaling: Llama3RopeScaling = {
+      factor: num('factor'),
+      lowFreqFactor: num('low_freq_factor'),
+      highFreqFactor: num('high_freq_factor'),
+      originalContextLength: num('original_max_position_embeddings'),
+    };
+    if (!(scaling.highFreqFactor > scaling.lowFreqFactor)) {
+      throw new Error(`${fileName}: ${key}.high_freq_factor ${scaling.highFreqFactor} must exceed low_freq_factor ${scaling.lowFreqFactor}`);
+    }
+    return llama3FreqFactors(hd, theta, scaling);
+  }
+  throw new Error(`${fileName}: ${key}.rope_type ${JSON.stringify(type)} is not supported (only "llama3" and "linear")`);
+}
+
+// Meta's Llama 3.1 / 3.2 / 3.3 settings, tried first when the factors came from a GGUF file
+// (whose rope_freqs.weight keeps only the factors, not the settings they came from).
+const META_LLAMA3 = { lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 };
+
+// The rope_scaling object for config.json that gives the config's RoPE factors: linear when
+// all are equal, else Llama 3.1's settings that reproduce every factor (to float32 rounding:
+// a GGUF stores them as F32). Throws when no such settings exist.
+export function huggingFaceRopeScaling(c: LlamaConfig): Record<string, unknown> | null {
+  const factors = c.ropeFreqFactors;
+  if (!factors || factors.every((f) => f === 1)) return null;
+  if (factors.every((f) => f === factors[0])) return { rope_type: 'linear', factor: factors[0] };
+  const hd = headDim(c);
+  const factor = Math.max(...factors);
+  const reproduces = (s: Llama3RopeScaling) =>
+    llama3FreqFactors(hd, c.ropeTheta, s).every((f, i) => Math.abs(f - factors[i]) <= 1e-6 * factors[i]);
+  const candidates: Llama3RopeScaling[] = [{ factor, ...META_LLAMA3 }];
+  // Between the plateaus s_i = (1/f_i − 1/factor) / (1 − 1/factor) = (N/λ_i − low) / (high − low):
+  // two such pairs give low and high for N = 8192 (N only scales them).
+  const N = META_LLAMA3.originalContextLength;
+  const mid = factors.map((f, i) => ({ i, f })).filter(({ f }) => f > 1 * (1 + 1e-6) && f < factor * (1 - 1e-6));
+  if (mid.length >= 2) {
+    const s = (f: number) => (1 / f - 1 / factor) / (1 - 1 / factor);
+    const nOverLambda = (i: number) => (N * Math.pow(c.ropeTheta, (-2 * i) / hd)) / (2 * Math.PI);
+    const [a, b] = [mid[0], mid[mid.length - 1]];
+    const span = (nOverLambda(a.i) - nOverLambda(b.i)) / (s(a.f) - s(b.f)); // high − low
+    const low = nOverLambda(a.i) - s(a.f) * span;
+    const round = (x: number) => Number(x.toPrecision(6));
+    candidates.push({ factor, lowFreqFactor: round(low), highFreqFactor: round(low + span), originalContextLength: N });
+  }
+  const found = candidates.find(reproduces);
+  if (!found) {
+    throw new Error(`the model's RoPE frequency factors [${factors.join(', ')}] are neither linear nor Llama 3.1 scaling, which config.json cannot express`);
+  }
+  return {
+    rope_type: 'llama3', factor: found.factor, low_freq_factor: found.lowFreqFactor,
+    high_freq_factor: found.highFreqFactor, original_max_position_embeddings: found.originalContextLength,
+  };
 }
 
 // --- tensors ----------------------------------------------------------------------------

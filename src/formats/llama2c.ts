@@ -15,6 +15,7 @@
 //
 // Matrices are row-major [out, in] (nn.Linear), exactly our WeightTensor layout, and the
 // file's q/k rows are in Meta's order, so the data are used as they are: zero-copy views.
+import { modelRopeFrequencies } from '../../reference/rope.js';
 import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, headDim, kvDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
 import { toF32, type WeightTensor } from '../../reference/tensor.js';
 import {
@@ -154,8 +155,8 @@ function assemble(c: LlamaConfig, specs: Map<string, MatrixSpec>): ModelLayout['
 }
 
 export interface WriteLlama2cOptions {
-  // llama2.c files cannot record normEps or ropeTheta (run.c assumes 1e-5 and 10000);
-  // writing a model with other values is refused unless this is set.
+  // llama2.c files cannot record normEps, ropeTheta or RoPE scaling (run.c assumes 1e-5,
+  // 10000 and none); writing a model with other values is refused unless this is set.
   allowConfigLoss?: boolean;
 }
 
@@ -168,6 +169,9 @@ export function writeLlama2c(model: LlamaModel, version: 0 | 1, options: WriteLl
       `writeLlama2c: llama2.c files assume normEps 1e-5 and ropeTheta 10000, this model has ${c.normEps} and ${c.ropeTheta}` +
         ' (pass allowConfigLoss to write it anyway)',
     );
+  }
+  if (!options.allowConfigLoss && c.ropeFreqFactors?.some((f) => f !== 1)) {
+    throw new Error('writeLlama2c: llama2.c files have no RoPE scaling, this model scales its RoPE frequencies (pass allowConfigLoss to write it anyway)');
   }
   const header: Llama2cHeader = { version, config: c, headerBytes: version === 1 ? V1_HEADER_BYTES : V0_HEADER_BYTES };
   const w = new BinaryWriter(Number(llama2cExpectedBytes(header)));
@@ -207,14 +211,14 @@ function slotValues(model: LlamaModel, s: Slot): Float32Array {
 }
 
 // RoPE tables as model.py's precompute_freqs_cis makes them: [seq_len, hd/2] of
-// cos (real) or sin (imag) of pos · theta^(-2i/hd).
+// cos (real) or sin (imag) of pos · θ_i (theta^(-2i/hd), scaled as the config says).
 function ropeTable(c: LlamaConfig, real: boolean): Float32Array {
-  const hd = headDim(c);
-  const half = hd / 2;
+  const half = headDim(c) / 2;
+  const freqs = modelRopeFrequencies(c); // [hd/2]
   const out = new Float32Array(c.maxSeqLen * half);
   for (let pos = 0; pos < c.maxSeqLen; pos++) {
     for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(c.ropeTheta, -(2 * i) / hd);
+      const angle = pos * freqs[i];
       out[pos * half + i] = real ? Math.cos(angle) : Math.sin(angle);
     }
   }

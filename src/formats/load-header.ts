@@ -38,7 +38,11 @@ export function readModelFileLayout(path: string): ModelFileLayout {
       return { path, format, size, layout: llama2cLayout(header) };
     }
     const gguf = readGGUFHeaderOf(fd, head, size, path);
-    const layout = ggufLayout(gguf, path, (a, b) => sameFileBytes(fd, a.offset, b.offset, a.byteLength, path));
+    const layout = ggufLayout(
+      gguf, path,
+      (a, b) => sameFileBytes(fd, a.offset, b.offset, a.byteLength, path),
+      (t) => readTensor(fd, t.offset, t.byteLength, path), // the small rope_freqs.weight
+    );
     return { path, format, size, layout, gguf };
   } finally {
     closeSync(fd);
@@ -50,6 +54,12 @@ function readHead(fd: number, n: number, path: string): Uint8Array {
   const head = new Uint8Array(n);
   readAt(fd, head, 0, path);
   return head;
+}
+
+function readTensor(fd: number, offset: number, byteLength: number, path: string): Uint8Array {
+  const bytes = new Uint8Array(byteLength);
+  readAt(fd, bytes, offset, path);
+  return bytes;
 }
 
 // Parses the header from a head of the file, reading a longer head while it runs past it.

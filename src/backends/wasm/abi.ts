@@ -37,7 +37,7 @@ export interface KernelExports {
   // activations: rows decoded a block at a time into scratch, blockScratchBytes(K) bytes a thread
   matmulDecoded(type: number, out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
   rmsnorm(out: number, x: number, gain: number, T: number, C: number, eps: number): void;
-  rope(x: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  rope(x: number, T: number, nHeads: number, hd: number, pos0: number, freqs: number): void; // freqs: f64 [hd/2]
   swiglu(out: number, gate: number, up: number, n: number): void;
   softmax(x: number, n: number): void;
   attention(
@@ -66,7 +66,7 @@ export interface KernelExports {
   ): void;
   transposeF32(dst: number, src: number, rows: number, cols: number): void;
   rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, T: number, C: number, eps: number): void;
-  ropeBackward(dx: number, T: number, nHeads: number, hd: number, pos0: number, theta: number): void;
+  ropeBackward(dx: number, T: number, nHeads: number, hd: number, pos0: number, freqs: number): void; // freqs: f64 [hd/2]
   swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
   softmaxF32(x: number, n: number): void;
   swigluF32(out: number, gate: number, up: number, n: number): void;

@@ -34,6 +34,14 @@ export class CallFrame {
     return ptr;
   }
 
+  // Pointer to a copy of the first `length` doubles of `a` (small f64 tables: RoPE's θ_i).
+  inputF64(a: Float64Array, length: number, name: string): number {
+    if (!(a instanceof Float64Array) || a.length < length) throw new Error(`wasm ${this.kernel}: ${name} must be a Float64Array of ${length} values`);
+    const ptr = this.scratch.take(8 * length); // 64-byte aligned
+    new Float64Array(this.heap.buffer(), ptr, length).set(a.subarray(0, length));
+    return ptr;
+  }
+
   // Pointer where the kernel writes the first `length` floats of `a`.
   output(a: Float32Array, length: number, name: string): number {
     this.check(a, length, name);

@@ -286,14 +286,15 @@ class WasmBackend implements WasmKernels {
     f.finish();
   }
 
-  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void {
+  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void {
     positiveInts('rope', { T, nHeads, hd });
     if (!Number.isSafeInteger(pos0) || pos0 < 0) throw new Error(`wasm rope: pos0 must be a non-negative integer, got ${pos0}`);
     if (hd % 2 !== 0) throw new Error(`wasm rope: head dimension ${hd} must be even`);
     const shard = this.ownerOf(x) ?? this.shardList[0];
     const f = this.frame(shard, 'rope');
     const xPtr = f.inout(x, T * nHeads * hd, 'x'); // [T, nHeads*hd]
-    shard.wasm.rope(xPtr, T, nHeads, hd, pos0, theta);
+    const freqsPtr = f.inputF64(freqs, hd / 2, 'freqs'); // f64 [hd/2]
+    shard.wasm.rope(xPtr, T, nHeads, hd, pos0, freqsPtr);
     f.finish();
   }
 

@@ -84,6 +84,14 @@ export class Frame {
     return ptr;
   }
 
+  // Pointer to a copy of the first `length` doubles of `a` (small f64 tables: RoPE's θ_i).
+  inputF64(a: Float64Array, length: number, name: string): number {
+    if (!(a instanceof Float64Array) || a.length < length) throw new Error(`wasm ${this.kernel}: ${name} must be a Float64Array of ${length} values`);
+    const ptr = this.backend.scratch.take(2 * length); // 64-byte aligned
+    new Float64Array(this.backend.f32().buffer, ptr, length).set(a.subarray(0, length));
+    return ptr;
+  }
+
   temp(floats: number): number {
     return this.backend.scratch.take(floats);
   }

@@ -201,8 +201,8 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
     this.forward.rmsnorm(out, x, gain, T, C, eps);
   }
 
-  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void {
-    this.forward.rope(x, T, nHeads, hd, pos0, theta);
+  rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void {
+    this.forward.rope(x, T, nHeads, hd, pos0, freqs);
   }
 
   // Training's attention (one sequence from position 0, its own k, v rows as the cache) runs
@@ -269,13 +269,14 @@ class WasmTrainingBackend implements WasmTrainingKernels, FrameHost {
     f.finish();
   }
 
-  ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, theta: number): void {
+  ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void {
     positiveInts('ropeBackward', { T, nHeads, hd });
     if (!Number.isSafeInteger(pos0) || pos0 < 0) throw new Error(`wasm ropeBackward: pos0 must be a non-negative integer, got ${pos0}`);
     if (hd % 2 !== 0) throw new Error(`wasm ropeBackward: head dimension ${hd} must be even`);
     const f = this.frame('ropeBackward');
     const dxPtr = f.inout(dx, T * nHeads * hd, 'dx'); // [T, nHeads*hd]
-    this.wasm.ropeBackward(dxPtr, T, nHeads, hd, pos0, theta);
+    const freqsPtr = f.inputF64(freqs, hd / 2, 'freqs'); // f64 [hd/2]
+    this.wasm.ropeBackward(dxPtr, T, nHeads, hd, pos0, freqsPtr);
     f.finish();
   }
 
