@@ -12,11 +12,13 @@
 //   Worker (as web/model-worker.ts does), whose kernel workers are then nested workers.
 import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
+import { createWebGpuKernels, type WebGpuKernels } from './backends/webgpu/kernels.js';
 import { loadModelFromBytes } from './formats/load-bytes.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { createWebGpuKernels, type WebGpuKernels, type WebGpuKernelsOptions } from './backends/webgpu/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
 export { loadModelFromBytes, type LoadedModel } from './formats/load-bytes.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
@@ -37,6 +39,7 @@ export interface BytesLoadOptions {
   threads?: number; // kernel threads, this one included (default: 1 on a page's main thread, else every core)
   simd?: SimdChoice; // which WASM build (default 'auto': relaxed SIMD where supported)
   minParallelWork?: number; // multiply-adds from which a matmul is split across threads (0: always)
+  backend?: 'wasm' | 'webgpu'; // default wasm; webgpu: weights, KV cache and forward pass on the GPU (navigator.gpu)
 }
 
 // A loaded model ready to generate, on the WASM kernels (src/generate/session.ts).
@@ -44,13 +47,21 @@ export type BrowserLlama = LlamaSession<WasmKernels>;
 
 const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
-// A model from its file's bytes, its weights placed in WASM memory, ready to generate.
-export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama> {
+// A model from its file's bytes, its weights placed in WASM memory (or, with backend:
+// 'webgpu', on the GPU), ready to generate.
+export async function loadLlamaFromBytes(options: BytesLoadOptions & { backend: 'webgpu' }): Promise<LlamaSession<WebGpuKernels>>;
+export async function loadLlamaFromBytes(options: BytesLoadOptions & { backend?: 'wasm' }): Promise<BrowserLlama>;
+export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama | LlamaSession<WebGpuKernels>> {
   const modelName = options.modelName ?? 'model';
   const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
   const given = options.tokenizer ? { name: options.tokenizerName ?? 'tokenizer', bytes: asBytes(options.tokenizer) } : undefined;
   const tokenizer = modelTokenizer({ name: modelName, gguf: gguf?.metadata }, given, model.config.vocabSize, "give a tokenizer file's bytes");
   const contextLength = contextLengthFor(model.config, options.contextLength);
+  if (options.backend === 'webgpu') {
+    const gpuKernels = await createWebGpuKernels(model);
+    return createSession(model, tokenizer, gpuKernels, contextLength, () => gpuKernels.close());
+  }
+  if (options.backend !== undefined && options.backend !== 'wasm') throw new Error(`unknown backend "${options.backend}" (known: wasm, webgpu)`);
   const kernels = await createModelKernels(model, {
     threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,
   });

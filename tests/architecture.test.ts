@@ -21,6 +21,7 @@ const LAYERS = [
   'src/tokenizer', // vocabularies (their readers and writers)
   'src/quant', // block maths
   'src/backends/wasm', // kernels
+  'src/backends/webgpu', // kernels on the GPU
   'src/generate', // logits -> sampler -> text
   'src/convert', // model-level conversion and quantization policy
   'src/train',

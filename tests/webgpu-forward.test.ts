@@ -3,7 +3,7 @@
 // weights, a prompt longer than one command buffer's batch, then single tokens; greedy
 // argmax on the GPU; and stories260K's greedy story, which must be run.c's text.
 import { resolve } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
 import { createKVCache, forward } from '../reference/model.js';
@@ -13,6 +13,7 @@ import { createWebGpuKernels, type WebGpuKernels } from '../src/backends/webgpu/
 import { quantizeModel } from '../src/convert/storage.js';
 import { argmax } from '../src/generate/sampler.js';
 import { loadLlama } from '../src/llama.js';
+import { ensureWasmBuilt } from './wasm-helpers.js';
 import { nmse } from './webgpu-helpers.js';
 
 const base: LlamaConfig = {
@@ -23,6 +24,7 @@ const base: LlamaConfig = {
 const odd: LlamaConfig = { ...base, dim: 18, nHeads: 3, nKvHeads: 1, hiddenDim: 50, vocabSize: 37, sharedClassifier: true };
 const CHUNKS = [[1, 5, 9, 33, 2, 17, 4], [8], [30], [3, 11]]; // with batch 3: the prompt in 3 command buffers
 
+beforeAll(() => ensureWasmBuilt()); // the wasm backend, for the comparison of greedy texts
 const open: WebGpuKernels[] = [];
 afterAll(async () => {
   for (const k of open) await k.close();

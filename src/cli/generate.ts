@@ -21,7 +21,8 @@ Prints the prompt followed by the generated text on stdout, tokens per second on
   --repeat-penalty R    penalize recently seen tokens (default 1 = off)
   --stop TEXT           stop before this text (may be repeated)
   --seed S              random seed, for reproducible sampling (default: random)
-  --backend NAME        wasm (SIMD, default) or ts (the readable reference)
+  --backend NAME        wasm (SIMD, default), ts (the readable reference) or webgpu (the GPU:
+                        weights, KV cache and the forward pass on it; Node via the webgpu package)
   --context N           KV cache positions (default: the model's context, at most 4096)
   --threads N           wasm kernel threads (default: the number of CPUs)
   --simd BUILD          wasm kernels: relaxed (fused multiply-add), plain or auto (default:
@@ -82,6 +83,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
 // 'wasm, relaxed SIMD, 2 threads' or 'ts': what ran, for the stats line
 function describeKernels(kernels: Kernels): string {
   const wasm = kernels as Partial<WasmKernels>;
+  const adapter = (kernels as { adapterName?: string }).adapterName;
+  if (adapter !== undefined) return `${kernels.name}, ${adapter}`;
   if (wasm.simd === undefined) return kernels.name;
   return `${kernels.name}, ${wasm.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
 }
