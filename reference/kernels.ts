@@ -5,12 +5,13 @@
 //
 // Dimension letters: T tokens in this call, C model width, K input width, N output width,
 // H feed-forward width, S positions in the KV cache, hd head dimension.
-import type { KVCache } from './model.js';
+import type { KVCache, Trace } from './model.js';
 import type { WeightTensor } from './tensor.js';
 import type { LlamaModel } from './weights.js';
 
 export interface ForwardAsyncOptions {
   allLogits?: boolean; // logits for every position (default: the last one only)
+  trace?: Trace; // every intermediate tensor, as forward() in model.ts gives them
 }
 
 export interface Kernels {

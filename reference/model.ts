@@ -155,6 +155,5 @@ export async function runForward(
   tokens: ArrayLike<number>, pos0: number, options: ForwardOptions = {},
 ): Promise<Float32Array> {
   if (!kernels.forwardAsync) return forward(model, kernels, cache, tokens, pos0, options);
-  if (options.trace) throw new Error(`the ${kernels.name} kernels run whole forward passes and cannot trace intermediate tensors`);
-  return kernels.forwardAsync(model, cache, tokens, pos0, { allLogits: options.allLogits });
+  return kernels.forwardAsync(model, cache, tokens, pos0, options);
 }

@@ -59,6 +59,19 @@ describe('WebGPU forward against the TypeScript kernels', () => {
     });
   }
 
+  test('every traced tensor (golden/ names, data-flow order) matches the reference, prompt over 3 command buffers', async () => {
+    const model = quantizeModel(randomModel(base, 7, { std: 0.08, gainJitter: 0.3 }), 'q4_0');
+    const kernels = await createWebGpuKernels(model, { batch: 3 });
+    open.push(kernels);
+    const tokens = CHUNKS[0];
+    const want: [string, Float32Array, number[]][] = [];
+    const got: [string, Float32Array, number[]][] = [];
+    forward(model, tsKernels, createKVCache(base), tokens, 0, { allLogits: true, trace: (n, d, sh) => want.push([n, d.slice(), sh]) });
+    await kernels.forwardAsync(model, kernels.createKVCache(base), tokens, 0, { allLogits: true, trace: (n, d, sh) => got.push([n, d.slice(), sh]) });
+    expect(got.map(([n, , sh]) => `${n} ${sh}`)).toEqual(want.map(([n, , sh]) => `${n} ${sh}`));
+    for (let i = 0; i < want.length; i++) expect(nmse(got[i][1], want[i][1]), want[i][0]).toBeLessThan(1e-7);
+  });
+
   test('bad calls are clear errors, and synchronous kernel calls refuse', async () => {
     const model = randomModel(odd, 1);
     const kernels = await createWebGpuKernels(model);

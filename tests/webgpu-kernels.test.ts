@@ -40,6 +40,14 @@ describe('WebGPU kernels against the reference', () => {
     });
   }
 
+  test('a tensor whose one row exceeds a binding is refused, naming the limit and --backend wasm', async () => {
+    const ops = await gpuOps();
+    const w = quantize(randomArray(2 * 64, 3), 2, 64, 'q8_0'); // rows of 68 bytes
+    expect(() => uploadWeight(ops.gpu, 'layers.0.wq', w, 64)).toThrow(/layers\.0\.wq .*maxStorageBufferBindingSize.*--backend wasm/);
+    const big = ops.gpu.limits.maxStorageBufferBindingSize + 4;
+    expect(() => ops.gpu.storage('KV cache k of layer 0', big)).toThrow(/KV cache k of layer 0 needs a \d+-byte storage binding, over .*maxStorageBufferBindingSize.*--backend wasm/);
+  });
+
   test('rmsnorm', async () => {
     const ops = await gpuOps();
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 3 }), fc.integer(), async (C, T, seed) => {

@@ -6,7 +6,7 @@
 // chunks of `batch` (one command buffer each), which bounds the activation and attention
 // scratch buffers; only the last chunk's logits are read unless all are asked for.
 import { headDim, kvDim } from '../../../reference/config.js';
-import type { KVCache } from '../../../reference/model.js';
+import type { KVCache, Trace } from '../../../reference/model.js';
 import { readRow, type WeightTensor } from '../../../reference/tensor.js';
 import type { LlamaModel } from '../../../reference/weights.js';
 import { Recorder } from './gpu.js';
@@ -27,7 +27,13 @@ interface GpuCache {
 
 export interface GpuForwardOptions {
   allLogits?: boolean; // logits for every position (default: the last one only)
+  // Every intermediate tensor by its golden/ name, as reference/model.ts traces them: each is
+  // copied, in the same command buffer, to a buffer of its own that is read after it runs.
+  trace?: Trace;
 }
+
+// A traced tensor of one chunk: rows × width floats copied out for reading.
+interface Tap { name: string; staging: GPUBuffer; rows: number; width: number }
 
 export class GpuModel {
   private readonly layers: GpuLayer[];
@@ -90,19 +96,37 @@ export class GpuModel {
     const V = this.model.config.vocabSize;
     const T = this.checkCall(cache, tokens, pos0);
     const all = options.allLogits ? new Float32Array(T * V) : undefined;
+    const traced = new Map<string, { width: number; parts: Float32Array[] }>(); // in data-flow order
     let last = new Float32Array(0);
     for (let t0 = 0; t0 < T; t0 += this.batch) {
       const n = Math.min(this.batch, T - t0);
       const chunk = Array.from({ length: n }, (_, i) => tokens[t0 + i]);
       const isLast = t0 + n === T;
+      const taps: Tap[] | undefined = options.trace ? [] : undefined;
       if (!all && !isLast) {
-        this.record(cache, chunk, pos0 + t0, 'none');
-        continue;
+        this.record(cache, chunk, pos0 + t0, 'none', taps);
+      } else {
+        const rec = this.record(cache, chunk, pos0 + t0, all ? 'all' : 'last', taps);
+        const rows = all ? n : 1;
+        last = new Float32Array(await this.ops.gpu.submitAndRead(rec.end(), this.act.logits, 0, rows * V * 4));
+        all?.set(last, t0 * V);
       }
-      const rec = this.record(cache, chunk, pos0 + t0, all ? 'all' : 'last');
-      const rows = all ? n : 1;
-      last = new Float32Array(await this.ops.gpu.submitAndRead(rec.end(), this.act.logits, 0, rows * V * 4));
-      all?.set(last, t0 * V);
+      for (const tap of taps ?? []) {
+        await tap.staging.mapAsync(GPUMapMode.READ);
+        const data = new Float32Array(tap.staging.getMappedRange().slice(0));
+        tap.staging.destroy();
+        const entry = traced.get(tap.name) ?? { width: tap.width, parts: [] };
+        entry.parts.push(data);
+        traced.set(tap.name, entry);
+      }
+    }
+    if (options.trace) {
+      for (const [name, { width, parts }] of traced) {
+        const data = new Float32Array(T * width);
+        parts.forEach((p, i) => data.set(p, i * this.batch * width));
+        options.trace(name, data, [T, width]);
+      }
+      if (all) options.trace('logits', all, [T, V]);
     }
     return all ?? last;
   }
@@ -138,7 +162,7 @@ export class GpuModel {
 
   // Records one chunk of T ≤ batch tokens; submits it at once unless its logits are wanted
   // (then the caller submits it together with the readback).
-  private record(cache: KVCache, tokens: number[], pos0: number, logits: 'none' | 'last' | 'all'): Recorder {
+  private record(cache: KVCache, tokens: number[], pos0: number, logits: 'none' | 'last' | 'all', taps?: Tap[]): Recorder {
     const { config: c } = this.model;
     const { ops, act } = this;
     const gpu = ops.gpu;
@@ -159,29 +183,50 @@ export class GpuModel {
     const step = ops.step(T, pos0);
 
     const rec = new Recorder(gpu);
+    // With a trace: the tensor as it is now, copied out (later operations reuse the buffer).
+    const tap = (name: string, buffer: GPUBuffer, width: number): void => {
+      if (!taps) return;
+      const staging = gpu.device.createBuffer({ size: T * width * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      rec.copy(buffer, 0, staging, 0, T * width * 4);
+      taps.push({ name, staging, rows: T, width });
+    };
+    const qDim = c.nHeads * hd;
+    tap('embedding', act.h, C);
     this.layers.forEach((lw, l) => {
+      const p = `layers.${l}.`;
       // h += wo · attention(rope(wq x), rope(wk x), wv x), x = RMSNorm(h); the new keys and
       // values are copied into the cache rows pos0 .. pos0+T-1 (copies need only 4-byte offsets).
       ops.rmsnorm(rec, act.xn, act.h, lw.attentionNorm, T, C, c.normEps);
+      tap(p + 'attention_norm', act.xn, C);
       ops.matmul(rec, act.q, act.xn, lw.wq, T);
       ops.matmul(rec, act.k, act.xn, lw.wk, T);
       ops.matmul(rec, act.v, act.xn, lw.wv, T);
       ops.rope(rec, step, act.q, g.rope, T, c.nHeads, hd);
       ops.rope(rec, step, act.k, g.rope, T, c.nKvHeads, hd);
+      tap(p + 'q', act.q, qDim);
+      tap(p + 'k', act.k, kvD);
+      tap(p + 'v', act.v, kvD);
       rec.copy(act.k, 0, g.k[l], pos0 * kvD * 4, T * kvD * 4);
       rec.copy(act.v, 0, g.v[l], pos0 * kvD * 4, T * kvD * 4);
       ops.attention(rec, step, act.att, act.q, g.k[l], g.v[l], g.scores, T, c.nHeads, c.nKvHeads, hd, cache.capacity);
+      tap(p + 'attn', act.att, qDim);
       ops.matmul(rec, act.proj, act.att, lw.wo, T);
+      tap(p + 'attn_out', act.proj, C);
       ops.add(rec, step, act.h, act.proj, T, C);
+      tap(p + 'h', act.h, C);
       // h += w2 · (silu(w1 x) ⊙ w3 x), x = RMSNorm(h)
       ops.rmsnorm(rec, act.xn, act.h, lw.ffnNorm, T, C, c.normEps);
+      tap(p + 'ffn_norm', act.xn, C);
       ops.matmul(rec, act.gate, act.xn, lw.w1, T);
       ops.matmul(rec, act.up, act.xn, lw.w3, T);
       ops.swiglu(rec, step, act.gate, act.up, T, c.hiddenDim);
       ops.matmul(rec, act.proj, act.gate, lw.w2, T);
+      tap(p + 'ffn_out', act.proj, C);
       ops.add(rec, step, act.h, act.proj, T, C);
+      tap(p + 'out', act.h, C);
     });
     ops.rmsnorm(rec, act.xn, act.h, this.norm, T, C, c.normEps);
+    tap('norm', act.xn, C);
     if (logits === 'all') {
       ops.matmul(rec, act.logits, act.xn, this.output, T);
     } else if (logits === 'last') {
