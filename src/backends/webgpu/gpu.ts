@@ -42,7 +42,7 @@ export class Gpu {
   // A storage buffer holding these bytes (padded to whole u32 words with zeros).
   upload(what: string, data: ArrayBufferView): GPUBuffer {
     const buffer = this.storage(what, data.byteLength);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     const whole = bytes.byteLength & ~3;
     if (whole > 0) this.device.queue.writeBuffer(buffer, 0, bytes, 0, whole);
     if (whole < bytes.byteLength) {
