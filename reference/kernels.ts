@@ -5,7 +5,14 @@
 //
 // Dimension letters: T tokens in this call, C model width, K input width, N output width,
 // H feed-forward width, S positions in the KV cache, hd head dimension.
+import type { KVCache, Trace } from './model.js';
 import type { WeightTensor } from './tensor.js';
+import type { LlamaModel } from './weights.js';
+
+export interface ForwardAsyncOptions {
+  allLogits?: boolean; // logits for every position (default: the last one only)
+  trace?: Trace; // every intermediate tensor, as forward() in model.ts gives them
+}
 
 export interface Kernels {
   readonly name: string;
@@ -35,6 +42,11 @@ export interface Kernels {
   // Optional: a zeroed buffer the backend reads and writes without copies (WASM: a view of
   // its linear memory). The KV cache lives there, since attention reads all of it each call.
   allocate?(length: number): Float32Array;
+
+  // Optional: the whole forward pass at once, for a backend whose data lives elsewhere and
+  // comes back asynchronously (WebGPU: one command buffer a call, the logits read once).
+  // Same contract as forward() in model.ts; runForward() there uses it when present.
+  forwardAsync?(model: LlamaModel, cache: KVCache, tokens: ArrayLike<number>, pos0: number, options?: ForwardAsyncOptions): Promise<Float32Array>;
 }
 
 // The backward passes training needs, beside the forward ones (llm.c style). Every gradient

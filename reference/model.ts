@@ -149,3 +149,13 @@ export function forward(
   if (options.allLogits) trace?.('logits', logits, [T, c.vocabSize]);
   return kernels.allocate ? logits.slice() : logits; // the caller's own copy
 }
+
+// forward() through whichever path the kernels have: their own forwardAsync (a GPU backend
+// runs the whole pass and reads back once) or the per-operation pass above.
+export async function runForward(
+  model: LlamaModel, kernels: Kernels, cache: KVCache,
+  tokens: ArrayLike<number>, pos0: number, options: ForwardOptions = {},
+): Promise<Float32Array> {
+  if (!kernels.forwardAsync) return forward(model, kernels, cache, tokens, pos0, options);
+  return kernels.forwardAsync(model, cache, tokens, pos0, options);
+}

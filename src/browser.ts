@@ -14,11 +14,13 @@ import { createModelKernels, type WasmKernels } from './backends/wasm/kernels.js
 import type { BuiltinTemplateName } from './chat/builtin-templates.js';
 import { chatTemplateFor } from './chat/model-template.js';
 import type { SimdChoice } from './backends/wasm/module.js';
+import { createWebGpuKernels, type WebGpuKernels } from './backends/webgpu/kernels.js';
 import { loadModelFromBytes } from './formats/load-bytes.js';
 import { contextLengthFor, createSession, type LlamaSession } from './generate/session.js';
 import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
 export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels, type WasmKernelsOptions } from './backends/wasm/kernels.js';
+export { createWebGpuKernels, type WebGpuKernels, type WebGpuKernelsOptions } from './backends/webgpu/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
 export { loadModelFromBytes, type LoadedModel } from './formats/load-bytes.js';
 export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
@@ -42,6 +44,7 @@ export interface BytesLoadOptions {
   simd?: SimdChoice; // which WASM build (default 'auto': relaxed SIMD where supported)
   minParallelWork?: number; // multiply-adds from which a matmul is split across threads (0: always)
   chatTemplate?: BuiltinTemplateName; // chat: this built-in template instead of the model's own
+  backend?: 'wasm' | 'webgpu'; // default wasm; webgpu: weights, KV cache and forward pass on the GPU (navigator.gpu)
 }
 
 // A loaded model ready to generate, on the WASM kernels (src/generate/session.ts).
@@ -49,14 +52,22 @@ export type BrowserLlama = LlamaSession<WasmKernels>;
 
 const asBytes = (b: ArrayBuffer | Uint8Array): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
-// A model from its file's bytes, its weights placed in WASM memory, ready to generate.
-export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama> {
+// A model from its file's bytes, its weights placed in WASM memory (or, with backend:
+// 'webgpu', on the GPU), ready to generate.
+export async function loadLlamaFromBytes(options: BytesLoadOptions & { backend: 'webgpu' }): Promise<LlamaSession<WebGpuKernels>>;
+export async function loadLlamaFromBytes(options: BytesLoadOptions & { backend?: 'wasm' }): Promise<BrowserLlama>;
+export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<BrowserLlama | LlamaSession<WebGpuKernels>> {
   const modelName = options.modelName ?? 'model';
   const { model, gguf } = loadModelFromBytes(asBytes(options.model), modelName);
   const given = options.tokenizer ? { name: options.tokenizerName ?? 'tokenizer', bytes: asBytes(options.tokenizer) } : undefined;
   const tokenizer = modelTokenizer({ name: modelName, gguf: gguf?.metadata }, given, model.config.vocabSize, "give a tokenizer file's bytes");
   const chatTemplate = chatTemplateFor({ name: modelName, gguf: gguf?.metadata }, tokenizer, options.chatTemplate);
   const contextLength = contextLengthFor(model.config, options.contextLength);
+  if (options.backend === 'webgpu') {
+    const gpuKernels = await createWebGpuKernels(model);
+    return createSession(model, tokenizer, gpuKernels, contextLength, () => gpuKernels.close());
+  }
+  if (options.backend !== undefined && options.backend !== 'wasm') throw new Error(`unknown backend "${options.backend}" (known: wasm, webgpu)`);
   const kernels = await createModelKernels(model, {
     threads: options.threads, simd: options.simd, minParallelWork: options.minParallelWork, contextLength,
   });

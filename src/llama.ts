@@ -10,6 +10,7 @@ import type { LlamaModel } from '../reference/weights.js';
 import { loadFileIntoKernels } from './backends/wasm/direct-load.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from './backends/wasm/kernels.js';
 import type { SimdChoice } from './backends/wasm/module.js';
+import { createWebGpuKernels } from './backends/webgpu/kernels.js';
 import type { BuiltinTemplateName } from './chat/builtin-templates.js';
 import { chatTemplateFor } from './chat/model-template.js';
 import { readModelFileLayout } from './formats/load-header.js';
@@ -20,8 +21,8 @@ import { readTokenizerFile } from './tokenizer/load.js';
 import type { ModelFiles } from './tokenizer/model-vocabulary.js';
 import { modelTokenizer } from './tokenizer/any-tokenizer.js';
 
-export type BackendName = 'ts' | 'wasm';
-export const BACKENDS: readonly BackendName[] = ['wasm', 'ts'];
+export type BackendName = 'ts' | 'wasm' | 'webgpu';
+export const BACKENDS: readonly BackendName[] = ['wasm', 'ts', 'webgpu'];
 
 // The embedded default model (models/kjv.gguf: a small LLaMA this project trained on the King
 // James Bible, tokenizer inside), found beside the package: dist/../models or src/../models.
@@ -39,7 +40,7 @@ export function defaultModelPath(): string {
 export interface LoadOptions {
   model?: string; // a GGUF or llama2.c file, or a Hugging Face folder; default: the embedded model
   tokenizer?: string; // .model, tokenizer.bin, tokenizer.json or GGUF; default: the model's own (src/tokenizer/model-vocabulary.ts)
-  backend?: BackendName; // default wasm (SIMD); ts is the readable reference
+  backend?: BackendName; // default wasm (SIMD); ts is the readable reference; webgpu (weights and KV cache on the GPU)
   contextLength?: number; // KV cache positions (default: the model's context, at most 4096)
   threads?: number; // wasm: kernel threads, this one included (default: the available parallelism)
   simd?: SimdChoice; // wasm: 'relaxed', 'plain' or 'auto' (default; $LLAMA_TS_SIMD)
@@ -62,6 +63,11 @@ export async function createKernels(backend: BackendName = 'wasm', model?: Llama
   if (backend === 'wasm') {
     if (model) return createModelKernels(model, options);
     return createWasmKernels({ threads: options.threads, simd: options.simd });
+  }
+  if (backend === 'webgpu') {
+    // The GPU holds the model's weights: its kernels are made for one model.
+    if (!model) throw new Error('the webgpu backend runs whole forward passes of one model: give the model (conform --self: use --backend wasm or ts)');
+    return createWebGpuKernels(model);
   }
   throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
 }

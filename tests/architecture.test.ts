@@ -21,6 +21,7 @@ const LAYERS = [
   'src/tokenizer', // vocabularies (their readers and writers)
   'src/quant', // block maths
   'src/backends/wasm', // kernels
+  'src/backends/webgpu', // kernels on the GPU
   'src/chat', // chat templates: a conversation -> prompt text -> token ids
   'src/generate', // logits -> sampler -> text; chat turns on a kept KV cache
   'src/convert', // model-level conversion and quantization policy

@@ -32,6 +32,7 @@ async function onSubmit(event: Event): Promise<void> {
     maxTokens: Number(field('max-tokens').value),
     temperature: Number(field('temperature').value),
     threads,
+    backend: (document.getElementById('backend') as HTMLSelectElement | null)?.value === 'webgpu' ? 'webgpu' : 'wasm',
   };
   output.textContent = '';
   status.textContent = 'running…';
@@ -41,7 +42,7 @@ async function onSubmit(event: Event): Promise<void> {
     output.textContent = result.text;
     status.textContent =
       `${result.tokens} tokens in ${result.seconds.toFixed(2)} s (${(result.tokens / result.seconds).toFixed(1)} tok/s), ` +
-      `${result.threads} thread(s) in the ${result.where}, ${result.simd} SIMD`;
+      (result.backend === 'wasm' ? `${result.threads} thread(s) in the ${result.where}, ${result.simd} SIMD` : `${result.backend} in the ${result.where}`);
   } catch (error) {
     status.textContent = `error: ${(error as Error).message}`;
   }

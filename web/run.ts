@@ -1,4 +1,4 @@
-// One run of the page: fetch a model (and tokenizer), load it on the WASM backend, generate.
+// One run of the page: fetch a model (and tokenizer), load it on the WASM (or WebGPU) backend, generate.
 // The page's script (app.ts) calls it on the main thread with one kernel thread; the model
 // worker (model-worker.ts) calls it inside a Web Worker, where kernel threads may block.
 import { loadLlamaFromBytes, type SimdBuild, type SimdChoice } from '../src/browser.js';
@@ -12,13 +12,15 @@ export interface RunRequest {
   threads: number; // kernel threads, this one included
   simd?: SimdChoice;
   minParallelWork?: number; // split matmuls across threads from this many multiply-adds (0: always)
+  backend?: 'wasm' | 'webgpu'; // default wasm; webgpu runs the model on the GPU (navigator.gpu)
 }
 
 export interface RunResult {
   text: string; // the prompt, then what was generated (as the CLI prints it, without its last newline)
   tokens: number; // generated
   seconds: number;
-  simd: SimdBuild; // the WASM build that ran
+  simd: SimdBuild | 'none'; // the WASM build that ran ('none' on webgpu)
+  backend: string; // 'wasm', or 'webgpu (the adapter)'
   threads: number;
   parallelJobs: number; // kernel calls that ran split across the threads
   where: 'page' | 'worker';
@@ -35,10 +37,11 @@ async function fetchBytes(url: string): Promise<ArrayBuffer> {
 
 export async function run(request: RunRequest, where: RunResult['where'], onText?: (text: string) => void): Promise<RunResult> {
   const [model, tokenizer] = await Promise.all([fetchBytes(request.modelUrl), request.tokenizerUrl ? fetchBytes(request.tokenizerUrl) : undefined]);
-  const llama = await loadLlamaFromBytes({
-    model, modelName: request.modelUrl, tokenizer, tokenizerName: request.tokenizerUrl, threads: request.threads, simd: request.simd,
-    minParallelWork: request.minParallelWork,
-  });
+  const options = { model, modelName: request.modelUrl, tokenizer, tokenizerName: request.tokenizerUrl };
+  const llama = request.backend === 'webgpu'
+    ? await loadLlamaFromBytes({ ...options, backend: 'webgpu' })
+    : await loadLlamaFromBytes({ ...options, threads: request.threads, simd: request.simd, minParallelWork: request.minParallelWork });
+  const wasm = 'simd' in llama.kernels ? llama.kernels : undefined;
   try {
     const start = performance.now();
     let text = request.prompt;
@@ -50,7 +53,8 @@ export async function run(request: RunRequest, where: RunResult['where'], onText
       if (chunk.text) onText?.(chunk.text);
     }
     const seconds = (performance.now() - start) / 1000;
-    return { text, tokens, seconds, simd: llama.kernels.simd, threads: llama.kernels.threads, parallelJobs: llama.kernels.parallelJobs(), where };
+    const backend = wasm ? 'wasm' : `webgpu (${(llama.kernels as { adapterName?: string }).adapterName})`;
+    return { text, tokens, seconds, simd: wasm?.simd ?? 'none', threads: wasm?.threads ?? 1, parallelJobs: wasm?.parallelJobs() ?? 0, where, backend };
   } finally {
     await llama.close();
   }

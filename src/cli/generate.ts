@@ -56,6 +56,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
 // 'wasm, relaxed SIMD, 2 threads' or 'ts': what ran, for the stats line
 function describeKernels(kernels: Kernels): string {
   const wasm = kernels as Partial<WasmKernels>;
+  const adapter = (kernels as { adapterName?: string }).adapterName;
+  if (adapter !== undefined) return `${kernels.name}, ${adapter}`;
   if (wasm.simd === undefined) return kernels.name;
   return `${kernels.name}, ${wasm.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
 }

@@ -21,7 +21,8 @@ export const MODEL_HELP = `  --model FILE          GGUF, llama2.c checkpoint or 
                         model, a small LLaMA trained by llama-ts on the King James Bible)
   --tokenizer FILE      tokenizer (.model, tokenizer.bin, tokenizer.json or GGUF); default: the one
                         inside a GGUF model or beside a Hugging Face checkpoint
-  --backend NAME        wasm (SIMD, default) or ts (the readable reference)
+  --backend NAME        wasm (SIMD, default), ts (the readable reference) or webgpu (the GPU:
+                        weights, KV cache and the forward pass on it; Node via the webgpu package)
   --context N           KV cache positions (default: the model's context, at most 4096)
   --threads N           wasm kernel threads (default: the number of CPUs)
   --simd BUILD          wasm kernels: relaxed (fused multiply-add), plain or auto (default:

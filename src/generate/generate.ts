@@ -2,7 +2,7 @@
 // The prompt goes through the model in one call (prefill), then one token at a time
 // with the KV cache (decode).
 import type { Kernels } from '../../reference/kernels.js';
-import { createKVCache, forward, type KVCache } from '../../reference/model.js';
+import { createKVCache, runForward, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 import { StopStringFilter } from './stop-strings.js';
@@ -60,7 +60,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   const cache = g.cache ?? createKVCache(model.config, Math.min(context, promptTokens.length + Math.max(maxTokens, 1) - 1), kernels);
   const history = [...promptTokens];
 
-  let logits = forward(model, kernels, cache, promptTokens, 0);
+  let logits = await runForward(model, kernels, cache, promptTokens, 0);
   for (let n = 0; n < maxTokens; n++) {
     if (options.signal?.aborted) break;
     const token = sampler.sample(logits, history);
@@ -71,7 +71,7 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
     if (stops.stopped) break;
     const pos = history.length - 1;
     if (n + 1 === maxTokens || pos >= cache.capacity) break;
-    logits = forward(model, kernels, cache, [token], pos);
+    logits = await runForward(model, kernels, cache, [token], pos);
   }
   yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true };
 }
