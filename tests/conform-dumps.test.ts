@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tsKernels } from '../reference/ts-kernels.js';
-import { conformTensors, formatReport, fromWritten, reportJson } from '../src/conform/conform.js';
+import { conformDumpFile, conformTensors, formatReport, fromWritten, reportJson } from '../src/conform/conform.js';
 import { dumpForward } from '../src/conform/dump.js';
 import { caseModel, readManifest } from '../src/conform/golden.js';
 import { didYouMean, parseParts } from '../src/conform/parts.js';
@@ -197,5 +197,37 @@ describe('the CLI: exit 0 conforms, 1 does not, 2 the command or a file is wrong
     expect(parsed.ok).toBe(false);
     expect(parsed.exit).toBe(2);
     expect(parsed.error).toMatch(message);
+  });
+});
+
+// golden/port-kit: the Python writer a port starts from writes what conform reads. Needs
+// NumPy (Debian's python3-numpy, installed by .ci/run, as for the golden generator).
+const PYTHON = '/usr/bin/python3';
+const numpyAvailable = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+describe.runIf(numpyAvailable)('the port kit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llama-ts-port-kit-'));
+  const kit = (args: string[]) => spawnSync(PYTHON, [join(root, 'golden/port-kit/dump_writer.py'), ...args], { encoding: 'utf8', timeout: 120_000 });
+
+  test.each(['mha-shared', 'stories260K'])('its writer, given the golden values, makes a dump of %s that conforms', (name) => {
+    const out = join(dir, `${name}.safetensors`);
+    const w = kit([name, out, '--copy-expected']);
+    expect(w.status, w.stderr).toBe(0);
+    const goldenCase = manifest.cases.find((x) => x.name === name)!;
+    const r = conformTensors(manifest, goldenCase, fromWritten([]), {}); // the empty dump fails on every tensor
+    expect(r.missing).toHaveLength(goldenCase.tensors.length);
+    const dumped = conformDumpFile(manifest, goldenCase, out);
+    expect(dumped.ok).toBe(true);
+    expect(dumped.compared).toHaveLength(goldenCase.tensors.length);
+  });
+
+  test('--only forward,decode writes an inference dump; an unfilled port says where to start', () => {
+    const out = join(dir, 'inference.safetensors');
+    expect(kit(['one-token', out, '--only', 'forward,decode', '--copy-expected']).status).toBe(0);
+    const goldenCase = manifest.cases.find((x) => x.name === 'one-token')!;
+    expect(conformDumpFile(manifest, goldenCase, out, { only: ['forward', 'decode'] }).ok).toBe(true);
+    expect(conformDumpFile(manifest, goldenCase, out).missing).toContain('loss');
+    const empty = kit(['one-token', join(dir, 'none.safetensors')]);
+    expect(empty.status).not.toBe(0);
+    expect(empty.stderr).toMatch(/run_my_port: put your model here/);
   });
 });
