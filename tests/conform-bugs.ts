@@ -119,6 +119,15 @@ const moduloHeads: Kernels['attention'] = (out, q, kCache, vCache, rows, pos0, n
   }
 };
 
+// scores q·k without the 1/sqrt(hd)
+const noScale: Kernels['attention'] = (out, q, kCache, vCache, rows, pos0, nHeads, nKvHeads, hd) =>
+  tsKernels.attention(out, q.map((x) => x * Math.sqrt(hd)), kCache, vCache, rows, pos0, nHeads, nKvHeads, hd);
+
+// RoPE at the wrong position when decoding one token at a time (T = 1 per call): `shift(pos)`
+function decodePositions(shift: (pos: number) => number): Kernels['rope'] {
+  return (x, rows, nHeads, hd, pos0, theta) => tsKernels.rope(x, rows, nHeads, hd, rows === 1 ? shift(pos0) : pos0, theta);
+}
+
 const withKernels = (k: Partial<Kernels>) => () => ({ ...tsKernels, ...k }) as Kernels;
 
 // The classifier: a separate one never loaded (zeros) where it is shared, the embeddings where it is separate.
@@ -144,5 +153,11 @@ export const BUGS: PortBug[] = [
     kernels: (c) => withKernels({ rope: ropeWith((pos, i, hd) => rightAngle(pos, i, hd, cfg(c, 'rope_theta') === 1e4 ? 5e5 : 1e4)) })(),
   },
   { name: 'the RoPE angle in float16', expectedFirst: 'layers.0.q', sees: (c) => T(c) > 1, kernels: withKernels({ rope: ropeWith((pos, i, hd, theta) => half(pos * half(Math.pow(theta, (-2 * i) / hd)))) }) },
+  { name: 'no 1/sqrt(hd) on the attention scores', expectedFirst: 'layers.0.attn', sees: (c) => T(c) > 1, kernels: withKernels({ attention: noScale }) },
+  { name: 'decode: every token at position 0', expectedFirst: 'decode_logits', sees: (c) => T(c) > 1, kernels: withKernels({ rope: decodePositions(() => 0) }) },
   { name: 'classifier shared when it is not, or not when it is', expectedFirst: 'logits', sees: () => true, model: wrongClassifierSharing },
 ];
+
+// Seen by no case (golden/FORMAT.md says so): the same position offset on q and k while decoding.
+// RoPE makes q·k depend only on the difference of the two positions.
+export const INVISIBLE_DECODE_OFFSET: Kernels = { ...tsKernels, rope: decodePositions((pos) => pos + 5) };
