@@ -9,7 +9,8 @@ const help = `usage: llama-ts dump --model FILE --tokens 1,2,3 [--targets 2,3,4]
 Runs one forward pass and writes every intermediate tensor under golden/ names (see
 golden/FORMAT.md): tokens, embedding, per layer attention_norm, q, k, v, attn, attn_out, h,
 ffn_norm, ffn_out, out; norm, logits [T, vocab], decode_logits (one token at a time with the
-KV cache) and, with --targets, the loss. Compare it with a golden case: llama-ts conform.
+KV cache) and, with --targets, the loss and every gradient. Compare it with a golden case:
+llama-ts conform (without --targets: conform CASE DUMP --only forward,decode).
 
   --model FILE       GGUF, llama2.c checkpoint or Hugging Face folder
   --tokens IDS       comma-separated token ids

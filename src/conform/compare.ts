@@ -17,8 +17,12 @@ export interface TensorComparison {
   outliers: number; // elements beyond the bound
   allowedOutliers: number;
   worstIndex: number;
+  worstAt?: string; // worstIndex as coordinates, e.g. "[t=3, head=2, i=17]" (see position.ts)
   ok: boolean;
-  problem?: string; // shape mismatch, NaN, missing
+  problem?: string; // shape mismatch, NaN, Infinity, missing from the dump
+  toleranceScale?: number; // the share of the kind's tolerance this tensor gets (noise.ts)
+  noise?: number; // the worst usage float32 showed on this tensor (accuracy.json), if measured
+  aboveNoise?: number; // usage / max(noise, NOISE_FLOOR): how far above float32 noise this is
 }
 
 export function toleranceFor(name: string, tolerances: readonly Tolerance[]): Tolerance {
@@ -46,8 +50,9 @@ export function compareTensor(
     const a = ours[i];
     const b = golden[i];
     const err = Math.abs(a - b);
-    if (Number.isNaN(err)) {
-      result.problem = `NaN at element ${i}`;
+    if (!Number.isFinite(err)) {
+      // NaN or ±Infinity in the dump (golden values are always finite)
+      result.problem = `${Number.isNaN(a) ? 'NaN' : String(a)} at element ${i}`;
       result.maxAbsError = result.usage = Infinity;
       result.worstIndex = i;
       return result;

@@ -1,52 +1,117 @@
 // `llama-ts conform`: a port's dump against a golden case, tensor by tensor in data-flow
-// order, naming the first tensor out of tolerance (where the port first goes wrong).
+// order, naming the first tensor out of tolerance (where the port first goes wrong) and the
+// first tensor clearly above float32 noise (where a small bug first shows).
 import type { Kernels } from '../../reference/kernels.js';
 import { readFileBytes } from '../io/read-file.js';
 import { parseSafetensors, tensorToFloat64, type SafeTensor, type TensorToWrite } from '../formats/safetensors.js';
 import { compareTensor, toleranceFor, type TensorComparison } from './compare.js';
 import { dumpAdamW, dumpForward } from './dump.js';
 import { caseModel, readExpected, type GoldenCase, type GoldenManifest } from './golden.js';
+import { ABOVE_NOISE, noiseMultiple, readNoise, scaledTolerance, toleranceScale, type NoiseTable } from './noise.js';
+import { casePartsOf, didYouMean, needsTargets, partOf, type Part } from './parts.js';
+import { tensorPosition } from './position.js';
+
+export interface UnknownTensor {
+  name: string;
+  didYouMean?: string;
+}
 
 export interface ConformReport {
   case: string;
   ok: boolean;
-  compared: TensorComparison[]; // in data-flow order
+  compared: TensorComparison[]; // in data-flow order; a required tensor the dump lacks is one with a problem
   firstFailure: string | null;
-  missing: string[]; // golden tensors the dump does not have
-  extra: string[]; // dump tensors golden does not have
+  firstAboveNoise: { name: string; times: number } | null; // first tensor ≥ ABOVE_NOISE × its float32 noise
+  checked: Part[]; // the parts compared
+  notChecked: Part[]; // parts the case has that were not asked for (--only)
+  missing: string[]; // required tensors the dump does not have
+  unknown: UnknownTensor[]; // dump tensors that are not this case's: each fails
+  unchecked: string[]; // golden tensors in the dump, of parts not asked for (not compared)
 }
+
+const MISSING = 'missing from the dump';
 
 type DumpTensors = Map<string, { shape: number[]; values: Float64Array }>;
 
-export function conformTensors(manifest: GoldenManifest, c: GoldenCase, dump: DumpTensors): ConformReport {
+export interface ConformOptions {
+  only?: readonly Part[]; // the parts the port implements; default every part the case has
+  noise?: NoiseTable; // float32 noise per tensor; default golden/accuracy.json beside the manifest
+}
+
+export function conformTensors(manifest: GoldenManifest, c: GoldenCase, dump: DumpTensors, options: ConformOptions = {}): ConformReport {
   const expected = readExpected(manifest, c);
+  const noise = options.noise ?? readNoise(manifest.root);
+  const caseParts = casePartsOf(c);
+  const checked = caseParts.filter((p) => !options.only || options.only.includes(p));
+  const headDim = (c.config.dim as number) / (c.config.n_heads as number);
   const compared: TensorComparison[] = [];
   const missing: string[] = [];
+  const unchecked: string[] = [];
   for (const name of c.tensors) {
     const golden = expected.tensors.get(name);
+    if (!golden) throw new Error(`${manifest.root}/${c.expected}: no tensor "${name}", which the manifest lists for case ${c.name}`);
+    const part = partOf(name);
+    const required = part === 'inputs' ? name === 'tokens' || needsTargets(checked) : checked.includes(part);
     const ours = dump.get(name);
-    if (!golden) continue;
+    if (!required) {
+      if (ours && part !== 'inputs') unchecked.push(name);
+      if (!ours || part !== 'inputs') continue; // targets given though not needed: still compared
+    }
     if (!ours) {
       missing.push(name);
+      compared.push(missingTensor(name, golden.shape, toleranceFor(name, manifest.tolerances).kind));
       continue;
     }
-    compared.push(compareTensor(name, ours.values, ours.shape, tensorToFloat64(golden), golden.shape, toleranceFor(name, manifest.tolerances)));
+    compared.push(compareOne(name, ours, { shape: golden.shape, values: tensorToFloat64(golden) }, manifest, noise, headDim));
   }
-  const extra = [...dump.keys()].filter((n) => !expected.tensors.has(n));
+  const known = new Set(c.tensors);
+  const unknown = [...dump.keys()].filter((n) => !known.has(n)).map((name) => ({ name, didYouMean: didYouMean(name, c.tensors) }));
   const first = compared.find((r) => !r.ok);
+  const above = compared.find((r) => (r.aboveNoise ?? 0) >= ABOVE_NOISE || (!r.ok && r.problem !== MISSING));
   return {
     case: c.name,
-    ok: compared.length > 0 && !first,
+    ok: !first && unknown.length === 0,
     compared,
-    firstFailure: first ? first.name : compared.length === 0 ? '(no tensor in common with the golden case)' : null,
+    firstFailure: first ? first.name : unknown.length ? `unknown tensor "${unknown[0].name}"` : null,
+    firstAboveNoise: above ? { name: above.name, times: above.aboveNoise ?? Infinity } : null,
+    checked,
+    notChecked: caseParts.filter((p) => !checked.includes(p)),
     missing,
-    extra,
+    unknown,
+    unchecked,
   };
 }
 
-export function conformDumpFile(manifest: GoldenManifest, c: GoldenCase, dumpPath: string): ConformReport {
+function compareOne(
+  name: string, ours: { shape: number[]; values: Float64Array }, golden: { shape: number[]; values: Float64Array },
+  manifest: GoldenManifest, noise: NoiseTable, headDim: number,
+): TensorComparison {
+  const kindTolerance = toleranceFor(name, manifest.tolerances);
+  const measured = noise.get(name);
+  const scale = toleranceScale(kindTolerance, measured);
+  const r = compareTensor(name, ours.values, ours.shape, golden.values, golden.shape, scaledTolerance(kindTolerance, scale));
+  if (r.worstIndex >= 0) r.worstAt = tensorPosition(name, golden.shape, r.worstIndex, headDim);
+  if (r.problem?.endsWith(`at element ${r.worstIndex}`)) r.problem = r.problem.replace(`at element ${r.worstIndex}`, `at ${r.worstAt}`);
+  if (kindTolerance.kind === 'index') {
+    if (!r.ok && !r.problem) r.problem = `${name} differ at position ${r.worstIndex}: ${ours.values[r.worstIndex]} vs ${golden.values[r.worstIndex]}`;
+    return r;
+  }
+  r.toleranceScale = scale;
+  r.noise = measured;
+  r.aboveNoise = noiseMultiple(r.usage * scale, measured); // usage against the kind's tolerance
+  return r;
+}
+
+function missingTensor(name: string, shape: number[], kind: string): TensorComparison {
+  return {
+    name, kind, shape, maxAbsError: Infinity, maxRelError: Infinity, usage: Infinity,
+    outliers: 0, allowedOutliers: 0, worstIndex: -1, ok: false, problem: MISSING,
+  };
+}
+
+export function conformDumpFile(manifest: GoldenManifest, c: GoldenCase, dumpPath: string, options: ConformOptions = {}): ConformReport {
   const file = parseSafetensors(readFileBytes(dumpPath), dumpPath);
-  return conformTensors(manifest, c, fromSafetensors(file.tensors));
+  return conformTensors(manifest, c, fromSafetensors(file.tensors), options);
 }
 
 // Runs a golden case through llama-ts itself: forward, loss, gradients and AdamW steps.
@@ -72,33 +137,4 @@ export function fromWritten(tensors: Array<[string, TensorToWrite]>): DumpTensor
   return out;
 }
 
-// A human-readable report: one line per tensor, then the verdict.
-export function formatReport(r: ConformReport, verbose = true): string {
-  const lines: string[] = [];
-  const head = `${'tensor'.padEnd(40)} ${'kind'.padEnd(12)} ${'max abs'.padStart(10)} ${'max rel'.padStart(10)} ${'of tol'.padStart(8)}`;
-  if (verbose) lines.push(`case ${r.case}`, head);
-  for (const t of r.compared) {
-    if (!verbose && t.ok) continue;
-    const mark = t.ok ? 'ok' : 'FAIL';
-    const detail = t.problem ? `  ${t.problem}` : !t.ok ? `  (${t.outliers} elements out, worst at flat index ${t.worstIndex})` : t.outliers ? `  (${t.outliers} allowed outliers)` : '';
-    lines.push(`${t.name.padEnd(40)} ${t.kind.padEnd(12)} ${sci(t.maxAbsError)} ${sci(t.maxRelError)} ${fmtUsage(t.usage)}  ${mark}${detail}`);
-  }
-  if (r.missing.length) lines.push(`not in the dump: ${summarize(r.missing)}`);
-  if (r.extra.length) lines.push(`not in golden (ignored): ${summarize(r.extra)}`);
-  lines.push(r.ok
-    ? `${r.case}: PASS, ${r.compared.length} tensors within tolerance`
-    : `${r.case}: FAIL, first divergence at ${r.firstFailure}`);
-  return lines.join('\n') + '\n';
-}
-
-function sci(x: number): string {
-  return (Number.isFinite(x) ? x.toExponential(2) : String(x)).padStart(10);
-}
-
-function fmtUsage(x: number): string {
-  return (Number.isFinite(x) ? x.toFixed(3) : String(x)).padStart(8);
-}
-
-function summarize(names: string[]): string {
-  return names.length > 6 ? `${names.slice(0, 6).join(', ')} … (${names.length} in all)` : names.join(', ');
-}
+export { formatReport, reportJson } from './report.js';
