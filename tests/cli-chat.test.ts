@@ -1,7 +1,7 @@
 // llama-ts chat and generate --chat as a user runs them (the built dist/cli.js), on the
 // embedded models/kjv.gguf (a SentencePiece vocabulary and no template of its own, so a
 // built-in template is picked with --chat-template), greedy.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadLlama } from '../src/llama.js';
@@ -83,4 +83,45 @@ describe('llama-ts chat through stdin', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/has no chat template: pick a built-in one with --chat-template llama-2\|llama-3\|chatml\|zephyr/);
   });
+});
+
+describe('Ctrl-C in llama-ts chat', () => {
+  test('stops the reply being written, not the program: the next message still gets its turn', async () => {
+    const STORIES = resolve(root, '../shared/data/stories260K/stories260K.gguf');
+    const args = ['--model', STORIES, '--chat-template', 'zephyr', '--temperature', '0', '--max-tokens', '400', '--backend', 'ts'];
+    // the same turn uninterrupted, for its length
+    const llama = await loadLlama({ model: STORIES, chatTemplate: 'zephyr', backend: 'ts' });
+    let full = 0;
+    for await (const chunk of llama.chatChunks([{ role: 'user', content: 'Tell me a story.' }], { temperature: 0, maxTokens: 400 })) {
+      if (chunk.stats) full = chunk.stats.generated;
+    }
+    await llama.close();
+    expect(full).toBeGreaterThan(100);
+
+    const child = spawn(process.execPath, [join(root, 'dist/cli.js'), 'chat', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      // a few words of the reply are out: Ctrl-C, then the next message and the end of input
+      if (!interrupted && stdout.replace(/^> /, '').length > 20) {
+        interrupted = true;
+        child.kill('SIGINT');
+        child.stdin.end('And then?\n');
+      }
+    });
+    child.stdin.write('Tell me a story.\n');
+    const code = await new Promise<number | null>((done) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.on('exit', (c) => (clearTimeout(timer), done(c)));
+    });
+    expect(interrupted).toBe(true);
+    expect(code).toBe(0);
+    const turns = [...stderr.matchAll(/turn (\d+): .*; (\d+) tokens? in/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(turns).toHaveLength(2);
+    expect(turns[0][1]).toBeLessThan(full); // the first reply was cut short
+    expect(turns[1][0]).toBe(2); // and the program went on to the next message
+  }, 180_000);
 });
