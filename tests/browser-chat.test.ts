@@ -3,35 +3,26 @@
 // equal Node's library chat, greedy; and the page's toggle, messages list and input work.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ChatStats } from '../src/browser.js';
 import { loadLlama } from '../src/llama.js';
-import { buildWeb, outDir } from '../web/build.mjs';
-import { serve } from '../web/serve.mjs';
+import { outDir } from '../web/build.mjs';
+import { openPage, type OpenPage } from './browser-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const MODEL = 'data/stories260K/stories260K.gguf';
 const SYSTEM = 'You tell stories.';
 
-let browser: Browser;
+let opened: OpenPage;
 let page: Page;
-let server: Awaited<ReturnType<typeof serve>>;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await buildWeb();
-  server = await serve();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-  page = await browser.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(server.url);
-  await page.waitForFunction(() => 'llamaChat' in globalThis);
+  opened = await openPage('llamaChat');
+  page = opened.page;
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await opened?.close();
 });
 
 interface Turn { reply: string; stats: ChatStats }
@@ -103,6 +94,6 @@ describe("the page's chat mode in Chromium", () => {
     await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 0);
     await page.uncheck('#chat-mode');
     expect(await page.isVisible('#generate')).toBe(true);
-    expect(pageErrors).toEqual([]);
+    expect(opened.pageErrors).toEqual([]);
   });
 });

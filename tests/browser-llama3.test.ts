@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
 import { randomModel } from '../reference/init.js';
@@ -17,11 +17,9 @@ import { parseGGUF } from '../src/formats/gguf.js';
 import { loadLlama } from '../src/llama.js';
 import { byteLevelGGUFMetadata } from '../src/tokenizer/byte-level-writers.js';
 import { byteLevelVocabularyFromGGUF } from '../src/tokenizer/gguf-byte-level.js';
-import { buildWeb } from '../web/build.mjs';
-import { serve } from '../web/serve.mjs';
 import { llamaCppVocabCases, removeLlamaCppClone } from './llamacpp-source.js';
+import { openPage, type OpenPage } from './browser-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // LLaMA 3's chat format, written here as a model file would carry it
 const TEMPLATE =
   "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}" +
@@ -29,10 +27,8 @@ const TEMPLATE =
 const MESSAGES = [{ role: 'system', content: 'You answer briefly.' }, { role: 'user', content: 'Who made the heaven and the earth?' }];
 
 let dir: string;
-let browser: Browser;
+let opened: OpenPage;
 let page: Page;
-let server: Awaited<ReturnType<typeof serve>>;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'llama-ts-browser-llama3-'));
@@ -45,18 +41,12 @@ beforeAll(async () => {
   };
   const tokenizerMetadata: GGUFMetadataEntry[] = [...byteLevelGGUFMetadata(vocab), ['tokenizer.chat_template', TEMPLATE, 'string']];
   writeFileSync(join(dir, 'llama3.gguf'), modelToGGUF(randomModel(config, 21, { std: 0.1 }), { dtype: 'q8_0', tokenizerMetadata }));
-  await buildWeb();
-  server = await serve({ dataDir: dir });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-  page = await browser.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(server.url);
-  await page.waitForFunction(() => 'llamaChat' in globalThis);
+  opened = await openPage('llamaChat', { dataDir: dir });
+  page = opened.page;
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await opened?.close();
   removeLlamaCppClone();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -88,6 +78,6 @@ describe('a LLaMA 3 style GGUF with its own chat template', () => {
     expect(r.template).toMatch(/tokenizer\.chat_template/);
     expect(r.turn.stats.promptTokens).toBe(nodePrompt);
     expect(r.turn.reply).toBe(nodeReply);
-    expect(pageErrors).toEqual([]);
+    expect(opened.pageErrors).toEqual([]);
   }, 300_000);
 });

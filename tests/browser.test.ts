@@ -6,19 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadLlama } from '../src/llama.js';
-import { buildWeb, outDir } from '../web/build.mjs';
+import { outDir } from '../web/build.mjs';
 import type { RunRequest, RunResult } from '../web/run.js';
-import { serve } from '../web/serve.mjs';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-// ../shared/data/README.md: llama2.c's run.c, greedy, on stories260K with tok512 (also
-// asserted of the CLI in tests/cli.test.ts, which prints a final newline after it).
-const STORY =
-  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily';
+import { openPage, STORY, type OpenPage } from './browser-helpers.js';
 
 const STORY_BIN: RunRequest = {
   modelUrl: 'data/stories260K/stories260K.bin',
@@ -29,24 +22,16 @@ const STORY_BIN: RunRequest = {
   threads: 1,
 };
 
-let browser: Browser;
+let opened: OpenPage;
 let page: Page;
-let server: Awaited<ReturnType<typeof serve>>;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await buildWeb();
-  server = await serve();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-  page = await browser.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(server.url);
-  await page.waitForFunction(() => 'llamaRun' in globalThis);
+  opened = await openPage('llamaRun');
+  page = opened.page;
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await opened?.close();
 });
 
 // Runs a request in the page, on its main thread or in a model worker.
@@ -122,6 +107,6 @@ describe('the WASM backend in Chromium', () => {
 
   test("threads > 1 on the page's main thread is a clear error", async () => {
     await expect(llamaRun({ ...STORY_BIN, threads: 2 }, false)).rejects.toThrow(/threads > 1 cannot run on a browser page's main thread.*Web Worker/);
-    expect(pageErrors).toEqual([]);
+    expect(opened.pageErrors).toEqual([]);
   });
 });
