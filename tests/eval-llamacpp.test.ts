@@ -141,4 +141,17 @@ describe('llama-ts evaluation agrees with llama.cpp', () => {
     await checkPerplexity('random dim96', path, 96);
     await checkChoices('random dim96', path, 128);
   });
+
+  test("a random model of llama2.c's 15M shape (dim 288, 6 layers, the LLaMA tokenizer's 32000 tokens): perplexity and choices", async () => {
+    const llamaModel = data('llama-tokenizer/tokenizer.model');
+    const vocabulary = vocabularyFromSentencePieceModel(new Uint8Array(readFileSync(llamaModel)), llamaModel);
+    const model = randomModel({
+      dim: 288, nLayers: 6, nHeads: 6, nKvHeads: 6, hiddenDim: 768, vocabSize: 32000, maxSeqLen: 256,
+      normEps: 1e-5, ropeTheta: 10000, sharedClassifier: true,
+    }, 22, { std: 0.05, gainJitter: 0.5 });
+    const path = join(dir, 'random-15M.gguf');
+    writeFileSync(path, modelToGGUF(model, { dtype: 'f32', vocabulary }));
+    await checkPerplexity('random 15M shape', path, 64);
+    await checkChoices('random 15M shape', path, 128);
+  }, 300_000);
 });
