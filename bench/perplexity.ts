@@ -9,7 +9,12 @@
 //             softmax that llama-perplexity adds, so an upper bound on its perplexity speed
 //
 // Models: the default model (models/kjv.gguf) as F32 and quantized to Q8_0 and Q4_0 by
-// llama-ts quantize, on models/tasks/kjv-heldout.txt with context 128; or --model/--file.
+// llama-ts quantize, on models/tasks/kjv-heldout.txt with context 128; then random models of
+// llama2.c's 15M and 110M shapes (bench/lib/models.ts, the LLaMA tokenizer) in F32 and Q4_0
+// (--shapes, default 15M,110M; --shapes none skips them); or --model/--file.
+// Items: the first --items (default 20) items of kjv-cloze-heldout scored by llama-ts's evaluateTask (each item's
+// context once, its choices continuing from the cache) and by llama.cpp from the same token
+// sequences (each choice a sequence of its own, as llama.cpp has no cache copy), items/s.
 // Each engine alternates --reps times (median), every timed run after a 200 ms pause.
 //
 // usage: npm run bench:perplexity -- [--chunks 16] [--reps 3] [--threads 1] [--model FILE --file TEXT --context N] [--out FILE]
@@ -25,11 +30,15 @@ import { readTask } from '../src/eval/run-eval.js';
 import { quantizeFile } from '../src/convert/quantize-file.js';
 import { intFlag, parseFlags } from './lib/args.js';
 import { openLlamaCpp, startLlamaCpp } from './lib/llamacpp.js';
+import { benchModel as randomShapeModel, loadVocabulary, SHAPES, shapeSeed, writeBenchGGUF, type ShapeName } from './lib/models.js';
+import { tokenizeRequest } from '../src/eval/likelihood.js';
 import { loadavg, machineInfo } from './lib/machine.js';
-import { RESULTS_DIR, ROOT } from './lib/paths.js';
+import { LLAMA_TOKENIZER, RESULTS_DIR, ROOT } from './lib/paths.js';
 import { median, seconds } from './lib/stats.js';
 
-const flags = parseFlags(process.argv.slice(2), ['chunks', 'reps', 'threads', 'model', 'file', 'context', 'out'], []);
+const flags = parseFlags(process.argv.slice(2), ['chunks', 'reps', 'threads', 'model', 'file', 'context', 'out', 'shapes', 'items'], []);
+const shapes = String(flags.get('shapes') ?? '15M,110M').split(',').filter((x) => x !== 'none') as ShapeName[];
+const ITEMS = intFlag(flags, 'items', 20, 1, 100000); // multiple-choice items timed per model
 const chunks = intFlag(flags, 'chunks', 16, 1, 100000);
 const reps = intFlag(flags, 'reps', 3, 1, 50);
 const threads = intFlag(flags, 'threads', 1, 1, 256);
@@ -46,6 +55,7 @@ interface Row {
   ours: { tokensPerSecond: number; runs: number[] };
   llamaCpp: { tokensPerSecond: number; runs: number[] };
   ratio: number; // ours ÷ llama.cpp
+  items: { task: string; ours: number; llamaCpp: number; ratio: number }; // items/s
 }
 
 async function benchModel(path: string, text: string, llama: Awaited<ReturnType<typeof startLlamaCpp>>['llama']): Promise<Row> {
@@ -55,6 +65,7 @@ async function benchModel(path: string, text: string, llama: Awaited<ReturnType<
   const theirs = await openLlamaCpp(llama, path, threads, context, context);
   const ourRuns: number[] = [], theirRuns: number[] = [];
   let ppl = 0;
+  let items: Row['items'] = { task: '', ours: 0, llamaCpp: 0, ratio: 0 };
   try {
     for (let r = 0; r < reps; r++) {
       await settle();
@@ -69,14 +80,42 @@ async function benchModel(path: string, text: string, llama: Awaited<ReturnType<
       }
       theirRuns.push((plan.chunks * context) / (seconds() - t0));
     }
+    items = await benchItems(ev, theirs.sequence);
   } finally {
     await theirs.close();
     await ev.close();
   }
   const ours = median(ourRuns), llamaCpp = median(theirRuns);
-  const row = { model: basename(path), context, chunks: plan.chunks, perplexity: ppl, ours: { tokensPerSecond: ours, runs: ourRuns }, llamaCpp: { tokensPerSecond: llamaCpp, runs: theirRuns }, ratio: ours / llamaCpp };
-  console.log(`${row.model.padEnd(20)} PPL ${ppl.toFixed(4)}  llama-ts ${ours.toFixed(0)} tok/s  llama.cpp ${llamaCpp.toFixed(0)} tok/s  ${row.ratio.toFixed(2)}×`);
+  const row = { model: basename(path), context, chunks: plan.chunks, perplexity: ppl, ours: { tokensPerSecond: ours, runs: ourRuns }, llamaCpp: { tokensPerSecond: llamaCpp, runs: theirRuns }, ratio: ours / llamaCpp, items };
+  console.log(`${row.model.padEnd(24)} PPL ${ppl.toFixed(4)}  llama-ts ${ours.toFixed(0)} tok/s  llama.cpp ${llamaCpp.toFixed(0)} tok/s  ${row.ratio.toFixed(2)}×` +
+    `  |  ${items.task}: ${items.ours.toFixed(1)} vs ${items.llamaCpp.toFixed(1)} items/s, ${items.ratio.toFixed(2)}×`);
   return row;
+}
+
+// Items/s on the first ITEMS items of kjv-cloze-heldout, medians over reps: ours with
+// evaluateTask (the context once an item, each choice continuing from the cache, then the
+// scoring), llama.cpp with one llama_decode per choice of the same token sequences
+// (evaluateWithoutGeneratingNewTokens: the model's work without reading any row's
+// probabilities back, so an upper bound on its speed, as for perplexity above).
+async function benchItems(ev: Awaited<ReturnType<typeof loadEvaluator>>, sequence: Awaited<ReturnType<typeof openLlamaCpp>>['sequence']): Promise<Row['items']> {
+  const name = 'kjv-cloze-heldout';
+  const task = readTask(join(ROOT, `models/tasks/${name}.jsonl`));
+  const items = task.items.slice(0, ITEMS);
+  const requests = items.flatMap((item) => item.requests.map((r) => tokenizeRequest(ev, r, name)));
+  const ours: number[] = [], theirs: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    await settle();
+    ours.push(items.length / evaluateTask(ev, task, { limit: ITEMS }).seconds);
+    await settle();
+    const t0 = seconds();
+    for (const q of requests) {
+      await sequence.clearHistory();
+      await sequence.evaluateWithoutGeneratingNewTokens([...q.context, ...q.continuation].slice(-context) as Token[]);
+    }
+    theirs.push(items.length / (seconds() - t0));
+  }
+  const a = median(ours), b = median(theirs);
+  return { task: `${name} (${items.length} items)`, ours: a, llamaCpp: b, ratio: a / b };
 }
 
 // Multiple-choice items scored continuing each item's cached context, and from position 0:
@@ -118,6 +157,13 @@ async function main(): Promise<void> {
     const model = flags.get('model');
     const models = model ? [resolve(String(model))] : [join(ROOT, 'models/kjv.gguf'), join(dir, 'kjv-q8_0.gguf'), join(dir, 'kjv-q4_0.gguf')];
     if (!model) for (const type of ['q8_0', 'q4_0'] as const) quantizeFile(models[0], join(dir, `kjv-${type}.gguf`), { type });
+    if (!model && shapes.length) {
+      const vocabulary = loadVocabulary(LLAMA_TOKENIZER);
+      for (const shape of shapes) {
+        const random = randomShapeModel(SHAPES[shape], shapeSeed(shape));
+        for (const type of ['f32', 'q4_0'] as const) models.push(writeBenchGGUF(random, type, vocabulary, dir, shape).path);
+      }
+    }
     for (const path of models) rows.push(await benchModel(path, text, llama));
     const reuse = model ? null : await benchReuse();
     machine.loadavgAfter = loadavg();
