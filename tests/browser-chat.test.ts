@@ -82,9 +82,15 @@ describe("the page's chat mode in Chromium", () => {
     await page.fill('#max-tokens', '20');
     await page.fill('#temperature', '0');
     for (const message of ['Tell me about Lily.', 'What did she see?']) {
+      // the turn is over when the status shows this turn's stats: the previous turn's also say
+      // "reused", so the status must have changed since the message was sent
+      const before = await page.textContent('#status');
       await page.fill('#chat-input', message);
       await page.click('#chat-send');
-      await page.waitForFunction((n) => document.querySelectorAll('#messages li').length === n && /reused/.test(document.getElementById('status')!.textContent!), message === 'Tell me about Lily.' ? 2 : 4);
+      await page.waitForFunction(([n, previous]) => {
+        const status = document.getElementById('status')!.textContent!;
+        return document.querySelectorAll('#messages li').length === n && status !== previous && /reused/.test(status);
+      }, [message === 'Tell me about Lily.' ? 2 : 4, before] as const);
     }
     const items = await page.$$eval('#messages li', (lis) => lis.map((li) => [li.className, li.textContent]));
     const replies = await nodeReplies(['Tell me about Lily.', 'What did she see?']);
