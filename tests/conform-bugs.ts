@@ -39,6 +39,26 @@ const gainBeforeNormalizing: Kernels['rmsnorm'] = (out, x, gain, rows, C, eps) =
   rmsnorm(out, scaled, new Float32Array(C).fill(1), rows, C, eps);
 };
 
+// One query head (q at qo) over the first n cached positions of kv head offset kvo, written to
+// out at qo: the correct per-head attention, which the attention bugs below call with the
+// wrong n or kvo.
+function attendHead(
+  out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, scores: Float32Array,
+  qo: number, kvo: number, n: number, nKvHeads: number, hd: number,
+): void {
+  for (let s = 0; s < n; s++) {
+    let dot = 0;
+    for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * nKvHeads * hd + kvo + i];
+    scores[s] = dot / Math.sqrt(hd);
+  }
+  softmax(scores, n);
+  for (let i = 0; i < hd; i++) {
+    let acc = 0;
+    for (let s = 0; s < n; s++) acc += scores[s] * vCache[s * nKvHeads * hd + kvo + i];
+    out[qo + i] = acc;
+  }
+}
+
 // softmax over every cached row: no causal mask during a prompt (prefill)
 const noCausalMask: Kernels['attention'] = (out, q, kCache, vCache, rows, pos0, nHeads, nKvHeads, hd) => {
   const group = nHeads / nKvHeads;
@@ -48,17 +68,7 @@ const noCausalMask: Kernels['attention'] = (out, q, kCache, vCache, rows, pos0, 
     for (let h = 0; h < nHeads; h++) {
       const qo = t * nHeads * hd + h * hd;
       const kvo = Math.floor(h / group) * hd;
-      for (let s = 0; s < n; s++) {
-        let dot = 0;
-        for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * nKvHeads * hd + kvo + i];
-        scores[s] = dot / Math.sqrt(hd);
-      }
-      softmax(scores, n);
-      for (let i = 0; i < hd; i++) {
-        let acc = 0;
-        for (let s = 0; s < n; s++) acc += scores[s] * vCache[s * nKvHeads * hd + kvo + i];
-        out[qo + i] = acc;
-      }
+      attendHead(out, q, kCache, vCache, scores, qo, kvo, n, nKvHeads, hd);
     }
   }
 };
@@ -106,17 +116,7 @@ const moduloHeads: Kernels['attention'] = (out, q, kCache, vCache, rows, pos0, n
       const qo = t * nHeads * hd + h * hd;
       const n = pos0 + t + 1;
       const scores = new Float32Array(n);
-      for (let s = 0; s < n; s++) {
-        let dot = 0;
-        for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * nKvHeads * hd + kvo + i];
-        scores[s] = dot / Math.sqrt(hd);
-      }
-      softmax(scores, n);
-      for (let i = 0; i < hd; i++) {
-        let acc = 0;
-        for (let s = 0; s < n; s++) acc += scores[s] * vCache[s * nKvHeads * hd + kvo + i];
-        out[qo + i] = acc;
-      }
+      attendHead(out, q, kCache, vCache, scores, qo, kvo, n, nKvHeads, hd);
     }
   }
 };
