@@ -16,7 +16,7 @@ import { BYTE_TO_CHAR, bytesToSymbols, symbolsToBytes } from './byte-to-unicode.
 import { MergeRanks, mergeWord } from './byte-level-merges.js';
 import { END_OF_TURN_TOKENS, validateByteLevelVocabulary, type ByteLevelVocabulary } from './byte-level-vocabulary.js';
 import { preTokenizer, splitWords, type PreTokenizer } from './pretokenize.js';
-import type { TextEncodeOptions, TextStreamDecoder, TextTokenizer } from './text-tokenizer.js';
+import { decodeAll, type TextEncodeOptions, type TextStreamDecoder, type TextTokenizer } from './text-tokenizer.js';
 import { PendingBytes } from './utf8-bytes.js';
 import { PieceType, pieceByte } from './vocabulary.js';
 
@@ -82,10 +82,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
   }
 
   decode(ids: number[]): string {
-    const stream = this.createStreamDecoder();
-    let text = '';
-    for (const id of ids) text += stream.push(id);
-    return text + stream.flush();
+    return decodeAll(this.createStreamDecoder(), ids);
   }
 
   // One id at a time; a character whose bytes span several tokens is emitted once its

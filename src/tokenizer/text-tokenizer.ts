@@ -19,3 +19,10 @@ export interface TextTokenizer {
   createStreamDecoder(): TextStreamDecoder;
   isEndOfGeneration(id: number): boolean; // generation stops at this token (EOS, end of turn...)
 }
+
+// Whole-sequence decoding is the stream decoder run to the end, so the two can never differ.
+export function decodeAll(decoder: TextStreamDecoder, ids: number[]): string {
+  let text = '';
+  for (const id of ids) text += decoder.push(id);
+  return text + decoder.flush();
+}

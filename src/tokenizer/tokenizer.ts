@@ -13,7 +13,7 @@
 import { BpeEncoder } from './bpe.js';
 import { vocabularyFromFile } from './model-vocabulary.js';
 import { normalize } from './normalize.js';
-import type { TextTokenizer } from './text-tokenizer.js';
+import { decodeAll, type TextTokenizer } from './text-tokenizer.js';
 import { PendingBytes } from './utf8-bytes.js';
 import { PieceType, SPACE_SYMBOL, pieceByte, validateVocabulary, type Vocabulary } from './vocabulary.js';
 
@@ -57,10 +57,7 @@ export class Tokenizer implements TextTokenizer {
   }
 
   decode(ids: number[]): string {
-    const stream = this.createStreamDecoder();
-    let text = '';
-    for (const id of ids) text += stream.push(id);
-    return text + stream.flush();
+    return decodeAll(this.createStreamDecoder(), ids);
   }
 
   // SentencePiece's decoder, one id at a time. A character spelled by several byte pieces
