@@ -62,21 +62,7 @@ export function llama3FreqFactors(hd: number, theta: number, s: Llama3RopeScalin
 
 // x: [T, nHeads*hd], rotated in place; row t is at position pos0 + t; freqs: [hd/2] θ_i
 export function rope(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void {
-  for (let t = 0; t < T; t++) {
-    const pos = pos0 + t;
-    for (let i = 0; i < hd / 2; i++) {
-      const angle = pos * freqs[i];
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
-      for (let h = 0; h < nHeads; h++) {
-        const j = t * nHeads * hd + h * hd + 2 * i;
-        const x0 = x[j];
-        const x1 = x[j + 1];
-        x[j] = x0 * cos - x1 * sin;
-        x[j + 1] = x0 * sin + x1 * cos;
-      }
-    }
-  }
+  rotatePairs(x, T, nHeads, hd, pos0, freqs, +1);
 }
 
 // Backward of RoPE. Each pair is rotated by an orthogonal matrix R(φ), so the gradient is
@@ -86,18 +72,24 @@ export function rope(x: Float32Array, T: number, nHeads: number, hd: number, pos
 //
 // dx: [T, nHeads*hd], the gradient of rope's output, turned into that of its input; freqs: [hd/2]
 export function ropeBackward(dx: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array): void {
+  rotatePairs(dx, T, nHeads, hd, pos0, freqs, -1);
+}
+
+// Rotates every pair (2i, 2i+1) of every head of row t by sign · (pos0 + t) · θ_i.
+// x: [T, nHeads*hd], in place; sign: +1 forward, −1 backward
+function rotatePairs(x: Float32Array, T: number, nHeads: number, hd: number, pos0: number, freqs: Float64Array, sign: 1 | -1): void {
   for (let t = 0; t < T; t++) {
     const pos = pos0 + t;
     for (let i = 0; i < hd / 2; i++) {
       const angle = pos * freqs[i];
       const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
+      const sin = sign * Math.sin(angle); // sin(−φ) = −sin φ, cos(−φ) = cos φ
       for (let h = 0; h < nHeads; h++) {
         const j = t * nHeads * hd + h * hd + 2 * i;
-        const d0 = dx[j];
-        const d1 = dx[j + 1];
-        dx[j] = d0 * cos + d1 * sin;
-        dx[j + 1] = -d0 * sin + d1 * cos;
+        const x0 = x[j];
+        const x1 = x[j + 1];
+        x[j] = x0 * cos - x1 * sin;
+        x[j + 1] = x0 * sin + x1 * cos;
       }
     }
   }
