@@ -54,6 +54,7 @@ export interface KernelOptions {
   threads?: number; // wasm: kernel threads (default: the available parallelism)
   contextLength?: number; // wasm with a model: KV cache positions to plan memory for
   simd?: SimdChoice; // wasm: which build (default 'auto': relaxed SIMD where supported)
+  activations?: 'q8' | 'f32'; // wasm: 'q8' (default) rounds activations to 8 bits for quantized weights when decoding
 }
 
 // The kernels of a backend, for a model (the WASM backend places the weights in its memory,
@@ -62,7 +63,7 @@ export async function createKernels(backend: BackendName = 'wasm', model?: Llama
   if (backend === 'ts') return tsKernels;
   if (backend === 'wasm') {
     if (model) return createModelKernels(model, options);
-    return createWasmKernels({ threads: options.threads, simd: options.simd });
+    return createWasmKernels({ threads: options.threads, simd: options.simd, activations: options.activations });
   }
   if (backend === 'webgpu') {
     // The GPU holds the model's weights: its kernels are made for one model.

@@ -14,6 +14,7 @@ import { didYouMean, parseParts } from '../src/conform/parts.js';
 import { plural, tensorPosition } from '../src/conform/position.js';
 import { conformTokenizerFiles, idsDifference } from '../src/conform/tokenizer-conform.js';
 import { writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.js';
+import * as library from '../src/index.js';
 
 const root = resolve(__dirname, '..');
 const manifest = readManifest();
@@ -144,6 +145,12 @@ describe('tokenizer ids', () => {
     const r = conformTokenizerFiles(caseFile, write('changed.jsonl', changed));
     expect(r.ok).toBe(false);
     expect(r.mismatches).toEqual([{ case: 5, text: golden[5].text, message: `ids differ at position 0: ${golden[5].ids[0] + 1} vs ${golden[5].ids[0]}` }]);
+  });
+
+  test('the library exports the tokenizer check and the JSON report (for a port\'s own tooling)', () => {
+    expect(library.conformTokenizerFiles).toBe(conformTokenizerFiles);
+    expect(library.reportJson).toBe(reportJson);
+    expect(library.reportJson({ x: Infinity })).toBe('{"x":"Infinity"}');
   });
 
   test('a short list, a missing line, a wrong text and bad JSON are each named', () => {

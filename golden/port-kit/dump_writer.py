@@ -28,7 +28,7 @@ INT_NAMES = ("tokens", "targets")  # int32 (any integer dtype is accepted)
 
 # ---- safetensors: u64 LE header length, JSON header, raw little-endian data ----------------
 
-DTYPES = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "I64": "<i8"}
+DTYPES = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "I64": "<i8", "U8": "u1"}  # U8: raw ggml blocks
 
 
 def read_safetensors(path):
@@ -74,10 +74,32 @@ def load_case(name):
 
 def load_weights(case):
     """Meta's state_dict names -> float32 arrays. External weights (stories260K) are llama2.c files."""
+    if "file" in case["weights"] and "blocks" in case["weights"]:
+        return decode_blocks(case, read_safetensors(os.path.join(GOLDEN, case["weights"]["file"])))
     if "file" in case["weights"]:
         return read_safetensors(os.path.join(GOLDEN, case["weights"]["file"]))
     path = os.path.join(REPO_ROOT, case["weights"]["external"]["path"])
     return read_llama2c(path, case["config"])
+
+
+def decode_blocks(case, tensors):
+    """The *-blocks cases store matrices as U8 rows of ggml blocks (weights.blocks names the type):
+    decoded here with the generator's NumPy decoders (golden/torch/quants.py, NumPy only), so a
+    port can start from float weights; a port that multiplies blocks directly reads the U8 rows."""
+    sys.dont_write_bytecode = True  # no __pycache__ in golden/torch
+    sys.path.insert(0, os.path.join(GOLDEN, "torch"))
+    import quants
+    kind = case["weights"]["blocks"]
+    values = quants.BLOCKS[kind][0]
+    out = {}
+    for name, t in tensors.items():
+        if name in case["weights"]["stored_as_blocks"]:
+            rows = t.shape[0]
+            cols = t.shape[1] // quants.BLOCKS[kind][1] * values
+            out[name] = quants.dequantize(kind, t, rows, cols)
+        else:
+            out[name] = t
+    return out
 
 
 def read_llama2c(path, config):
@@ -130,6 +152,7 @@ def expected_shape(case, weights, name):
     hd = c["dim"] // c["n_heads"]
     if name in INT_NAMES:
         return (T,)
+    T -= case.get("rows_from", 0)  # long-positions keeps the rows of positions rows_from.. only
     if name == "loss":
         return ()
     if name in ("adamw.losses", "adamw.grad_norms"):

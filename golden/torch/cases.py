@@ -6,12 +6,15 @@ weights.safetensors stores), and the truth is computed from exactly those float3
 """
 import hashlib
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+import quant_cases
+import quants
 from model import Config, parameter_names, parameter_shapes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,6 +34,19 @@ class Case:
     lr: float = 1e-3
     steps: int = 10  # AdamW steps; 0 = no training vectors
     external: dict = field(default=None)  # {"path", "sha256"} when the weights are not ours to copy
+    gradients: bool = True  # False: no grad.* vectors (weights stored as blocks are not trained)
+    blocks: str = None  # a block type (quants.BLOCKS): every matrix is stored as rows of such blocks
+    stored: dict = field(default=None)  # name -> uint8 [rows, row bytes] of the matrices stored as blocks
+    rows_from: int = 0  # > 0: expected [T, ·] tensors hold only the rows of positions rows_from..T-1
+
+
+# The tensors with one row per position (a long case keeps only its last rows of these)
+PER_POSITION = re.compile(r"^(embedding|norm|logits|decode_logits|layers\.\d+\.\w+)$")
+
+
+def keep_rows(case, name, array):
+    """The rows of a [T, ·] tensor the case stores: all, or those of positions rows_from..T-1."""
+    return array[case.rows_from:] if case.rows_from and PER_POSITION.match(name) else array
 
 
 def random_weights(cfg, seed, matrix_std=0.1, embed_std=0.02, output_std=0.2, gain_spread=0.2):
@@ -65,6 +81,21 @@ def random_case(name, description, cfg, seed, length, ignore=(), weight_kw=None,
     for t in ignore:
         targets[t] = -1
     return Case(name, description, cfg, tokens, targets, random_weights(cfg, seed, **(weight_kw or {})), **kw)
+
+
+def blocks_case(name, description, cfg, seed, length, type_name):
+    """A random case whose matrices are stored as `type_name` blocks: the weights the truth runs on
+    are what those blocks decode to (quants.py), exactly as a port reading the file sees them.
+    Norm gains stay float32. No gradients or AdamW: a quantized model is not trained."""
+    case = random_case(name, description, cfg, seed, length, steps=0, gradients=False)
+    case.blocks, case.stored = type_name, {}
+    for n, w in case.weights.items():
+        if w.dim() == 2:
+            rows, cols = w.shape
+            stored = quant_cases.QUANTIZERS[type_name](w.numpy())
+            case.stored[n] = stored
+            case.weights[n] = torch.from_numpy(quants.dequantize(type_name, stored, rows, cols).astype(np.float64))
+    return case
 
 
 def sha256_of(path):
@@ -171,8 +202,27 @@ def all_cases():
             "(32.8), pairs 2-7 divided by 32 (> 64)), tied embeddings, 4 heads over 2 kv heads, C 64, H 96, V 80.",
             Config(64, 2, 4, 2, 96, 80, 32, 1e-5, 500000.0, True, LLAMA3_SCALING), seed=505, length=24),
         stories_case(),
+    ] + [
+        blocks_case(
+            f"{t.lower()}-blocks",
+            f"Every matrix stored as {t} blocks (U8 rows of blocks in weights.safetensors; norm gains F32), "
+            "the truth run on the values the blocks decode to: checks a port's decoder and its quantized matmul "
+            "end to end. 4 heads over 2 kv heads, C 64, H 96, V 80, separate classifier; no gradients or AdamW.",
+            Config(64, 2, 4, 2, 96, 80, 32, 1e-5, 10000.0, False), seed=606, length=16, type_name=t)
+        for t in ("Q8_0", "Q4_0")
+    ] + [
+        random_case(
+            "long-positions",
+            f"Positions up to {LONG_T - 1}: a prompt of {LONG_T} random tokens with a full KV cache, of which the "
+            f"expected [T, ·] tensors keep the rows of positions {LONG_FROM}..{LONG_T - 1} (rows_from). There a RoPE "
+            "angle pos·θ_i computed in float32 is off by up to ~2.4e-4 rad, which q and k show. 2 heads over 1 kv head, "
+            "head_dim 16, C 32, H 64, V 48, one layer; no gradients or AdamW.",
+            Config(32, 1, 2, 1, 64, 48, LONG_T, 1e-5, 10000.0, False), seed=707, length=LONG_T,
+            steps=0, gradients=False, rows_from=LONG_FROM),
     ]
 
+
+LONG_T, LONG_FROM = 4128, 4096  # the long-positions case: tokens, first position kept
 
 # Hugging Face config.json's rope_scaling for the llama3-rope-tied case.
 LLAMA3_SCALING = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,

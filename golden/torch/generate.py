@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import accuracy  # noqa: E402
 import cases  # noqa: E402
 import model  # noqa: E402
+import quant_cases  # noqa: E402
 import safetensors  # noqa: E402
 import tokenizer_cases  # noqa: E402
 import train  # noqa: E402
@@ -37,6 +38,7 @@ import train  # noqa: E402
 FORMAT_VERSION = 1
 GOLDEN = os.path.dirname(HERE)
 SCALAR_F64 = ("loss", "adamw.losses", "adamw.grad_norms")  # stored as F64, all other floats as F32
+QUANT_BLOCKS = "quant/blocks.safetensors"
 KNOWN_STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
 
 
@@ -49,8 +51,9 @@ def dtype_of(name):
 def expected_tensors(case):
     """[(name, dtype, numpy array)] of expected.safetensors in data-flow order, float64 values."""
     out = [("tokens", "I32", np.array(case.tokens)), ("targets", "I32", np.array(case.targets))]
-    for name, t in train.run_case(case.config, case.weights, case.tokens, case.targets, case.lr, case.steps):
-        out.append((name, dtype_of(name), t.detach().numpy()))
+    for name, t in train.run_case(case.config, case.weights, case.tokens, case.targets, case.lr, case.steps,
+                                   gradients=case.gradients):
+        out.append((name, dtype_of(name), cases.keep_rows(case, name, t.detach().numpy())))
     return out
 
 
@@ -108,6 +111,12 @@ def case_files(case):
     entry = {"name": case.name, "description": case.description, "config": case.config.as_json()}
     if case.external:
         entry["weights"] = {"external": dict(case.external)}
+    elif case.blocks:
+        weights = [(n, "U8", case.stored[n]) if n in case.stored else (n, "F32", w.numpy()) for n, w in case.weights.items()]
+        files[f"{folder}/weights.safetensors"] = safetensors.encode(weights, metadata(case, f"parameters, matrices as {case.blocks} blocks"))
+        entry["weights"] = {"file": f"{folder}/weights.safetensors", "blocks": case.blocks,
+                            "stored_as_blocks": list(case.stored)}
+        entry["activations_8bit"] = quant_cases.eight_bit_activations(case, expected["decode_logits"])
     else:
         weights = [(n, "F32", w.numpy()) for n, w in case.weights.items()]
         files[f"{folder}/weights.safetensors"] = safetensors.encode(weights, metadata(case, "parameters"))
@@ -119,9 +128,19 @@ def case_files(case):
         "lr": case.lr, "steps": case.steps, "saved_steps": [1, case.steps], "beta1": train.BETA1, "beta2": train.BETA2,
         "eps": train.ADAM_EPS, "weight_decay": {"2-D": train.WEIGHT_DECAY, "1-D": 0.0},
         "clip_grad_norm": train.MAX_GRAD_NORM, "schedule": "constant"}
+    if case.rows_from:
+        entry["rows_from"] = case.rows_from
+        entry["rope_angles"] = accuracy.angle_errors(case)
     entry["tensors"] = [n for n, _, _ in tensors]
     floats = {n: a for n, a in expected.items() if n not in ("tokens", "targets")}
     report = {"float32": accuracy.float32_errors(case, floats), "bugs": accuracy.bug_errors(case, floats)}
+    if case.rows_from:  # what float32 angles do to q here: the precision a port needs, in the manifest
+        angle_bug = next(b for b in report["bugs"] if b["bug"] == accuracy.ANGLE_BUG)
+        entry["rope_angles"]["float32_angles_q_max_abs"] = float(f"{angle_bug['first']['max_abs']:.3g}")
+        entry["rope_angles"]["float32_angles_first_failure"] = angle_bug["first_tensor"]
+        entry["rope_angles"]["why"] = ("compute pos·θ_i in float64 (or pos exact times θ_i in float64): in float32 the angle "
+                                       "is off by float32_max_error_rad here and q, k by float32_angles_q_max_abs, beyond "
+                                       "their tolerance; the error grows in proportion to the position")
     return files, entry, report
 
 
@@ -176,10 +195,14 @@ def build():
         files[path] = tokenizer_cases.tokenizer_json(name, rel, os.path.join(cases.REPO, rel), texts)
         tokenizers.append({"name": name, "model": rel, "file": path, "cases": len(texts)})
     files["accuracy.json"] = accuracy_json(reports)
+    block_tensors, block_types = quant_cases.block_tensors()
+    files[QUANT_BLOCKS] = safetensors.encode(block_tensors, {"format": f"llama-ts golden {FORMAT_VERSION}", "case": "quant-blocks",
+                                                             "contents": "random blocks of each type (U8) and their decoded values (F32)"})
     manifest = {
         "format_version": FORMAT_VERSION,
         "about": "Golden vectors for LLaMA ports; see FORMAT.md. Regenerate: /usr/bin/python3 golden/torch/generate.py",
-        "dtypes": {"F32": "every activation, logit, gradient and AdamW tensor", "F64": list(SCALAR_F64), "I32": ["tokens", "targets"]},
+        "dtypes": {"F32": "every activation, logit, gradient and AdamW tensor", "F64": list(SCALAR_F64), "I32": ["tokens", "targets"],
+                   "U8": "raw ggml blocks [rows, bytes of a row]: <TYPE>.blocks in quant/blocks.safetensors, the matrices of the *-blocks cases"},
         "comparison": "element-wise |ours - golden| <= atol + rtol * |golden|; for kinds with outlier_fraction, up to "
                       "max(1, floor(outlier_fraction * n)) elements may exceed that bound but not outlier_atol + rtol * |golden|",
         "tolerances": accuracy.TOLERANCES,
@@ -190,6 +213,14 @@ def build():
         "cases": entries,
         "tokenizers": tokenizers,
         "accuracy": "accuracy.json",
+        "quant_blocks": {
+            "file": QUANT_BLOCKS,
+            "about": "per block type: <TYPE>.blocks, U8 [rows, cols / block_values * block_bytes], rows of raw ggml blocks; "
+                     "<TYPE>.values, F32 [rows, cols], what they decode to (ggml's float32 order). See FORMAT.md.",
+            "tolerance": {"atol": 0, "rtol": 0, "why": "ggml defines each decode in float32 with one rounding per operation; "
+                          "a decoder in that order gives these numbers exactly (±0 alike)"},
+            "types": block_types,
+        },
         "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
     }
     files["manifest.json"] = (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode("ascii")

@@ -48,6 +48,7 @@ class Variant:
     norm_gain: bool = True  # False: forget to multiply RMSNorm by its gain, a bug
     norm_eps: float = None  # not None: use this eps instead of the config's, a bug
     rope_scaling: bool = True  # False: ignore the config's rope_scaling, a bug
+    angle_dtype: object = None  # a torch dtype: compute RoPE angles in it (float32 at long positions: a bug); None: the model's
 
 
 TRUTH = Variant()
@@ -147,9 +148,10 @@ def rope_frequencies(cfg):
 def rope_cos_sin(cfg, positions, dtype, variant=TRUTH):
     """cos, sin [T, hd/2] of angle = pos · θ_i for pair i (rope_frequencies), in `dtype` throughout
     (a float32 run rounds the angles as a float32 port such as llama2.c does)."""
-    freqs = torch.tensor(rope_frequencies(cfg if variant.rope_scaling else replace(cfg, rope_scaling=None)), dtype=dtype)
-    angles = torch.tensor(positions, dtype=dtype).unsqueeze(-1) * freqs
-    return torch.cos(angles), torch.sin(angles)
+    angle_dtype = variant.angle_dtype or dtype
+    freqs = torch.tensor(rope_frequencies(cfg if variant.rope_scaling else replace(cfg, rope_scaling=None)), dtype=angle_dtype)
+    angles = torch.tensor(positions, dtype=angle_dtype).unsqueeze(-1) * freqs
+    return torch.cos(angles).to(dtype), torch.sin(angles).to(dtype)
 
 
 def rope(x, cos, sin, variant=TRUTH):
@@ -176,18 +178,31 @@ def kv_head_of(cfg, h, variant=TRUTH):
     raise ValueError(f"unknown kv_map variant {variant.kv_map}")
 
 
+ATTENTION_ROWS = 256  # query rows per step: a long sequence's [nh, rows, T, hd] products stay ~0.3 GB
+
+
 def causal_attention(cfg, q, k, v, variant=TRUTH):
-    """q [T, nh, hd], k and v [T, nkv, hd] -> softmax(q kᵀ/√hd + causal mask) v, as [T, nh*hd]."""
-    T, nh, hd = q.shape
+    """q [T, nh, hd], k and v [T, nkv, hd] -> softmax(q kᵀ/√hd + causal mask) v, as [T, nh*hd].
+    Up to ATTENTION_ROWS queries in one step; longer sequences (long-positions) row block by row block."""
+    T = q.shape[0]
+    if T <= ATTENTION_ROWS:
+        return attention_rows(cfg, q, k, v, 0, variant)
+    return torch.cat([attention_rows(cfg, q[s : s + ATTENTION_ROWS], k, v, s, variant) for s in range(0, T, ATTENTION_ROWS)])
+
+
+def attention_rows(cfg, q, k, v, first, variant=TRUTH):
+    """Queries q [n, nh, hd] at positions first..first+n-1 over keys and values 0..first+n-1."""
+    n, nh, hd = q.shape
+    S = first + n
     kv_index = [kv_head_of(cfg, h, variant) for h in range(nh)]
-    qh = q.permute(1, 0, 2)  # [nh, T, hd]
-    kh = k[:, kv_index, :].permute(1, 0, 2)  # [nh, T, hd], kv head repeated per query head
-    vh = v[:, kv_index, :].permute(1, 0, 2)  # [nh, T, hd]
-    scores = (qh.unsqueeze(2) * kh.unsqueeze(1)).sum(-1) / math.sqrt(hd)  # [nh, Tq, Tk]
-    future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # key after query
-    probs = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)  # [nh, Tq, Tk]
-    out = (probs.unsqueeze(-1) * vh.unsqueeze(1)).sum(2)  # [nh, Tq, hd]
-    return out.permute(1, 0, 2).reshape(T, nh * hd)
+    qh = q.permute(1, 0, 2)  # [nh, n, hd]
+    kh = k[:S, kv_index, :].permute(1, 0, 2)  # [nh, S, hd], kv head repeated per query head
+    vh = v[:S, kv_index, :].permute(1, 0, 2)  # [nh, S, hd]
+    scores = (qh.unsqueeze(2) * kh.unsqueeze(1)).sum(-1) / math.sqrt(hd)  # [nh, n, S]
+    future = torch.arange(S).unsqueeze(0) > (first + torch.arange(n)).unsqueeze(1)  # key after query
+    probs = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)  # [nh, n, S]
+    out = (probs.unsqueeze(-1) * vh.unsqueeze(1)).sum(2)  # [nh, n, hd]
+    return out.permute(1, 0, 2).reshape(n, nh * hd)
 
 
 def silu(x):

@@ -19,6 +19,7 @@ DTYPES = {
     "F64": np.dtype("<f8"),
     "I32": np.dtype("<i4"),
     "I64": np.dtype("<i8"),
+    "U8": np.dtype("u1"),  # raw block bytes of the quantization cases
 }
 
 

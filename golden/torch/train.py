@@ -72,9 +72,16 @@ def adamw_step(params, grads, m, v, step, lr, opt=ADAMW):
             p.sub_((lr / bias1) * m[name] / denom)
 
 
-def run_case(cfg, weights, tokens, targets, lr, steps, dtype=torch.float64, variant=model.TRUTH, opt=ADAMW, save_steps=(1, 10)):
+def run_case(cfg, weights, tokens, targets, lr, steps, dtype=torch.float64, variant=model.TRUTH, opt=ADAMW, save_steps=(1, 10),
+             gradients=True):
     """weights: name -> tensor. Returns the ordered list of (name, tensor) of expected.safetensors
-    (without tokens/targets): activations, loss, decode_logits, grads, then AdamW (steps > 0)."""
+    (without tokens/targets): activations, loss, decode_logits, grads (gradients), then AdamW (steps > 0)."""
+    if not gradients:
+        params = {n: w.to(dtype) for n, w in weights.items()}
+        with torch.no_grad():
+            logits, acts = model.forward(cfg, params, tokens, variant)
+            out = acts + [("loss", model.cross_entropy(logits, targets)), ("decode_logits", model.decode(cfg, params, tokens, variant))]
+        return out
     params = {n: w.to(dtype).clone().requires_grad_(True) for n, w in weights.items()}
     loss, acts, grads = loss_and_grads(cfg, params, tokens, targets, variant)
     out = [(n, t) for n, t in acts]

@@ -1,5 +1,8 @@
 import { conformDumpFile, conformSelf, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
 import { findCase, readManifest } from '../conform/golden.js';
+import { conformQuantBlocks, decodeQuantBlocksSelf, QUANT_BLOCKS_CASE, readQuantBlocks } from '../conform/quant-golden.js';
+import { parseSafetensors, tensorToFloat64 } from '../formats/safetensors.js';
+import { readFileBytes } from '../io/read-file.js';
 import { parseParts, PARTS } from '../conform/parts.js';
 import { conformTokenizerFiles, formatTokenizerReport } from '../conform/tokenizer-conform.js';
 import { closeKernels, createKernels, parseBackend } from '../llama.js';
@@ -14,9 +17,11 @@ from your own port; see golden/FORMAT.md) with a golden case, tensor by tensor i
 order: max abs error, max relative error and the share of the tolerance used. Names the first
 tensor out of tolerance and the first clearly above float32 noise. Every tensor of the case
 must be in the dump, and no other: a port that implements only some parts says so with
---only. GOLDEN_CASE is a case name (e.g. mha-shared) or the path of a case folder.
+--only. GOLDEN_CASE is a case name (e.g. mha-shared) or the path of a case folder; with
+quant-blocks, DUMP holds a block decoder's <TYPE>.values for golden/quant/blocks.safetensors.
 --tokenizer compares a port's token ids (one JSON line per case) with a golden tokenizer case
-file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself.
+file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself, and
+its block decoders through golden/quant/blocks.safetensors.
 
 Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
 
@@ -63,6 +68,13 @@ async function runConform(argv: string[], json: boolean): Promise<number> {
 function conformOneDump(args: Parsed): ConformReport {
   if (args.positionals.length !== 2) throw new Error('conform takes GOLDEN_CASE and DUMP (see llama-ts conform --help)');
   const only = stringFlag(args.values, 'only');
+  if (args.positionals[0] === QUANT_BLOCKS_CASE) {
+    if (only !== undefined) throw new Error(`--only is for model cases, not ${QUANT_BLOCKS_CASE}`);
+    const path = args.positionals[1];
+    const dump = parseSafetensors(readFileBytes(path), path);
+    const decoded = new Map([...dump.tensors].map(([name, t]) => [name, tensorToFloat64(t)]));
+    return conformQuantBlocks(readQuantBlocks(readManifest().root), decoded);
+  }
   const { manifest, goldenCase } = findCase(args.positionals[0]);
   return conformDumpFile(manifest, goldenCase, args.positionals[1], { only: only === undefined ? undefined : parseParts(only) });
 }
@@ -71,9 +83,13 @@ async function conformEveryCase(args: Parsed): Promise<ConformReport[]> {
   if (args.positionals.length) throw new Error('conform --self takes no GOLDEN_CASE or DUMP');
   if (args.values.only !== undefined) throw new Error('conform --self checks every part; --only is for a port\'s dump');
   const manifest = readManifest();
-  const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads') });
+  // f32 activations: the golden truth multiplies exact activations, and --self checks the maths
+  // (block decode, f32 matmul); the 8-bit rounding of the default decode path is a deliberate
+  // trade, off by far more than float32 noise (golden/FORMAT.md, activations_8bit).
+  const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads'), activations: 'f32' });
   try {
-    return manifest.cases.map((c) => conformSelf(manifest, c, kernels));
+    const blocks = readQuantBlocks(manifest.root);
+    return [...manifest.cases.map((c) => conformSelf(manifest, c, kernels)), conformQuantBlocks(blocks, decodeQuantBlocksSelf(blocks))];
   } finally {
     await closeKernels(kernels);
   }

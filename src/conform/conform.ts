@@ -9,7 +9,7 @@ import { dumpAdamW, dumpForward } from './dump.js';
 import { caseModel, readExpected, type GoldenCase, type GoldenManifest } from './golden.js';
 import { ABOVE_NOISE, noiseMultiple, readNoise, scaledTolerance, toleranceScale, type NoiseTable } from './noise.js';
 import { casePartsOf, didYouMean, needsTargets, partOf, type Part } from './parts.js';
-import { tensorPosition } from './position.js';
+import { PER_POSITION, tensorPosition } from './position.js';
 
 export interface UnknownTensor {
   name: string;
@@ -118,11 +118,23 @@ export function conformDumpFile(manifest: GoldenManifest, c: GoldenCase, dumpPat
 export function conformSelf(manifest: GoldenManifest, c: GoldenCase, kernels: Kernels): ConformReport {
   const model = caseModel(manifest, c);
   const targets = c.targets?.length === c.tokens.length ? c.targets : undefined;
-  const tensors = dumpForward(model, kernels, c.tokens, { targets });
+  const tensors = dumpForward(model, kernels, c.tokens, { targets, gradients: c.tensors.some((n) => n.startsWith('grad.')) });
   if (targets && c.adamw) {
     tensors.push(...dumpAdamW(model, kernels, c.tokens, targets, { lr: c.adamw.lr, steps: c.adamw.steps, savedSteps: c.adamw.saved_steps }));
   }
-  return conformTensors(manifest, c, fromWritten(tensors));
+  return conformTensors(manifest, c, fromWritten(keepCaseRows(c, tensors)));
+}
+
+// A long case stores only the rows of positions rows_from.. of its [T, ·] tensors: a dump of the
+// whole sequence cut alike.
+export function keepCaseRows(c: GoldenCase, tensors: Array<[string, TensorToWrite]>): Array<[string, TensorToWrite]> {
+  const rowsFrom = c.rows_from ?? 0;
+  if (rowsFrom === 0) return tensors;
+  return tensors.map(([name, t]) => {
+    if (!PER_POSITION.test(name) || t.shape.length !== 2) return [name, t];
+    const [rows, width] = t.shape;
+    return [name, { ...t, shape: [rows - rowsFrom, width], data: (t.data as Float32Array).subarray(rowsFrom * width) }];
+  });
 }
 
 export function fromSafetensors(tensors: Map<string, SafeTensor>): DumpTensors {

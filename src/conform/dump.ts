@@ -14,6 +14,7 @@ import { createTrainer, trainStep } from '../train/step.js';
 export interface DumpOptions {
   targets?: number[]; // next-token targets (-1 = ignored): adds `loss` and `grad.<param>` (f32 weights)
   decode?: boolean; // also decode one token at a time with the KV cache: adds `decode_logits` (default true)
+  gradients?: boolean; // with targets: also `grad.<param>` (default true; needs f32 weights)
 }
 
 // Returns [name, tensor] pairs in data-flow order.
@@ -42,7 +43,7 @@ export function dumpForward(model: LlamaModel, kernels: Kernels, tokens: number[
     for (let t = 0; t < T; t++) decoded.set(forward(model, kernels, cache, [tokens[t]], t), t * V);
     out.push(['decode_logits', { dtype: 'F32', shape: [T, V], data: decoded }]);
   }
-  if (options.targets) out.push(...dumpGradients(model, kernels, tokens, options.targets));
+  if (options.targets && (options.gradients ?? true)) out.push(...dumpGradients(model, kernels, tokens, options.targets));
   return out;
 }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { headDim, validateConfig, type LlamaConfig } from '../../reference/config.js';
-import { f32Tensor } from '../../reference/tensor.js';
+import { f32Tensor, isDType, rowBytes, type QuantizedDType, type WeightTensor } from '../../reference/tensor.js';
 import { assembleWeights, parameterNames, type LlamaModel, type ParameterSlot } from '../../reference/weights.js';
 import { ropeScalingFactors } from '../formats/huggingface.js';
 import { loadModel } from '../formats/load-file.js';
@@ -23,12 +23,14 @@ export interface GoldenCase {
   name: string;
   description: string;
   config: Record<string, number | boolean>;
-  weights: { file: string } | { external: { path: string; sha256: string } };
+  // blocks: every matrix stored as U8 rows of blocks of that type (GGUF's name, e.g. "Q4_0"); gains F32
+  weights: { file: string; blocks?: string } | { external: { path: string; sha256: string } };
   expected: string;
   tokens: number[];
   targets: number[];
   tensors: string[]; // names in data-flow order
   adamw?: { lr: number; steps: number; saved_steps: number[] }; // absent where the case has no optimizer vectors
+  rows_from?: number; // > 0: the [T, ·] tensors hold only the rows of positions rows_from..T-1 (long-positions)
 }
 
 export interface GoldenManifest {
@@ -109,11 +111,20 @@ export function caseModel(manifest: GoldenManifest, c: GoldenCase): LlamaModel {
     return { config: { ...model.config, maxSeqLen: config.maxSeqLen }, weights: model.weights };
   }
   const path = join(manifest.root, c.weights.file);
-  return modelFromMetaTensors(config, parseSafetensors(readFileBytes(path), path), path);
+  return modelFromMetaTensors(config, parseSafetensors(readFileBytes(path), path), path, blockType(c.weights.blocks, c.name));
 }
 
-// Builds a model from tensors named as in Meta's model.py state_dict.
-export function modelFromMetaTensors(config: LlamaConfig, file: SafetensorsFile, fileName: string): LlamaModel {
+// The llama-ts storage type of a case's `weights.blocks`, checked.
+function blockType(name: string | undefined, caseName: string): QuantizedDType | undefined {
+  if (name === undefined) return undefined;
+  const dtype = name.toLowerCase();
+  if (!isDType(dtype) || dtype === 'f32' || dtype === 'f16') throw new Error(`golden case ${caseName}: weights.blocks "${name}" is not a block type llama-ts reads`);
+  return dtype;
+}
+
+// Builds a model from tensors named as in Meta's model.py state_dict. With `blocks`, every
+// matrix is a U8 tensor [rows, bytes of a row of `blocks` blocks] of raw ggml blocks.
+export function modelFromMetaTensors(config: LlamaConfig, file: SafetensorsFile, fileName: string, blocks?: QuantizedDType): LlamaModel {
   for (const name of parameterNames(config)) if (!file.tensors.has(name)) throw new Error(`${fileName}: missing tensor "${name}"`);
   const get = ({ name }: ParameterSlot, rows: number, cols: number): Float32Array => {
     const t = file.tensors.get(name)!;
@@ -121,7 +132,15 @@ export function modelFromMetaTensors(config: LlamaConfig, file: SafetensorsFile,
     if (n !== rows * cols) throw new Error(`${fileName}: tensor "${name}" has shape [${t.shape}], expected [${rows}, ${cols}]`);
     return Float32Array.from(tensorToFloat64(t));
   };
-  const matrix = (slot: ParameterSlot, rows: number, cols: number) => f32Tensor(get(slot, rows, cols), rows, cols);
+  const stored = ({ name }: ParameterSlot, rows: number, cols: number): WeightTensor => {
+    const t = file.tensors.get(name)!;
+    const bytes = rowBytes(blocks!, cols);
+    if (t.dtype !== 'U8' || t.shape.join() !== `${rows},${bytes}`) {
+      throw new Error(`${fileName}: tensor "${name}" is ${t.dtype} [${t.shape}], expected ${blocks} blocks as U8 [${rows}, ${bytes}]`);
+    }
+    return { dtype: blocks!, rows, cols, data: t.bytes.slice() };
+  };
+  const matrix = (slot: ParameterSlot, rows: number, cols: number) => (blocks ? stored(slot, rows, cols) : f32Tensor(get(slot, rows, cols), rows, cols));
   const gain = (slot: ParameterSlot, length: number) => get(slot, 1, length);
   return { config, weights: assembleWeights(config, matrix, gain) };
 }

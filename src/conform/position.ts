@@ -6,11 +6,11 @@
 //   parameters and their moments [R, C]   → "[row=3, col=17]"; 1-D → "[i=17]"; scalars → "[]"
 
 const PER_HEAD = /^layers\.\d+\.(q|k|v|attn)$/;
-const PER_TOKEN = /^(embedding|norm|logits|decode_logits|layers\.\d+\.\w+)$/;
+export const PER_POSITION = /^(embedding|norm|logits|decode_logits|layers\.\d+\.\w+)$/; // [T, ·]: a row per position
 
 export function tensorPosition(name: string, shape: readonly number[], flatIndex: number, headDim?: number): string {
   if (flatIndex < 0) return '[]';
-  if (shape.length === 2 && PER_TOKEN.test(name)) {
+  if (shape.length === 2 && PER_POSITION.test(name)) {
     const width = shape[1];
     const t = Math.floor(flatIndex / width);
     const i = flatIndex % width;

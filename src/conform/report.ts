@@ -14,7 +14,8 @@ export function formatReport(r: ConformReport, verbose = true): string {
   for (const u of r.unknown) {
     lines.push(`${u.name.padEnd(40)} ${'?'.padEnd(12)} ${''.padStart(30)}  FAIL  not a tensor of case ${r.case}${u.didYouMean ? ` (did you mean "${u.didYouMean}"?)` : ''}`);
   }
-  lines.push(`checked: ${r.checked.join(', ') || 'nothing'}${r.notChecked.length ? `; not checked (--only): ${r.notChecked.join(', ')}` : ''}`);
+  // (the block decode report, quant-blocks, has no parts)
+  if (r.checked.length || r.notChecked.length) lines.push(`checked: ${r.checked.join(', ') || 'nothing'}${r.notChecked.length ? `; not checked (--only): ${r.notChecked.join(', ')}` : ''}`);
   if (r.unchecked.length) lines.push(`in the dump but not checked: ${summarize(r.unchecked)}`);
   if (r.missing.length) lines.push(`missing from the dump: ${summarize(r.missing)}`);
   if (r.firstAboveNoise && r.firstAboveNoise.name !== r.firstFailure) {
