@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rawPlugin } from '../scripts/raw-plugin.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const webDir = join(root, 'web');
@@ -45,7 +46,7 @@ export async function buildWeb() {
     platform: 'browser',
     target: 'es2022',
     sourcemap: true,
-    plugins: [nodeImports],
+    plugins: [nodeImports, rawPlugin],
     logLevel: 'error',
   });
   copyFileSync(join(webDir, 'index.html'), join(outDir, 'index.html'));
