@@ -1,7 +1,10 @@
 // `llama-ts explain`'s report: one step of the model on a prompt, every view in one
 // self-contained HTML file (inline SVG and CSS, no script, nothing fetched).
+import type { LlamaModel } from '../../reference/weights.js';
 import { residualView, rmsnormView, ropeView, swigluView } from './internals.js';
-import type { SamplingSettings } from './sampling.js';
+import { checkSettings, type SamplingSettings } from './sampling.js';
+import { explainStep } from './step.js';
+import { tokenText } from './terminal.js';
 import { esc } from './svg.js';
 import { attentionView, distributionView, headsGridView, lensView, showPiece, type ViewContext } from './views.js';
 
@@ -64,4 +67,18 @@ The prompt, ${step.tokens.length} tokens (position, token id on hover):</p><p cl
 ${views.join('\n')}
 </body></html>
 `;
+}
+
+export interface PromptTokenizer {
+  encode(text: string, options?: { bos?: boolean }): number[];
+  decodePiece(prevId: number, id: number): Uint8Array;
+  vocab?: object;
+}
+
+// The whole report for a prompt: its tokens (BOS first), one explained step, every view.
+export function explainPromptReport(model: LlamaModel, tokenizer: PromptTokenizer, prompt: string, o: ReportOptions = {}): string {
+  const tokens = tokenizer.encode(prompt, { bos: true });
+  const step = explainStep(model, tokens);
+  if (o.sampling) checkSettings(o.sampling);
+  return explainReport({ step, piece: (t) => tokenText(tokenizer, t) }, { title: `One step of LLaMA on “${prompt}”`, ...o });
 }
