@@ -9,3 +9,4 @@ export { explainReport, explainPromptReport, EXPLAIN_CSS, type ReportOptions, ty
 export { functionSource, VIEW_SOURCES, type ViewName, type SourceRef } from './sources.js';
 export { bars, heatmap, lineChart, dials, esc, fmt } from './svg.js';
 export { formatAlternatives, tokenText, wantsColor } from './terminal.js';
+export { loadExplainerFromBytes, type Explainer } from './load.js';

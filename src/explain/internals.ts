@@ -28,7 +28,7 @@ export function rmsnormView(ctx: ViewContext, layer: number, pos: number): strin
     `rms = ${fmt(1 / scale, 4)}, so every channel is multiplied by the scale s = 1/sqrt(mean(x²) + ε) = <b class="rms-scale">${fmt(scale, 4)}</b>, ` +
     `then by its learned gain g. The ${SHOWN_CHANNELS} largest outputs of ${C} channels: light bar |x·s|, dark bar |x·s·g|.`;
   return section('rmsnorm', `RMSNorm before attention: layer ${layer}, position ${pos}`, explanation,
-    `<div data-scale="${scale}">${bars(rows, { max, width: 560, labelWidth: 80, title: 'RMSNorm channels' })}</div>`);
+    `<div data-scale="${scale}">${bars(rows, { max, width: 560, labelWidth: 80, textWidth: 170, title: 'RMSNorm channels' })}</div>`);
 }
 
 export function ropeView(ctx: ViewContext, pos: number): string {

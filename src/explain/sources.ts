@@ -1,3 +1,4 @@
+/// <reference path="./raw.d.ts" />
 // The code behind each view: the function in reference/ (or the sampler) that computed it,
 // cut from the file's text as it was built, so what a reader sees is what ran.
 import attentionTs from '../../reference/attention.ts?raw';

@@ -22,11 +22,11 @@ export interface Bar {
   data?: Record<string, string | number>; // data-* attributes of the row, for tests and hover
 }
 
-export function bars(rows: Bar[], o: { max?: number; width?: number; labelWidth?: number; title?: string } = {}): string {
+export function bars(rows: Bar[], o: { max?: number; width?: number; labelWidth?: number; textWidth?: number; title?: string } = {}): string {
   const rowH = 18;
   const labelW = o.labelWidth ?? 110;
   const width = o.width ?? 460;
-  const barW = width - labelW - 70;
+  const barW = width - labelW - (o.textWidth ?? 70) - 6;
   const max = o.max ?? Math.max(1e-12, ...rows.map((r) => Math.max(r.value, r.back ?? 0)));
   const body = rows.map((r, i) => {
     const y = i * rowH;

@@ -40,5 +40,5 @@ const utf8 = new TextDecoder();
 // (BOS, EOS) by its piece, e.g. <s>.
 export function tokenText(tokenizer: PieceDecoder, id: number): string {
   const text = utf8.decode(tokenizer.decodePiece(-1, id));
-  return text || (tokenizer.vocab as { pieces?: readonly string[] } | undefined)?.pieces?.[id] || `⟨${id}⟩`;
+  return text || (tokenizer.vocab as { pieces?: readonly string[] } | undefined)?.pieces?.[id]?.trim() || `⟨${id}⟩`;
 }

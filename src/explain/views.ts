@@ -48,7 +48,7 @@ export function distributionView(ctx: ViewContext, settings: SamplingSettings, u
     `the rest is renormalized (dark bars) and one token is drawn (outlined). ${greedy ? 'Temperature 0 is greedy: the most likely token always wins. ' : ''}` +
     `Here ${r.kept} token${r.kept === 1 ? '' : 's'} of ${ctx.step.shape.vocabSize} can be drawn; the draw picked <b class="sampled-piece">${esc(showPiece(ctx.piece(r.sampled)))}</b>.`;
   const title = `Next token after position ${ctx.step.tokens.length - 1}`;
-  return { html: section('distribution', title, explanation, bars(rows, { max: Math.max(...r.rows.map((x) => Math.max(x.finalProb, x.modelProb))), width: 520, title: 'next-token probabilities' })), sampled: r.sampled };
+  return { html: section('distribution', title, explanation, bars(rows, { max: Math.max(...r.rows.map((x) => Math.max(x.finalProb, x.modelProb))), width: 600, textWidth: 130, title: 'next-token probabilities' })), sampled: r.sampled };
 }
 
 // The top-K alternatives of a step's logits, as a small bar list (hover on a generated token).
