@@ -86,5 +86,5 @@ export function residualView(ctx: ViewContext, pos: number): string {
     `The residual stream is the vector each layer reads and adds to: h ← h + attention(RMSNorm(h)), then h ← h + FFN(RMSNorm(h)). ` +
     `Its length ‖h‖ at position ${pos} after each addition: it usually grows through the layers, which is why every sub-layer normalizes its input first.`;
   return section('residual', `Residual stream at position ${pos}`, explanation,
-    `<div data-norms="${norms.map((v) => fmt(v, 6)).join(',')}">${lineChart([{ name: '‖h‖', values: norms, color: '#2c7fb8' }], labels, { width: 560, height: 230, yLabel: '‖h‖', title: 'residual norm' })}</div>`);
+    `<div data-norms="${norms.map((v) => fmt(v, 6)).join(',')}">${lineChart([{ name: '‖h‖', values: norms, color: '#2c7fb8' }], labels, { width: 560, height: 270, yLabel: '‖h‖', title: 'residual norm' })}</div>`);
 }

@@ -99,7 +99,7 @@ export function lineChart(series: Series[], xLabels: string[], o: { width?: numb
   const width = o.width ?? 640;
   const height = o.height ?? 220;
   const left = 56;
-  const bottom = 70;
+  const bottom = 110; // rotated x labels, then the legend
   const plotW = width - left - 10;
   const plotH = height - bottom - 10;
   const ty = (v: number): number => (o.logY ? Math.log10(Math.max(v, 1e-30)) : v);
@@ -135,7 +135,7 @@ export function lineChart(series: Series[], xLabels: string[], o: { width?: numb
     });
   }
   if (o.yLabel) parts.push(`<text transform="translate(12,${10 + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="11">${esc(o.yLabel)}</text>`);
-  const legend = series.map((s, i) => `<text x="${left + 8 + i * 150}" y="${height - 4}" fill="${s.color}" font-size="11">■ ${esc(s.name)}</text>`).join('');
+  const legend = series.map((s, i) => `<text x="${left + 8 + i * 230}" y="${height - 4}" fill="${s.color}" font-size="11">■ ${esc(s.name)}</text>`).join('');
   return svg(width, height, parts.join('') + legend, o.title);
 }
 
