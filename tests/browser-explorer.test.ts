@@ -175,5 +175,9 @@ describe('the explorer page', () => {
       expect(p.width).toBeGreaterThan(200);
       expect(p.varied).toBe(true);
     }
+    // the page as a reader first sees it: controls, the text, the distribution
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const whole = png(await page.screenshot({ path: join(SHOTS, 'page.png') }));
+    expect(whole).toEqual({ width: 1280, height: 900, varied: true });
   });
 });

@@ -28,7 +28,7 @@ export function rmsnormView(ctx: ViewContext, layer: number, pos: number): strin
     `rms = ${fmt(1 / scale, 4)}, so every channel is multiplied by the scale s = 1/sqrt(mean(x²) + ε) = <b class="rms-scale">${fmt(scale, 4)}</b>, ` +
     `then by its learned gain g. The ${SHOWN_CHANNELS} largest outputs of ${C} channels: light bar |x·s|, dark bar |x·s·g|.`;
   return section('rmsnorm', `RMSNorm before attention: layer ${layer}, position ${pos}`, explanation,
-    `<div data-scale="${scale}">${bars(rows, { max, width: 560, labelWidth: 80, textWidth: 170, title: 'RMSNorm channels' })}</div>`);
+    `<div data-scale="${scale}">${bars(rows, { max, width: 500, labelWidth: 80, textWidth: 170, title: 'RMSNorm channels' })}</div>`);
 }
 
 export function ropeView(ctx: ViewContext, pos: number): string {
@@ -54,7 +54,7 @@ export function swigluView(ctx: ViewContext, layer: number, pos: number): string
   const a = step.gatePre[layer].subarray(pos * H, (pos + 1) * H);
   const u = step.up[layer].subarray(pos * H, (pos + 1) * H);
   const lim = Math.max(4, ...Array.from(a, Math.abs));
-  const W = 520;
+  const W = 500;
   const Hpx = 220;
   const X = (v: number): number => 40 + ((v + lim) / (2 * lim)) * (W - 50);
   const yMax = lim;
@@ -86,5 +86,5 @@ export function residualView(ctx: ViewContext, pos: number): string {
     `The residual stream is the vector each layer reads and adds to: h ← h + attention(RMSNorm(h)), then h ← h + FFN(RMSNorm(h)). ` +
     `Its length ‖h‖ at position ${pos} after each addition: it usually grows through the layers, which is why every sub-layer normalizes its input first.`;
   return section('residual', `Residual stream at position ${pos}`, explanation,
-    `<div data-norms="${norms.map((v) => fmt(v, 6)).join(',')}">${lineChart([{ name: '‖h‖', values: norms, color: '#2c7fb8' }], labels, { width: 560, height: 270, yLabel: '‖h‖', title: 'residual norm' })}</div>`);
+    `<div data-norms="${norms.map((v) => fmt(v, 6)).join(',')}">${lineChart([{ name: '‖h‖', values: norms, color: '#2c7fb8' }], labels, { width: 500, height: 270, yLabel: '‖h‖', title: 'residual norm' })}</div>`);
 }

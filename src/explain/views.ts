@@ -45,7 +45,7 @@ export function distributionView(ctx: ViewContext, settings: SamplingSettings, u
     'The model ends each step with one score (logit) per vocabulary token; softmax turns them into probabilities ' +
     '(light bars). The sampler then reshapes them: temperature divides the logits (below 1 sharpens, above 1 flattens), ' +
     'top-k keeps the k most likely, top-p the smallest set reaching p, min-p drops tokens below p × the top one; ' +
-    `the rest is renormalized (dark bars) and one token is drawn (outlined). ${greedy ? 'Temperature 0 is greedy: the most likely token always wins. ' : ''}` +
+    `the rest is renormalized (dark bars) and one token is drawn (red). ${greedy ? 'Temperature 0 is greedy: the most likely token always wins. ' : ''}` +
     `Here ${r.kept} token${r.kept === 1 ? '' : 's'} of ${ctx.step.shape.vocabSize} can be drawn; the draw picked <b class="sampled-piece">${esc(showPiece(ctx.piece(r.sampled)))}</b>.`;
   const title = `Next token after position ${ctx.step.tokens.length - 1}`;
   return { html: section('distribution', title, explanation, bars(rows, { max: Math.max(...r.rows.map((x) => Math.max(x.finalProb, x.modelProb))), width: 600, textWidth: 130, title: 'next-token probabilities' })), sampled: r.sampled };
