@@ -138,6 +138,18 @@ describe('the explorer page', () => {
     expect(await page.isVisible('#tooltip')).toBe(true);
   });
 
+  test('a model URL that does not exist is a clear error on the page', async () => {
+    await page.goto(new URL('explorer.html?model=data/nope.gguf', opened.url).href);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('error:'), undefined, { timeout: 30_000 });
+    expect(await page.textContent('#status')).toBe('error: data/nope.gguf: HTTP 404');
+    await page.goto(new URL('explorer.html' + QUERY, opened.url).href); // back to the story for the tests below
+    await waitForStep(0);
+    await page.focus('#temperature');
+    await page.keyboard.press('Home'); // greedy again
+    await page.evaluate(() => (globalThis as unknown as { explorer: { next(n: number): Promise<void> } }).explorer.next(3));
+    await waitForStep(3);
+  });
+
   test('every control has a label and is reachable with Tab', async () => {
     const unlabeled = await page.$$eval('input, select, button', (els) => els.filter((el) => {
       const e = el as HTMLInputElement;
@@ -158,6 +170,7 @@ describe('the explorer page', () => {
     await page.selectOption('#position', String((await explorerState()).tokens.length - 1));
     // sampling that reshapes, set from the keyboard: temperature 0.8, top-k 8
     await page.focus('#temperature');
+    await page.keyboard.press('Home');
     for (let k = 0; k < 16; k++) await page.keyboard.press('ArrowRight');
     await page.focus('#top-k');
     await page.keyboard.press('Home');
