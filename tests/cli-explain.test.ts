@@ -72,6 +72,17 @@ describe('explain', () => {
     expect(Number(sampled[2])).toBeCloseTo(top.prob, 12); // (summed in another order)
   });
 
+  test('with sampling settings and a seed, the token marked is the one generate draws with that seed', () => {
+    const out = join(dir, 'sampled.html');
+    const sampling = ['--temperature', '1.5', '--top-k', '20', '--top-p', '0.95'];
+    for (const seed of ['3', '11']) {
+      expect(cli(['explain', '--model', MODEL, '--prompt', 'Lily saw a', '--out', out, '--seed', seed, ...sampling]).status).toBe(0);
+      const marked = Number(/<g class="bar sampled[^"]*" data-token="(\d+)"/.exec(readFileSync(out, 'utf8'))![1]);
+      const generated = cli(['generate', '--model', MODEL, '--prompt', 'Lily saw a', '--max-tokens', '1', '--seed', seed, '--show-probs', '1', '--backend', 'ts', ...sampling]);
+      expect(generated.stdout.split('\n')[1]).toBe(tokenText(tokenizer, marked).replace(/ /g, '␣'));
+    }
+  });
+
   test('bad input: clear errors', () => {
     expect(cli(['explain', '--model', MODEL, '--prompt', 'x']).stderr).toContain('explain needs --prompt and --out');
     const r = cli(['explain', '--model', MODEL, '--prompt', 'Once', '--out', join(dir, 'x.html'), '--head', '8']);

@@ -1,6 +1,5 @@
 import { writeTextAtomic } from '../io/atomic-file.js';
 import { explainPromptReport } from '../explain/report.js';
-import { Rng } from '../../reference/random.js';
 import { loadLlama } from '../llama.js';
 import { intFlag, numberFlag, parseCommand, stringFlag } from './options.js';
 
@@ -42,7 +41,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       head: intFlag(v, 'head'),
       position: intFlag(v, 'position'),
       sampling: { temperature: numberFlag(v, 'temperature') ?? 0, topK: intFlag(v, 'top-k') ?? 0, topP: numberFlag(v, 'top-p') ?? 1, minP: numberFlag(v, 'min-p') ?? 0 },
-      u: new Rng(intFlag(v, 'seed') ?? 1).nextFloat(),
+      seed: intFlag(v, 'seed'),
     });
     writeTextAtomic(out, html);
   } finally {

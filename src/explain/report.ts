@@ -1,5 +1,6 @@
 // `llama-ts explain`'s report: one step of the model on a prompt, every view in one
 // self-contained HTML file (inline SVG and CSS, no script, nothing fetched).
+import { Rng } from '../../reference/random.js';
 import type { LlamaModel } from '../../reference/weights.js';
 import { residualView, rmsnormView, ropeView, swigluView } from './internals.js';
 import { checkSettings, type SamplingSettings } from './sampling.js';
@@ -34,7 +35,8 @@ export interface ReportOptions {
   head?: number; // attention of this head (default 0)
   position?: number; // internals at this position (default: the last)
   sampling?: SamplingSettings; // default greedy
-  u?: number; // the uniform draw for the sampled token (default 0.5)
+  u?: number; // the uniform draw for the sampled token (default: the first of Rng(seed), as Sampler draws)
+  seed?: number; // default 1
   title?: string;
 }
 
@@ -46,7 +48,7 @@ export function explainReport(ctx: ViewContext, o: ReportOptions = {}): string {
   const sampling = o.sampling ?? { temperature: 0, topK: 0, topP: 1, minP: 0 };
   const text = step.tokens.map((t, i) => `<span class="token" title="position ${i}, token ${t}">${esc(showPiece(ctx.piece(t)))}</span>`).join(' ');
   const views = [
-    distributionView(ctx, sampling, o.u ?? 0.5).html,
+    distributionView(ctx, sampling, o.u ?? new Rng((o.seed ?? 1) >>> 0).nextFloat()).html,
     attentionView(ctx, layer, head, false),
     attentionView(ctx, layer, head, true).replace('id="view-attention"', 'id="view-attention-log"'),
     headsGridView(ctx, layer, true, head),
