@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { rawPlugin } from './scripts/raw-plugin.mjs';
 
 // Three builds: the library (ESM + CJS + .d.ts), the CLI (ESM, with a shebang), and the
 // browser entry (ESM + .d.ts; src/browser.ts), which finds kernels*.wasm and wasm-worker.mjs
@@ -12,6 +13,7 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     target: 'node20',
+    esbuildPlugins: [rawPlugin], // `?raw` imports: src/explain shows reference code
   },
   {
     entry: { cli: 'src/cli/main.ts' },
@@ -19,6 +21,7 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+    esbuildPlugins: [rawPlugin],
   },
   {
     entry: { browser: 'src/browser.ts' },
@@ -29,5 +32,6 @@ export default defineConfig([
     target: 'es2022',
     external: [/^node:/],
     removeNodeProtocol: false, // keep `node:` on the dynamic imports, so no bundler looks for npm 'fs'
+    esbuildPlugins: [rawPlugin],
   },
 ]);

@@ -17,6 +17,21 @@ export function softmax(x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) x[i] /= sum;
 }
 
+// The attention weights of one query head over the first `visible` cached positions:
+// softmax_s(q · k_s / √hd). q at qo in `q`; key head at offset kvo within each cache row.
+// scores: [≥ visible], written. Exported for views that show these weights (src/explain).
+export function attentionWeights(
+  scores: Float32Array, q: Float32Array, qo: number, kCache: Float32Array, kvo: number, kvDim: number, visible: number, hd: number,
+): void {
+  const scale = 1 / Math.sqrt(hd);
+  for (let s = 0; s < visible; s++) {
+    let dot = 0;
+    for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * kvDim + kvo + i];
+    scores[s] = dot * scale;
+  }
+  softmax(scores, visible);
+}
+
 // out, q: [T, nHeads*hd]; kCache, vCache: [S, nKvHeads*hd], rows 0 .. pos0+T-1 filled
 export function attention(
   out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array,
@@ -25,19 +40,13 @@ export function attention(
   const qDim = nHeads * hd;
   const kvDim = nKvHeads * hd;
   const group = nHeads / nKvHeads;
-  const scale = 1 / Math.sqrt(hd);
   const scores = new Float32Array(pos0 + T); // [S] attention weights of one query head
   for (let t = 0; t < T; t++) {
     const visible = pos0 + t + 1; // causal: positions 0 .. pos0+t
     for (let h = 0; h < nHeads; h++) {
       const qo = t * qDim + h * hd;
       const kvo = Math.floor(h / group) * hd;
-      for (let s = 0; s < visible; s++) {
-        let dot = 0;
-        for (let i = 0; i < hd; i++) dot += q[qo + i] * kCache[s * kvDim + kvo + i];
-        scores[s] = dot * scale;
-      }
-      softmax(scores, visible);
+      attentionWeights(scores, q, qo, kCache, kvo, kvDim, visible, hd);
       for (let i = 0; i < hd; i++) {
         let acc = 0;
         for (let s = 0; s < visible; s++) acc += scores[s] * vCache[s * kvDim + kvo + i];

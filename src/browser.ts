@@ -73,3 +73,4 @@ export async function loadLlamaFromBytes(options: BytesLoadOptions): Promise<Bro
   });
   return createSession(model, tokenizer, kernels, contextLength, () => kernels.close(), chatTemplate);
 }
+export { explainStep, loadExplainerFromBytes, type ExplainStep, type Explainer } from './explain/index.js';

@@ -27,6 +27,7 @@ const LAYERS = [
   'src/convert', // model-level conversion and quantization policy
   'src/eval', // perplexity, KL divergence, multiple choice: over a model and its kernels
   'src/train', // its validation loss is the evaluator's
+  'src/explain', // one step explained: views over the reference trace and the sampler (page and `explain`)
 
   'src/conform',
   'src', // the library's front door: loadLlama and loadEvaluator (llama.ts), loadLlamaFromBytes (browser.ts)
@@ -48,7 +49,8 @@ function importsOf(file: string): string[] {
   const found: string[] = [];
   for (const m of text.matchAll(/^(?:import|export)\s(?!type\b)[^;]*?from\s+['"](\.[^'"]+)['"]/gm)) found.push(m[1]);
   for (const m of text.matchAll(/import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) found.push(m[1]);
-  return found.map((spec) => resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+  // `?raw` (a file's text, src/explain/sources.ts) still depends on that file
+  return found.map((spec) => resolve(dirname(file), spec.replace(/\?raw$/, '').replace(/\.js$/, '.ts')));
 }
 
 const files = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'reference'))];

@@ -20,8 +20,8 @@ export interface OpenPage {
 }
 
 // The page, loaded until `ready` (a global the page defines) exists; `dataDir` is served at
-// /data/ (default ../shared/data), `flags` go to Chromium.
-export async function openPage(ready: string, options: { dataDir?: string; flags?: string[] } = {}): Promise<OpenPage> {
+// /data/ (default ../shared/data), `flags` go to Chromium, `path` is the page (default index.html).
+export async function openPage(ready: string, options: { dataDir?: string; flags?: string[]; path?: string } = {}): Promise<OpenPage> {
   await buildWeb();
   const server = await serve(options.dataDir ? { dataDir: options.dataDir } : {});
   let browser: Browser | undefined;
@@ -30,7 +30,7 @@ export async function openPage(ready: string, options: { dataDir?: string; flags
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(server.url);
+    await page.goto(server.url + (options.path ?? ''));
     await page.waitForFunction((name) => name in globalThis, ready);
     const opened = browser;
     return { page, url: server.url, pageErrors, close: async () => { await opened.close(); await server.close(); } };

@@ -5,6 +5,8 @@
 //   app.js                its script (web/app.ts), a module
 //   model-worker.js       the Web Worker that runs the model when threads > 1 (web/model-worker.ts)
 //   chat-worker.js        the Web Worker of the chat mode, keeping model and conversation (web/chat-worker.ts)
+//   explorer.html, explorer.js, explorer-worker.js   the explorer: one step of LLaMA explained
+//                         (web/explorer.ts; its worker runs the reference forward pass with its trace)
 //   kernels.wasm, kernels-relaxed.wasm, wasm-worker.mjs   beside them: the WASM backend
 //                         fetches and starts them from its own URL (src/backends/wasm/)
 //
@@ -17,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rawPlugin } from '../scripts/raw-plugin.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const webDir = join(root, 'web');
@@ -38,17 +41,18 @@ export async function buildWeb() {
   execFileSync(process.execPath, [join(root, 'scripts/build-wasm.mjs'), '--if-stale'], { stdio: 'pipe' });
   mkdirSync(outDir, { recursive: true });
   await build({
-    entryPoints: { app: join(webDir, 'app.ts'), 'model-worker': join(webDir, 'model-worker.ts'), 'chat-worker': join(webDir, 'chat-worker.ts') },
+    entryPoints: { app: join(webDir, 'app.ts'), 'model-worker': join(webDir, 'model-worker.ts'), 'chat-worker': join(webDir, 'chat-worker.ts'),
+      explorer: join(webDir, 'explorer.ts'), 'explorer-worker': join(webDir, 'explorer-worker.ts') },
     outdir: outDir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
     sourcemap: true,
-    plugins: [nodeImports],
+    plugins: [nodeImports, rawPlugin],
     logLevel: 'error',
   });
-  copyFileSync(join(webDir, 'index.html'), join(outDir, 'index.html'));
+  for (const page of ['index.html', 'explorer.html']) copyFileSync(join(webDir, page), join(outDir, page));
   for (const file of ASSETS) copyFileSync(join(root, 'build', file), join(outDir, file));
   return outDir;
 }

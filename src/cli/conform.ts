@@ -1,4 +1,6 @@
 import { conformDumpFile, conformSelf, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
+import { conformHtml } from '../conform/html.js';
+import { writeTextAtomic } from '../io/atomic-file.js';
 import { findCase, readManifest } from '../conform/golden.js';
 import { conformQuantBlocks, decodeQuantBlocksSelf, QUANT_BLOCKS_CASE, readQuantBlocks } from '../conform/quant-golden.js';
 import { parseSafetensors, tensorToFloat64 } from '../formats/safetensors.js';
@@ -8,7 +10,7 @@ import { conformTokenizerFiles, formatTokenizerReport } from '../conform/tokeniz
 import { closeKernels, createKernels, parseBackend } from '../llama.js';
 import { intFlag, parseCommand, stringFlag, type Parsed } from './options.js';
 
-const help = `usage: llama-ts conform GOLDEN_CASE DUMP [--only PARTS] [--json]
+const help = `usage: llama-ts conform GOLDEN_CASE DUMP [--only PARTS] [--json] [--html FILE]
        llama-ts conform --tokenizer CASEFILE IDS.jsonl [--json]
        llama-ts conform --self [--backend wasm|ts] [--json]
 
@@ -29,6 +31,8 @@ Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
                      (default: every part the case has; tokens are always required,
                      targets with loss, grad or adamw)
   --json             one JSON report per case on stdout, for machines; errors too
+  --html FILE        also write a self-contained HTML page drawing every tensor's error in
+                     data-flow order through the layers, the first divergent one marked
   --verbose          with --self: every tensor, not only the failures
   --backend NAME     with --self: wasm (default) or ts
   --threads N        with --self: wasm kernel threads (default: the number of CPUs)
@@ -53,12 +57,15 @@ export async function conformCommand(argv: string[]): Promise<number> {
 async function runConform(argv: string[], json: boolean): Promise<number> {
   const args = parseCommand(argv, {
     self: { type: 'boolean' }, tokenizer: { type: 'boolean' }, json: { type: 'boolean' }, verbose: { type: 'boolean' },
-    only: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
+    only: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, html: { type: 'string' },
   }, help, true);
   if (!args) return EXIT_CONFORMS;
   if (args.values.self && args.values.tokenizer) throw new Error('conform takes --self or --tokenizer, not both');
+  const html = stringFlag(args.values, 'html');
+  if (html !== undefined && (args.values.self || args.values.tokenizer)) throw new Error('--html is for one dump: conform GOLDEN_CASE DUMP --html FILE');
   if (args.values.tokenizer) return conformTokenizer(args, json);
   const reports = args.values.self ? await conformEveryCase(args) : [conformOneDump(args)];
+  if (html !== undefined) writeTextAtomic(html, conformHtml(reports[0]));
   for (const r of reports) {
     process.stdout.write(json ? reportJson(r) + '\n' : formatReport(r, !args.values.self || args.values.verbose === true));
   }

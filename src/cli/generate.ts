@@ -1,9 +1,10 @@
 import type { Kernels } from '../../reference/kernels.js';
 import type { WasmKernels } from '../backends/wasm/kernels.js';
 import type { ChatMessage } from '../chat/builtin-templates.js';
+import { formatAlternatives, tokenText, wantsColor } from '../explain/terminal.js';
 import { loadLlama } from '../llama.js';
 import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadOptions, samplingOptions } from './model-flags.js';
-import { parseCommand, stringFlag } from './options.js';
+import { intFlag, parseCommand, stringFlag } from './options.js';
 
 const help = `usage: llama-ts generate [--model FILE] [options]
 
@@ -14,6 +15,9 @@ ${MODEL_HELP}  --prompt TEXT         text to continue (default: empty, start fro
 ${SAMPLING_HELP}  --chat                the prompt is a user's message in the model's chat template (one turn)
   --system TEXT         with --chat: the system message
   --context-shift       with --chat: drop the oldest turns when the conversation outgrows the context
+  --show-probs K        under each token, the K most likely tokens of its step with the model's
+                        probabilities (softmax of the logits, before sampling reshapes them), the
+                        chosen one marked with *; in colour on a terminal (NO_COLOR, FORCE_COLOR)
 `;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -24,29 +28,36 @@ export async function generateCommand(argv: string[]): Promise<number> {
     chat: { type: 'boolean' },
     system: { type: 'string' },
     'context-shift': { type: 'boolean' },
+    'show-probs': { type: 'string' },
   }, help);
   if (!args) return 0;
   const v = args.values;
   const chat = v.chat === true;
   const system = stringFlag(v, 'system');
   if (!chat && (system !== undefined || v['context-shift'])) throw new Error('--system and --context-shift need --chat');
+  const showProbs = intFlag(v, 'show-probs');
+  if (showProbs !== undefined && showProbs < 1) throw new Error(`--show-probs expects a positive integer, got ${showProbs}`);
+  if (showProbs !== undefined && chat) throw new Error('--show-probs is for generate without --chat');
   const llama = await loadLlama(loadOptions(v));
   for (const note of (llama.kernels as Partial<WasmKernels>).notes ?? []) process.stderr.write(`note: ${note}\n`);
   const prompt = stringFlag(v, 'prompt') ?? '';
 
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  const options = { ...samplingOptions(v), signal: abort.signal };
+  const options = { ...samplingOptions(v), signal: abort.signal, alternatives: showProbs };
   const messages: ChatMessage[] = [...(system === undefined ? [] : [{ role: 'system', content: system }]), { role: 'user', content: prompt }];
   const chunks = chat ? llama.chatChunks(messages, { ...options, contextShift: v['context-shift'] === true }) : llama.generateChunks(prompt, options);
-  if (!chat) process.stdout.write(prompt);
+  if (!chat) process.stdout.write(showProbs ? `${prompt}\n` : prompt);
   const start = performance.now();
   let tokens = 0;
+  const color = wantsColor(process.stdout.isTTY, process.env);
+  const piece = (t: number): string => tokenText(llama.tokenizer, t);
   for await (const chunk of chunks) {
     if (!chunk.done) tokens++;
-    process.stdout.write(chunk.text);
+    if (showProbs && chunk.alternatives) process.stdout.write(formatAlternatives(chunk.token, chunk.alternatives, piece, color));
+    else if (!showProbs) process.stdout.write(chunk.text);
   }
-  process.stdout.write('\n');
+  if (!showProbs) process.stdout.write('\n');
   const seconds = (performance.now() - start) / 1000;
   process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s (${describeKernels(llama.kernels)})\n`);
   await llama.close();

@@ -4,6 +4,7 @@ import { conformCommand } from './conform.js';
 import { convertCommand } from './convert.js';
 import { dumpCommand } from './dump.js';
 import { evalCommand } from './eval.js';
+import { explainCommand } from './explain.js';
 import { generateCommand } from './generate.js';
 import { perplexityCommand } from './perplexity.js';
 import { quantizeCommand } from './quantize.js';
@@ -20,6 +21,7 @@ const commands: Record<string, { summary: string; run(argv: string[]): Promise<n
   conform: { summary: 'compare a dump with a golden case, tensor by tensor', run: conformCommand },
   train: { summary: 'train a LLaMA on text files (resumable checkpoints)', run: trainCommand },
   perplexity: { summary: "perplexity of a text (llama.cpp's chunks), KL divergence between two models", run: perplexityCommand },
+  explain: { summary: 'one step of the model on a prompt, explained in a self-contained HTML report', run: explainCommand },
   eval: { summary: 'multiple-choice tasks scored by likelihood (lm-evaluation-harness rules)', run: evalCommand },
 };
 

@@ -4,7 +4,7 @@
 import type { Kernels } from '../../reference/kernels.js';
 import { createKVCache, runForward, type KVCache } from '../../reference/model.js';
 import type { LlamaModel } from '../../reference/weights.js';
-import { Sampler, type SamplerOptions } from './sampler.js';
+import { Sampler, topProbabilities, type SamplerOptions, type TokenProbability } from './sampler.js';
 import { StopStringFilter } from './stop-strings.js';
 
 // What generation needs of a tokenizer (src/tokenizer's Tokenizer has it).
@@ -24,6 +24,7 @@ export interface GenerateOptions extends SamplerOptions {
   stop?: string[]; // stop before any of these strings would be shown
   bos?: boolean; // begin the prompt with BOS (default true)
   signal?: AbortSignal; // stops generation between two tokens
+  alternatives?: number; // give each chunk the K most likely tokens of its step (0/undefined: none)
 }
 
 // One generated token and the text it makes visible (may be '' while UTF-8 bytes or a
@@ -32,6 +33,7 @@ export interface GenerationChunk {
   token: number; // -1 in the final chunk
   text: string;
   done: boolean;
+  alternatives?: TokenProbability[]; // with options.alternatives: the step's most likely tokens, the model's probabilities
 }
 
 export interface Generator {
@@ -63,11 +65,13 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   let logits = await runForward(model, kernels, cache, promptTokens, 0);
   for (let n = 0; n < maxTokens; n++) {
     if (options.signal?.aborted) break;
+    // before sampling: the repetition penalty changes the logits in place
+    const alternatives = options.alternatives ? topProbabilities(logits, options.alternatives) : undefined;
     const token = sampler.sample(logits, history);
     if (tokenizer.isEndOfGeneration(token)) break;
     history.push(token);
     const text = stops.push(decoder.push(token));
-    yield { token, text, done: false };
+    yield alternatives ? { token, text, done: false, alternatives } : { token, text, done: false };
     if (stops.stopped) break;
     const pos = history.length - 1;
     if (n + 1 === maxTokens || pos >= cache.capacity) break;

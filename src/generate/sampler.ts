@@ -42,20 +42,37 @@ export class Sampler {
     if (this.repetitionPenalty !== 1) applyRepetitionPenalty(logits, history, this.repetitionPenalty, this.repetitionWindow);
     if (this.temperature === 0) return argmax(logits);
 
-    // Candidates sorted by logit, most likely first; top-k cuts the list.
-    let candidates = sortedCandidates(logits, this.topK);
-    const probs = softmaxOver(logits, candidates, this.temperature);
-    let n = candidates.length;
-    if (this.topP < 1) n = nucleusSize(probs, n, this.topP);
-    if (this.minP > 0) {
-      const floor = this.minP * probs[0];
-      let m = 1;
-      while (m < n && probs[m] >= floor) m++;
-      n = m;
-    }
-    candidates = candidates.subarray(0, n);
-    return draw(candidates, probs, n, this.rng.nextFloat());
+    return drawFrom(truncate(logits, this), this.rng.nextFloat());
   }
+}
+
+// The distribution a sampler draws from: candidate ids by decreasing logit (top-k cuts the
+// list), their softmax at the temperature, and how many of them top-p and min-p keep. One
+// function for the sampler and for views that show the reshaping (src/explain), so the two
+// cannot disagree.
+export interface Truncation {
+  ids: Uint32Array; // candidates, most likely first
+  probs: Float64Array; // softmax(logit / temperature) over the candidates (before top-p and min-p)
+  n: number; // the first n candidates are kept
+}
+
+export function truncate(logits: Float32Array, o: { temperature: number; topK: number; topP: number; minP: number }): Truncation {
+  const ids = sortedCandidates(logits, o.topK);
+  const probs = softmaxOver(logits, ids, o.temperature);
+  let n = ids.length;
+  if (o.topP < 1) n = nucleusSize(probs, n, o.topP);
+  if (o.minP > 0) {
+    const floor = o.minP * probs[0];
+    let m = 1;
+    while (m < n && probs[m] >= floor) m++;
+    n = m;
+  }
+  return { ids, probs, n };
+}
+
+// One of the kept candidates, for a uniform draw u in [0, 1).
+export function drawFrom(t: Truncation, u: number): number {
+  return draw(t.ids, t.probs, t.n, u);
 }
 
 export function argmax(x: Float32Array): number {
@@ -120,4 +137,23 @@ function draw(ids: Uint32Array, probs: Float64Array, n: number, u: number): numb
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new Error(`sampler: ${message}`);
+}
+
+// A token and its probability under the model (softmax of the raw logits, temperature 1).
+export interface TokenProbability {
+  token: number;
+  prob: number;
+}
+
+// The k most likely tokens of the model's distribution, most likely first (ties: lower id).
+// What --show-probs prints and the explorer shows on hover: the model's own probabilities,
+// before any sampling setting reshapes them.
+export function topProbabilities(logits: Float32Array, k: number): TokenProbability[] {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`top probabilities: k must be a positive integer, got ${k}`);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const ids = sortedCandidates(logits, Math.min(k, logits.length));
+  return Array.from(ids, (token) => ({ token, prob: Math.exp(logits[token] - max) / sum }));
 }
