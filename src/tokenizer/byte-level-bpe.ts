@@ -39,7 +39,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
   private readonly wordCache = new Map<string, number[]>();
   private readonly tokenBytes: (Uint8Array | undefined)[] = []; // decoded token bytes, made on first use
 
-  constructor(readonly vocab: ByteLevelVocabulary, fileName = 'vocabulary') {
+  constructor(readonly vocab: ByteLevelVocabulary, readonly fileName = 'vocabulary') {
     validateByteLevelVocabulary(vocab, fileName);
     this.pre = preTokenizer(vocab.pre, `${fileName}: tokenizer.ggml.pre`);
     vocab.tokens.forEach((t, id) => {
@@ -75,7 +75,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
       else for (const word of splitWords(part, this.pre)) for (const id of this.encodeWord(word)) ids.push(id);
     }
     if (opts.eos) {
-      if (this.vocab.eosId < 0) throw new Error('tokenizer: this vocabulary has no EOS token');
+      if (this.vocab.eosId < 0) throw new Error(`${this.fileName}: this vocabulary has no EOS token`);
       ids.push(this.vocab.eosId);
     }
     return ids;
@@ -170,14 +170,14 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     if (id !== undefined) return [id];
     return symbolsToBytes(symbol).map((b) => {
       const byteId = this.byteIds[b];
-      if (byteId < 0) throw new Error(`tokenizer: byte 0x${b.toString(16).padStart(2, '0')} has no token in this vocabulary`);
+      if (byteId < 0) throw new Error(`${this.fileName}: byte 0x${b.toString(16).padStart(2, '0')} has no token in this vocabulary`);
       return byteId;
     });
   }
 
   private checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-      throw new Error(`tokenizer: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      throw new Error(`${this.fileName}: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
     }
   }
 }
