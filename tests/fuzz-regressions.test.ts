@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { targetNamed } from '../bench/fuzz/batch.js';
+import { byteLevelVocab } from '../bench/fuzz/seeds.js';
+import { ByteLevelBpeTokenizer } from '../src/tokenizer/byte-level-bpe.js';
 import { installMemoryGuard, runCase } from '../bench/fuzz/run-case.js';
 
 const DIR = fileURLToPath(new URL('../bench/fuzz/regressions', import.meta.url));
@@ -28,4 +30,17 @@ describe('fuzz regressions', () => {
       expect(['ok', 'refused']).toContain(result.verdict);
     });
   }
+});
+
+// Found by the campaign, but only over many cases, so no one file replays it: the byte-level
+// tokenizer cached every word it met, with its ids, for the next 65536 words, megabyte-long
+// "words" of hostile prompts included; a worker tokenizing 1 MB prompts ran out of its
+// 512 MB heap. Long words are no longer cached.
+test('byte-level BPE does not keep long words in its cache', () => {
+  const t = new ByteLevelBpeTokenizer(byteLevelVocab(), 'vocab');
+  const cache = (t as unknown as { wordCache: Map<string, number[]> }).wordCache; // private: the bound is the point
+  for (let i = 0; i < 20; i++) expect(t.encode(String.fromCodePoint(0x10000 + i).repeat(5000), { bos: false })).toHaveLength(20_000);
+  expect([...cache.keys()].filter((w) => w.length > 64)).toEqual([]);
+  t.encode('the the aa', { bos: false });
+  expect(cache.size).toBeGreaterThan(0); // short words still are
 });

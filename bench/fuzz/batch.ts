@@ -50,7 +50,7 @@ export async function runBatch(target: Target, seed: number, cases: number, dead
   const property = fc.asyncProperty(target.recipe(), async (recipe) => {
     if (counting) onCase(stats.ran);
     const input = target.build(recipe);
-    const r = await runCase(target, input, deadlineMs);
+    const r = await runCase(target, input, target.deadlineMs ?? deadlineMs);
     last = r;
     if (counting) {
       stats.ran++;
@@ -74,7 +74,7 @@ export async function runBatch(target: Target, seed: number, cases: number, dead
   const shrunk = await fc.check(property, { seed, path: first.counterexamplePath, numRuns: 1, interruptAfterTimeLimit: 30_000, markInterruptAsFailure: false });
   const recipe = (shrunk.failed && shrunk.counterexample ? shrunk.counterexample : first.counterexample)?.[0];
   const input = target.build(recipe);
-  const final = await runCase(target, input, deadlineMs);
+  const final = await runCase(target, input, target.deadlineMs ?? deadlineMs);
   stats.defect = {
     target: target.name, seed, path: first.counterexamplePath, kind: firstKind ?? 'unknown',
     message: final.verdict === 'defect' ? final.message ?? '' : firstMessage, input: target.encode(input), inputBytes: target.size(input),

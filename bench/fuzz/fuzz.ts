@@ -10,9 +10,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { intFlag, listFlag, parseFlags } from '../lib/args.js';
 import { recipeAt, TARGETS, targetNamed, type BatchStats, type Defect } from './batch.js';
+import { MEMORY_BASE, MEMORY_PER_INPUT_BYTE } from './run-case.js';
 import type { BatchRequest } from './worker.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -128,29 +130,35 @@ function startWorker(): Promise<void> {
 }
 
 const rss = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 250);
-let progress = 0;
+// The report is rewritten every minute, so that a run cut short still says how far it got.
 const ticker = setInterval(() => {
-  const cases = [...totals.values()].reduce((n, t) => n + t.cases, 0);
-  if (cases - progress >= 50_000 || process.stdout.isTTY) console.log(`${cases} cases, ${(cases / ((performance.now() - t0) / 1000)).toFixed(0)}/s, ${defects.length} defects`);
-  progress = cases;
-}, 30_000);
+  const r = writeReport(false);
+  console.log(`${r.cases} cases, ${r.casesPerSecond}/s, ${defects.length} defects`);
+}, 60_000);
+process.on('SIGINT', () => { writeReport(false); process.exit(130); });
+process.on('SIGTERM', () => { writeReport(false); process.exit(143); });
 await Promise.all(Array.from({ length: workers }, startWorker));
 clearInterval(rss);
 clearInterval(ticker);
-
-const seconds = (performance.now() - t0) / 1000;
-for (const t of totals.values()) t.casesPerSecond = Math.round(t.cases / Math.max(1e-9, t.seconds));
-const cases = [...totals.values()].reduce((n, t) => n + t.cases, 0);
-const report = {
-  command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(),
-  date: new Date().toISOString(),
-  seed, workers, batchSize, deadlineMs, hangMs, heapLimitMb: heapMb,
-  memoryBound: 'per allocation: 32 MiB + 16 x input bytes',
-  seconds: Math.round(seconds), cases, casesPerSecond: Math.round(cases / seconds),
-  peakRssMb: Math.round(peakRss / 2 ** 20), peakWorkerHeapMb: Math.round(peakHeap / 2 ** 20),
-  targets: Object.fromEntries(totals), defects,
-};
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-console.log(`${cases} cases in ${seconds.toFixed(0)} s (${report.casesPerSecond}/s), ${defects.length} defects, peak RSS ${report.peakRssMb} MB; report: ${out}`);
+const report = writeReport(true);
+console.log(`${report.cases} cases in ${report.seconds} s (${report.casesPerSecond}/s), ${defects.length} defects, peak RSS ${report.peakRssMb} MB; report: ${out}`);
 process.exitCode = defects.length ? 1 : 0;
+
+function writeReport(finished: boolean) {
+  const seconds = (performance.now() - t0) / 1000;
+  for (const t of totals.values()) t.casesPerSecond = Math.round(t.cases / Math.max(1e-9, t.seconds));
+  const cases = [...totals.values()].reduce((n, t) => n + t.cases, 0);
+  const report = {
+    command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(), finished,
+    seed, workers, batchSize, deadlineMs, hangMs, heapLimitMb: heapMb,
+    memoryBound: `per allocation: ${MEMORY_BASE} bytes + ${MEMORY_PER_INPUT_BYTE} x input bytes`,
+    seconds: Math.round(seconds), cases, casesPerSecond: Math.round(cases / seconds),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), cpus: os.cpus().length,
+    peakRssMb: Math.round(peakRss / 2 ** 20), peakWorkerHeapMb: Math.round(peakHeap / 2 ** 20),
+    targets: Object.fromEntries(totals), defects,
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  return report;
+}

@@ -18,6 +18,7 @@ export interface Target<R = unknown, I = unknown> {
   encode(input: I): Uint8Array; // a regression file's bytes
   decode(bytes: Uint8Array): I;
   extension: string; // of regression files
+  deadlineMs?: number; // a case's base deadline, where the run's default is too short (whole forward passes)
 }
 
 // A wrong result (not a refusal): always a defect.

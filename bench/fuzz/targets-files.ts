@@ -89,7 +89,7 @@ const oneToken = (() => {
 
 // A Hugging Face folder: config.json and the weights, each mutated, optionally sharded with
 // an index; written to a folder of this worker's own under /dev/shm and read as loadLlama does.
-interface FolderRecipe { config: JsonEdit[]; weights: SafetensorsRecipe; index: JsonEdit[]; sharded: boolean; touchConfig: boolean; touchIndex: boolean }
+interface FolderRecipe { config: JsonEdit[]; weights: SafetensorsRecipe; index: JsonEdit[]; sharded: boolean; touchConfig: boolean; touchIndex: boolean; touchWeights: boolean }
 interface Folder { files: Record<string, string> } // name -> base64 (JSON-able for regression files)
 
 let folderDir: string | undefined;
@@ -133,12 +133,12 @@ export const fileTargets: Target<never, never>[] = [
   },
   {
     name: 'hf-folder', weight: 0.5, names: ['llama-ts-fuzz-'], extension: 'json', ...jsonCodec,
-    recipe: () => fc.record({ config: jsonEdits(2), weights: safetensorsRecipe(), index: jsonEdits(2), sharded: fc.boolean(), touchConfig: fc.boolean(), touchIndex: fc.boolean() }),
+    recipe: () => fc.record({ config: jsonEdits(2), weights: safetensorsRecipe(), index: jsonEdits(2), sharded: fc.boolean(), touchConfig: fc.boolean(), touchIndex: fc.boolean(), touchWeights: fc.boolean() }),
     build: (r: FolderRecipe): Folder => {
       const seed = seeds.huggingFaceSeed();
       const b64 = (b: Uint8Array | string) => Buffer.from(b).toString('base64');
       const files: Record<string, string> = { 'config.json': b64(r.touchConfig ? applyJson(seed.config, r.config) : JSON.stringify(seed.config)) };
-      const weights = buildSafetensors(seed.weights, r.weights);
+      const weights = r.touchWeights ? buildSafetensors(seed.weights, r.weights) : seed.weights; // each file mutated or not, so some folders load
       if (!r.sharded) files['model.safetensors'] = b64(weights);
       else {
         const names = Object.keys(seeds.splitSafetensors(seed.weights).header as object).filter((k) => k !== '__metadata__');

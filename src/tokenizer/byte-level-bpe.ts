@@ -27,6 +27,10 @@ export interface ByteLevelEncodeOptions extends TextEncodeOptions {
 }
 
 const WORD_CACHE_LIMIT = 1 << 16; // words remembered before the cache starts over
+// Longer words are not remembered: a real word is short and recurs, while a hostile prompt's
+// megabyte-long "word" would otherwise stay in the cache, with its ids, for 65536 more words
+// (found by the fuzzer: a worker tokenizing 1 MB prompts ran out of a 512 MB heap).
+const WORD_CACHE_MAX_LENGTH = 64;
 const utf8 = new TextEncoder();
 
 export class ByteLevelBpeTokenizer implements TextTokenizer {
@@ -159,6 +163,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     const symbols = bytesToSymbols(utf8.encode(word));
     const whole = this.pre.ignoreMerges ? this.idOf.get(symbols) : undefined;
     const ids = whole !== undefined ? [whole] : mergeWord(symbols, this.ranks).flatMap((s) => this.symbolIds(s));
+    if (word.length > WORD_CACHE_MAX_LENGTH) return ids;
     if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
     this.wordCache.set(word, ids);
     return ids;
