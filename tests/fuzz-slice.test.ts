@@ -4,9 +4,10 @@
 // case over the deadline). The case counts follow the targets' weights (40 per unit, 50 to
 // 1500), so the slice costs about half a minute on an idle 2-core machine (minutes under load); FUZZ_SLICE_SCALE=10
 // runs ten times as many. The long prompts are 128 K characters here (1 M in a campaign).
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { runBatch, TARGETS } from '../bench/fuzz/batch.js';
 import { installMemoryGuard } from '../bench/fuzz/run-case.js';
+import { removeFuzzFolders } from '../bench/fuzz/targets-files.js';
 import { LONG_PROMPT } from '../bench/fuzz/targets-text.js';
 
 const SCALE = Number(process.env.FUZZ_SLICE_SCALE ?? 1);
@@ -17,6 +18,8 @@ installMemoryGuard();
 LONG_PROMPT.chars = 1 << 17;
 
 describe('fuzz slice', () => {
+  afterAll(removeFuzzFolders);
+
   test('every target is in the slice', () => {
     expect(TARGETS.map((t) => t.name)).toEqual(expect.arrayContaining([
       'gguf', 'gguf-real', 'llama2c', 'llama2c-real', 'spm-model', 'llama2c-tokenizer', 'gguf-vocab', 'tokenizer-json',

@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { intFlag, listFlag, parseFlags } from '../lib/args.js';
 import { recipeAt, TARGETS, targetNamed, type BatchStats, type Defect } from './batch.js';
 import { MEMORY_BASE, MEMORY_PER_INPUT_BYTE } from './run-case.js';
+import { removeFuzzFolders } from './targets-files.js';
 import type { BatchRequest } from './worker.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -140,6 +141,7 @@ process.on('SIGTERM', () => { writeReport(false); process.exit(143); });
 await Promise.all(Array.from({ length: workers }, startWorker));
 clearInterval(rss);
 clearInterval(ticker);
+removeFuzzFolders();
 const report = writeReport(true);
 console.log(`${report.cases} cases in ${report.seconds} s (${report.casesPerSecond}/s), ${defects.length} defects, peak RSS ${report.peakRssMb} MB; report: ${out}`);
 process.exitCode = defects.length ? 1 : 0;

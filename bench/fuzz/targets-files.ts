@@ -1,6 +1,6 @@
 // Targets that read files strangers make: model files, tokenizer files, safetensors, a
 // Hugging Face folder and a golden dump for conform. Each input is a mutated seed file.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { chatTemplateFor } from '../../src/chat/model-template.js';
@@ -93,8 +93,18 @@ interface FolderRecipe { config: JsonEdit[]; weights: SafetensorsRecipe; index: 
 interface Folder { files: Record<string, string> } // name -> base64 (JSON-able for regression files)
 
 let folderDir: string | undefined;
+const FOLDER_ROOT = process.platform === 'linux' ? '/dev/shm' : '/tmp';
+
+// Removes the folders this process's workers made (they share its pid; a terminated worker
+// cannot clean up after itself). Called by the runner and the slice test when they end.
+export function removeFuzzFolders(): void {
+  for (const name of readdirSync(FOLDER_ROOT)) if (name.startsWith(`llama-ts-fuzz-${process.pid}-`)) rmSync(join(FOLDER_ROOT, name), { recursive: true, force: true });
+}
 function freshFolder(): string {
-  folderDir ??= join(process.platform === 'linux' ? '/dev/shm' : '/tmp', `llama-ts-fuzz-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  if (!folderDir) {
+    const dir = join(FOLDER_ROOT, `llama-ts-fuzz-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    folderDir = dir;
+  }
   rmSync(folderDir, { recursive: true, force: true });
   mkdirSync(folderDir, { recursive: true });
   return folderDir;
