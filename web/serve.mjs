@@ -7,7 +7,7 @@
 //
 // serves build/web/ at /, the repository's models/ (the embedded default model) at /models/,
 // and DIR (default ../shared/data) at /data/, on 127.0.0.1 only.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +27,27 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-// The file a URL path names under `base`, or undefined when it would leave `base`.
+// The file a URL path names under `base`, or undefined when it would leave `base`: by `..`
+// (plain or percent-encoded), by a symlink that points outside, by a NUL byte, or by a
+// malformed escape (decodeURIComponent throws a URIError, which thrown from the request
+// handler once left the request unanswered; found by tests/serve-paths.test.ts).
 function fileUnder(base, urlPath) {
-  const path = normalize(join(base, decodeURIComponent(urlPath)));
-  return path === base || path.startsWith(base + sep) ? path : undefined;
+  let decoded;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0')) return undefined;
+  const path = normalize(join(base, decoded));
+  if (!(path === base || path.startsWith(base + sep))) return undefined;
+  try {
+    const real = realpathSync(path);
+    const realBase = realpathSync(base);
+    return real === realBase || real.startsWith(realBase + sep) ? real : undefined;
+  } catch {
+    return undefined; // missing
+  }
 }
 
 const MODELS_DIR = join(root, 'models');
@@ -44,7 +61,14 @@ function locate(urlPath, webDir, dataDir) {
 // Starts the server; resolves to { url, close() } once it listens (port 0: any free port).
 export function serve({ webDir = join(root, 'build/web'), dataDir = resolve(root, '../shared/data'), port = 0, host = '127.0.0.1' } = {}) {
   const server = createServer((req, res) => {
-    const file = locate(new URL(req.url ?? '/', 'http://localhost').pathname, resolve(webDir), resolve(dataDir));
+    let file;
+    try {
+      // `//host/...` is a valid request target but an invalid URL relative to a base: a
+      // TypeError here once left the request unanswered (tests/serve-paths.test.ts).
+      file = locate(new URL(`http://localhost${req.url ?? '/'}`).pathname, resolve(webDir), resolve(dataDir));
+    } catch {
+      file = undefined;
+    }
     let size = -1;
     try {
       if (file && statSync(file).isFile()) size = statSync(file).size;
@@ -61,7 +85,7 @@ export function serve({ webDir = join(root, 'build/web'), dataDir = resolve(root
       'Content-Length': size,
       'Cache-Control': 'no-store',
     });
-    createReadStream(file).pipe(res);
+    createReadStream(file).on('error', () => res.destroy()).pipe(res);
   });
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);

@@ -11,7 +11,7 @@ export type AnyTokenizer = Tokenizer | ByteLevelBpeTokenizer;
 
 // The tokenizer for a vocabulary of either kind; `name` is blamed in its errors.
 export function tokenizerOf(read: AnyVocabulary, name: string): AnyTokenizer {
-  return read.kind === 'byte-level' ? new ByteLevelBpeTokenizer(read.vocabulary, name) : new Tokenizer(read.vocabulary);
+  return read.kind === 'byte-level' ? new ByteLevelBpeTokenizer(read.vocabulary, name) : new Tokenizer(read.vocabulary, name);
 }
 
 // The tokenizer a GGUF's metadata describes.

@@ -27,6 +27,10 @@ export interface ByteLevelEncodeOptions extends TextEncodeOptions {
 }
 
 const WORD_CACHE_LIMIT = 1 << 16; // words remembered before the cache starts over
+// Longer words are not remembered: a real word is short and recurs, while a hostile prompt's
+// megabyte-long "word" would otherwise stay in the cache, with its ids, for 65536 more words
+// (found by the fuzzer: a worker tokenizing 1 MB prompts ran out of a 512 MB heap).
+const WORD_CACHE_MAX_LENGTH = 64;
 const utf8 = new TextEncoder();
 
 export class ByteLevelBpeTokenizer implements TextTokenizer {
@@ -39,7 +43,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
   private readonly wordCache = new Map<string, number[]>();
   private readonly tokenBytes: (Uint8Array | undefined)[] = []; // decoded token bytes, made on first use
 
-  constructor(readonly vocab: ByteLevelVocabulary, fileName = 'vocabulary') {
+  constructor(readonly vocab: ByteLevelVocabulary, readonly fileName = 'vocabulary') {
     validateByteLevelVocabulary(vocab, fileName);
     this.pre = preTokenizer(vocab.pre, `${fileName}: tokenizer.ggml.pre`);
     vocab.tokens.forEach((t, id) => {
@@ -75,7 +79,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
       else for (const word of splitWords(part, this.pre)) for (const id of this.encodeWord(word)) ids.push(id);
     }
     if (opts.eos) {
-      if (this.vocab.eosId < 0) throw new Error('tokenizer: this vocabulary has no EOS token');
+      if (this.vocab.eosId < 0) throw new Error(`${this.fileName}: this vocabulary has no EOS token`);
       ids.push(this.vocab.eosId);
     }
     return ids;
@@ -156,6 +160,7 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     const symbols = bytesToSymbols(utf8.encode(word));
     const whole = this.pre.ignoreMerges ? this.idOf.get(symbols) : undefined;
     const ids = whole !== undefined ? [whole] : mergeWord(symbols, this.ranks).flatMap((s) => this.symbolIds(s));
+    if (word.length > WORD_CACHE_MAX_LENGTH) return ids;
     if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
     this.wordCache.set(word, ids);
     return ids;
@@ -167,14 +172,14 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     if (id !== undefined) return [id];
     return symbolsToBytes(symbol).map((b) => {
       const byteId = this.byteIds[b];
-      if (byteId < 0) throw new Error(`tokenizer: byte 0x${b.toString(16).padStart(2, '0')} has no token in this vocabulary`);
+      if (byteId < 0) throw new Error(`${this.fileName}: byte 0x${b.toString(16).padStart(2, '0')} has no token in this vocabulary`);
       return byteId;
     });
   }
 
   private checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-      throw new Error(`tokenizer: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      throw new Error(`${this.fileName}: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
     }
   }
 }

@@ -35,8 +35,10 @@ const utf8Encoder = new TextEncoder();
 export class Tokenizer implements TextTokenizer {
   private readonly bpe: BpeEncoder;
 
-  constructor(readonly vocab: Vocabulary) {
-    validateVocabulary(vocab, 'vocabulary');
+  // `name` (the file the vocabulary came from) starts every error, so that a vocabulary that
+  // loads but cannot do what is asked (no BOS, a byte with no token) says whose it is.
+  constructor(readonly vocab: Vocabulary, readonly name = 'tokenizer') {
+    validateVocabulary(vocab, name);
     this.bpe = new BpeEncoder(vocab);
   }
 
@@ -118,13 +120,13 @@ export class Tokenizer implements TextTokenizer {
 
   private specialId(field: 'bosId' | 'eosId'): number {
     const id = this.vocab[field];
-    if (id < 0) throw new Error(`tokenizer: this vocabulary has no ${field === 'bosId' ? 'BOS' : 'EOS'} token`);
+    if (id < 0) throw new Error(`${this.name}: this vocabulary has no ${field === 'bosId' ? 'BOS' : 'EOS'} token`);
     return id;
   }
 
   private checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-      throw new Error(`tokenizer: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      throw new Error(`${this.name}: token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
     }
   }
 }
@@ -134,5 +136,5 @@ export class Tokenizer implements TextTokenizer {
 export function tokenizerFromBytes(bytes: Uint8Array, fileName: string): Tokenizer {
   const read = vocabularyFromFile({ name: fileName, bytes });
   if (read.kind !== 'sentencepiece') throw new Error(`${fileName}: a byte-level BPE vocabulary, where SentencePiece was needed here`);
-  return new Tokenizer(read.vocabulary);
+  return new Tokenizer(read.vocabulary, fileName);
 }
