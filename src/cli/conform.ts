@@ -1,5 +1,6 @@
 import { conformDumpFile, conformSelf, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
 import { findCase, readManifest } from '../conform/golden.js';
+import { conformQuantizedSelf } from '../conform/quantized.js';
 import { parseParts, PARTS } from '../conform/parts.js';
 import { conformTokenizerFiles, formatTokenizerReport } from '../conform/tokenizer-conform.js';
 import { closeKernels, createKernels, parseBackend } from '../llama.js';
@@ -16,7 +17,8 @@ tensor out of tolerance and the first clearly above float32 noise. Every tensor 
 must be in the dump, and no other: a port that implements only some parts says so with
 --only. GOLDEN_CASE is a case name (e.g. mha-shared) or the path of a case folder.
 --tokenizer compares a port's token ids (one JSON line per case) with a golden tokenizer case
-file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself.
+file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself, then
+a Q4_K_M-stored model's forward pass against the same model dequantized to float32.
 
 Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
 
@@ -73,7 +75,8 @@ async function conformEveryCase(args: Parsed): Promise<ConformReport[]> {
   const manifest = readManifest();
   const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads') });
   try {
-    return manifest.cases.map((c) => conformSelf(manifest, c, kernels));
+    // and a Q4_K_M-stored model against its float32 dequantization (src/conform/quantized.ts)
+    return [...manifest.cases.map((c) => conformSelf(manifest, c, kernels)), conformQuantizedSelf(manifest, kernels)];
   } finally {
     await closeKernels(kernels);
   }
