@@ -3,12 +3,9 @@
 // does for F32 files).
 import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type Token } from 'node-llama-cpp';
 import type { Kernels } from '../reference/kernels.js';
-import { matmul } from '../reference/matmul.js';
 import { createKVCache, forward } from '../reference/model.js';
-import { toF32, type DType } from '../reference/tensor.js';
-import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
-import { quantize } from '../src/quant/quantize.js';
+import { llamaCppActivations } from './llamacpp-activations.js';
 
 export const MIN_P = 1e-6; // probabilities compared where either side is above this
 
@@ -58,25 +55,8 @@ export function ourDistributions(model: LlamaModel, kernels: Kernels, tokens: nu
   return tokens.map((_, t) => logSoftmax(all.subarray(t * V, (t + 1) * V)));
 }
 
-// llama.cpp's CPU matmul with a quantized weight first rounds each activation row to
-// 8 bits, in the weight type's vec_dot_type (ggml-cpu.c type_traits_cpu): Q8_K blocks of
-// 256 for the K-quants, Q8_0 blocks of 32 for the others (Q8_1, for Q4_1/Q5_1, has Q8_0's
-// values, and also each block's sum as a half, which these kernels do not model). These
-// kernels round the same way, then multiply exactly as the reference does: what is left
-// between them and llama.cpp is summation order, so the block layout is what is tested.
-const VEC_DOT_TYPE: Partial<Record<DType, DType>> = {
-  q8_0: 'q8_0', q4_0: 'q8_0', q4_1: 'q8_0', q5_0: 'q8_0', q5_1: 'q8_0', iq4_nl: 'q8_0',
-  q2_k: 'q8_k', q3_k: 'q8_k', q4_k: 'q8_k', q5_k: 'q8_k', q6_k: 'q8_k',
-};
-export const llamaCppActivationKernels: Kernels = {
-  ...tsKernels,
-  name: 'ts, activations rounded as llama.cpp does',
-  matmul(out, x, w, T) {
-    const type = VEC_DOT_TYPE[w.dtype];
-    const K = w.cols;
-    matmul(out, type ? toF32(quantize(x.subarray(0, T * K), T, K, type)) : x, w, T);
-  },
-};
+// Activations rounded to 8 bits as llama.cpp's CPU matmuls round them (llamacpp-activations.ts).
+export const llamaCppActivationKernels: Kernels = llamaCppActivations();
 
 // llama.cpp's next-token probabilities after each of `tokens` (one batch, F32 KV cache).
 export async function llamaCppDistributions(llama: Llama, path: string, tokens: number[]): Promise<Map<number, number>[]> {

@@ -24,6 +24,8 @@ export interface RunResult {
   threads: number;
   parallelJobs: number; // kernel calls that ran split across the threads
   where: 'page' | 'worker';
+  weightTypes: string[]; // the storage types of the matrices as the kernels hold them, sorted
+  notes: string[]; // the backend's notes on the model (e.g. matrices widened to f16)
 }
 
 // Posted back by the model worker: a result or an error message.
@@ -54,7 +56,10 @@ export async function run(request: RunRequest, where: RunResult['where'], onText
     }
     const seconds = (performance.now() - start) / 1000;
     const backend = wasm ? 'wasm' : `webgpu (${(llama.kernels as { adapterName?: string }).adapterName})`;
-    return { text, tokens, seconds, simd: wasm?.simd ?? 'none', threads: wasm?.threads ?? 1, parallelJobs: wasm?.parallelJobs() ?? 0, where, backend };
+    const w = llama.model.weights;
+    const weightTypes = [...new Set([w.output, ...w.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3])].map((t) => t.dtype))].sort();
+    const notes = wasm?.notes ?? [];
+    return { text, tokens, seconds, simd: wasm?.simd ?? 'none', threads: wasm?.threads ?? 1, parallelJobs: wasm?.parallelJobs() ?? 0, where, backend, weightTypes, notes };
   } finally {
     await llama.close();
   }

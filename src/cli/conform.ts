@@ -5,6 +5,7 @@ import { findCase, readManifest } from '../conform/golden.js';
 import { conformQuantBlocks, decodeQuantBlocksSelf, QUANT_BLOCKS_CASE, readQuantBlocks } from '../conform/quant-golden.js';
 import { parseSafetensors, tensorToFloat64 } from '../formats/safetensors.js';
 import { readFileBytes } from '../io/read-file.js';
+import { conformQuantizedSelf } from '../conform/quantized.js';
 import { parseParts, PARTS } from '../conform/parts.js';
 import { conformTokenizerFiles, formatTokenizerReport } from '../conform/tokenizer-conform.js';
 import { closeKernels, createKernels, parseBackend } from '../llama.js';
@@ -22,8 +23,9 @@ must be in the dump, and no other: a port that implements only some parts says s
 --only. GOLDEN_CASE is a case name (e.g. mha-shared) or the path of a case folder; with
 quant-blocks, DUMP holds a block decoder's <TYPE>.values for golden/quant/blocks.safetensors.
 --tokenizer compares a port's token ids (one JSON line per case) with a golden tokenizer case
-file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself, and
-its block decoders through golden/quant/blocks.safetensors.
+file (golden/tokenizer/*.json). --self runs every golden case through llama-ts itself, its
+block decoders through golden/quant/blocks.safetensors, then a Q4_K_M-stored model's forward
+pass against the same model dequantized to float32.
 
 Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
 
@@ -96,7 +98,12 @@ async function conformEveryCase(args: Parsed): Promise<ConformReport[]> {
   const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads'), activations: 'f32' });
   try {
     const blocks = readQuantBlocks(manifest.root);
-    return [...manifest.cases.map((c) => conformSelf(manifest, c, kernels)), conformQuantBlocks(blocks, decodeQuantBlocksSelf(blocks))];
+    return [
+      ...manifest.cases.map((c) => conformSelf(manifest, c, kernels)),
+      conformQuantBlocks(blocks, decodeQuantBlocksSelf(blocks)),
+      // a Q4_K_M-stored model against its float32 dequantization (src/conform/quantized.ts)
+      conformQuantizedSelf(manifest, kernels),
+    ];
   } finally {
     await closeKernels(kernels);
   }
