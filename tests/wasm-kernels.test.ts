@@ -20,15 +20,11 @@ import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } fr
 let wasm: WasmKernels; // the default: q8_0 / q4_0 matmuls quantize their activations
 const place = placer(() => wasm);
 let wasmF32: WasmKernels; // activations: 'f32', the reference's arithmetic for every dtype
-// q4_0 on the 8-bit dot product in either build (assembly/qgemm.ts; emulated in the plain
-// build), and never
-let wasmInt: WasmKernels;
-let wasmNoInt: WasmKernels;
+let wasmNoInt: WasmKernels; // q4_0 never on the 8-bit dot product (tests/wasm-q4-i8dot.test.ts)
 beforeAll(async () => {
   ensureWasmBuilt();
   wasm = await createWasmKernels({ maxMemoryBytes: 1 << 30, wasmPath });
   wasmF32 = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, activations: 'f32' });
-  wasmInt = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, i8Dot: true });
   wasmNoInt = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, i8Dot: false });
 });
 
@@ -138,12 +134,12 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
     return Float32Array.from({ length: bytes.length / blockBytes }, (_, b) => f16ToF32(bytes[b * blockBytes] | (bytes[b * blockBytes + 1] << 8)));
   }
 
-  function check(w: WeightTensor, x: Float32Array, T: number, inWasm: boolean, rounding = 0.5 + 2 ** -16, kernels = wasm): void {
+  function check(w: WeightTensor, x: Float32Array, T: number, inWasm: boolean, rounding = 0.5 + 2 ** -16): void {
     const { rows: N, cols: K } = w;
     const want = new Float32Array(T * N);
     tsKernels.matmul(want, x, w, T);
-    const out = place(new Float32Array(T * N).fill(NaN), inWasm, kernels);
-    kernels.matmul(out, place(x, inWasm, kernels), w, T);
+    const out = place(new Float32Array(T * N).fill(NaN), inWasm);
+    wasm.matmul(out, place(x, inWasm), w, T);
     const W = toF32(w);
     const dx = activationScales(x);
     const dw = weightScales(w);
@@ -214,67 +210,6 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
       });
     }
   }
-
-  // q4_0 on the 8-bit dot product (qgemm.ts prompts, qdecode.ts decoding), in this build: the
-  // same bound as above. Shapes: odd N (a row without a partner), odd block counts (the zero padding block),
-  // T past a chunk of tokens (K = 2048: 42 tokens a chunk), one to three threads' worth of rows.
-  const promptArb = fc.record({
-    T: fc.integer({ min: 1, max: 20 }), // decoding (T < 4, qdecode.ts) too
-    blocks: fc.integer({ min: 1, max: 11 }),
-    N: fc.integer({ min: 1, max: 13 }),
-    seed: fc.integer({ min: 0, max: 2 ** 30 }),
-    inWasm: fc.boolean(),
-  });
-  it('q4_0 prompt as an integer GEMM: within the activation rounding bound of the reference', () => {
-    fc.assert(
-      fc.property(promptArb, ({ T, blocks, N, seed, inWasm }) => {
-        const K = 32 * blocks;
-        check(quantize(randomArray(N * K, seed + 1, 0.5), N, K, 'q4_0'), randomArray(T * K, seed), T, inWasm, undefined, wasmInt);
-      }),
-      RUNS,
-    );
-  });
-  it('q4_0 prompt as an integer GEMM: exact activations leave only f32 rounding; chunks of tokens', () => {
-    fc.assert(
-      fc.property(promptArb, ({ T, blocks, N, seed, inWasm }) => {
-        const K = 32 * blocks;
-        const x = randomArray(T * K, seed, 60).map((v) => Math.max(-127, Math.min(127, Math.round(v))));
-        for (let b = 0; b < T * blocks; b++) x[32 * b + (seed % 32)] = seed % 2 ? 127 : -127;
-        check(quantize(randomArray(N * K, seed + 1, 0.5), N, K, 'q4_0'), x, T, inWasm, 0, wasmInt);
-      }),
-      RUNS,
-    );
-    for (const [T, K, N] of [[50, 2048, 3], [45, 2016, 2]]) {
-      check(quantize(randomArray(N * K, T, 0.5), N, K, 'q4_0'), randomArray(T * K, K), T, false, undefined, wasmInt);
-    }
-  });
-  // Decoding a token (qdecode.ts, from the blocks in place) gives the bits of its row in a
-  // prompt (qgemm.ts, from unpacked rows): the same operations per output. Odd N and odd
-  // block counts: a row without a partner, the padding block.
-  it('q4_0 on the 8-bit dot: a decoded token equals its row of the prompt, bit for bit', () => {
-    for (const [T, K, N] of [[6, 96, 7], [5, 64, 4], [4, 2016, 3]]) {
-      const w = quantize(randomArray(N * K, K, 0.5), N, K, 'q4_0');
-      const x = randomArray(T * K, T);
-      const prompt = new Float32Array(T * N);
-      wasmInt.matmul(prompt, x, w, T);
-      for (let t = 0; t < T; t++) {
-        const one = new Float32Array(N);
-        wasmInt.matmul(one, x.subarray(t * K, (t + 1) * K), w, 1);
-        expect(Array.from(one)).toEqual(Array.from(prompt.subarray(t * N, (t + 1) * N)));
-      }
-    }
-  });
-
-  // The nibbles at their extremes (0 and 15) against ±127: the i16 sums of the relaxed dot
-  // at their largest (|2·2·15·127| per lane), which must not saturate.
-  it('q4_0 prompt as an integer GEMM: extreme nibbles and activations', () => {
-    const [T, K, N] = [5, 64, 3];
-    const w = quantize(randomArray(N * K, 9, 0.5), N, K, 'q4_0');
-    const bytes = w.data as Uint8Array;
-    for (let b = 0; b < bytes.length / 18; b++) for (let j = 2; j < 18; j++) bytes[18 * b + j] = (b + j) % 3 === 0 ? 0x00 : 0xff;
-    const x = Float32Array.from({ length: T * K }, (_, i) => (i % 5 === 0 ? -127 : 127));
-    check(w, x, T, false, 0, wasmInt);
-  });
 
   // From T = 4 on (prompts) the matmul takes f32 activations whatever the option (blocks.ts:
   // weights decoded a block of rows at a time, products in f32), but for q4_0 with
