@@ -50,13 +50,13 @@ function hsumI32(v: v128): i32 {
 
 // round(x · inv) to the nearest integer (ties to even), as i32x4
 @inline
-function roundToI32(x: v128, inv: v128): v128 {
+export function roundToI32(x: v128, inv: v128): v128 {
   return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(x, inv)));
 }
 
 // max |x| over eight f32x4
 @inline
-function absMax8(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128): f32 {
+export function absMax8(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128): f32 {
   const a = f32x4.max(f32x4.max(f32x4.abs(x0), f32x4.abs(x1)), f32x4.max(f32x4.abs(x2), f32x4.abs(x3)));
   const b = f32x4.max(f32x4.max(f32x4.abs(x4), f32x4.abs(x5)), f32x4.max(f32x4.abs(x6), f32x4.abs(x7)));
   const m = f32x4.max(a, b);

@@ -11,6 +11,8 @@ export { matmulF32, matmulF16 } from './matmul';
 export { matmulQ8_0, matmulQ4_0, blockScratchBytes } from './blocks';
 export { quantizeActivations } from './activations';
 export { matmulQ8_0Q8, matmulQ4_0Q8 } from './qmatmul';
+export { matmulQ4_0Prompt, promptActivationBytes, promptScratchBytes, quantizePrompt } from './qgemm';
+export { matmulQ4_0I8 } from './qdecode';
 export { matmulDecoded } from './kblocks';
 export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8 } from './kdot';
 export { rmsnorm, rope, swiglu } from './elementwise';

@@ -20,10 +20,12 @@ import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } fr
 let wasm: WasmKernels; // the default: q8_0 / q4_0 matmuls quantize their activations
 const place = placer(() => wasm);
 let wasmF32: WasmKernels; // activations: 'f32', the reference's arithmetic for every dtype
+let wasmNoInt: WasmKernels; // q4_0 never on the 8-bit dot product (tests/wasm-q4-i8dot.test.ts)
 beforeAll(async () => {
   ensureWasmBuilt();
   wasm = await createWasmKernels({ maxMemoryBytes: 1 << 30, wasmPath });
   wasmF32 = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, activations: 'f32' });
+  wasmNoInt = await createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, i8Dot: false });
 });
 
 const RUNS = { numRuns: 100 };
@@ -210,9 +212,10 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
   }
 
   // From T = 4 on (prompts) the matmul takes f32 activations whatever the option (blocks.ts:
-  // weights decoded a block of rows at a time, products in f32): the same bits as the
-  // 'f32'-activation kernels, and so the reference within the f32 bound of 'wasm matmul'.
-  // N = 700 with K = 96: three blocks of rows (blockScratchBytes / 384 bytes a row).
+  // weights decoded a block of rows at a time, products in f32), but for q4_0 with
+  // i8Dot: the same bits as the 'f32'-activation kernels, and so the reference within
+  // the f32 bound of 'wasm matmul'. N = 700 with K = 96: three blocks of rows
+  // (blockScratchBytes / 384 bytes a row).
   for (const dtype of ['q8_0', 'q4_0'] as const) {
     it(`${dtype}: a prompt (T ≥ 4) multiplies in f32, as activations: 'f32' does`, () => {
       for (const [T, K, N] of [[4, 64, 9], [7, 96, 700], [130, 32, 5]]) {
@@ -220,7 +223,7 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
         const x = randomArray(T * K, K);
         const q8 = new Float32Array(T * N);
         const f32 = new Float32Array(T * N);
-        wasm.matmul(q8, x, w, T);
+        wasmNoInt.matmul(q8, x, w, T);
         wasmF32.matmul(f32, x, w, T);
         expect(Array.from(q8)).toEqual(Array.from(f32));
         const want = new Float32Array(T * N);

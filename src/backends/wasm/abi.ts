@@ -28,6 +28,15 @@ export interface KernelExports {
   // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
   matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ4_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // prompts (T ≥ 4) on q4_0 weights as an integer GEMM (assembly/qgemm.ts): x quantized once by
+  // quantizePrompt into promptActivationBytes(T, K) bytes, weight rows unpacked into
+  // promptScratchBytes(K) bytes of scratch a thread
+  quantizePrompt(xq: number, x: number, T: number, K: number): void;
+  promptActivationBytes(T: number, K: number): number;
+  promptScratchBytes(K: number): number;
+  matmulQ4_0Prompt(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  // decoding (T < 4) on q4_0 weights with the same quantized x (assembly/qdecode.ts)
+  matmulQ4_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q4_k / q5_k / q6_k weights with activations quantized by quantizeActivations (layout 2, natural
   // order), in integers (assembly/kdot.ts)
   matmulQ4_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;

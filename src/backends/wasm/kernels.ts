@@ -50,8 +50,14 @@ export interface WasmKernelsOptions {
   // Activations of q8_0 / q4_0 / q4_k / q5_k / q6_k matmuls when decoding (T < 4 tokens): 'q8' (default)
   // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does) and multiplies
   // in integers, several times faster; 'f32' multiplies the decoded weights with x as it is,
-  // the reference's arithmetic. Prompts (T ≥ 4) always take the f32 way (PROMPT_TOKENS).
+  // the reference's arithmetic. Prompts (T ≥ 4) take the f32 way (PROMPT_TOKENS), but for
+  // q4_0 in the relaxed-SIMD build, which quantize too (i8Dot).
   activations?: 'q8' | 'f32';
+  // q4_0 matmuls with activations 'q8' on relaxed SIMD's 8-bit dot product (prompts:
+  // assembly/qgemm.ts, decoding: qdecode.ts): by default in the relaxed-SIMD build only, where
+  // it is faster; true runs the same kernels in the plain build, the dot product emulated
+  // (slower: its tests do).
+  i8Dot?: boolean;
 }
 
 export interface ModelKernelsOptions extends WasmKernelsOptions {
@@ -113,10 +119,10 @@ function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q8 {
 // Types whose rows assembly/kblocks.ts decodes into f32 scratch (its type codes): for prompts,
 // and for decoding where there is no integer kernel (all but q4_k / q5_k / q6_k) or activations: 'f32'
 const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
-// From this many tokens on, q8_0 / q4_0 matmuls take f32 activations whatever the option:
-// decoding a block of weight rows once for a whole prompt and multiplying in f32 runs faster
-// (~20 GMAC/s a core with relaxed SIMD) than the integer kernels (~15), and stays closer to
-// the reference (no rounding of the activations).
+// From this many tokens on (prompts), q8_0 / q4_0 matmuls decode each block of weight rows
+// once for the whole prompt and multiply in f32 (assembly/blocks.ts), whatever the option;
+// but q4_0 with quantized activations in the relaxed-SIMD build goes through an integer GEMM
+// (assembly/qgemm.ts, 1.2-1.3× faster), the activations quantized once.
 const PROMPT_TOKENS = 4;
 // Attention over a prompt from position 0 goes as matrix products from this many tokens on,
 // and up to this many (its scratch, [T, T] scores a thread, grows as T²: 4 MiB at 1024)
@@ -138,6 +144,7 @@ class WasmBackend implements WasmKernels {
     private readonly pool: WorkerPool | undefined,
     private readonly minParallelWork: number,
     private readonly quantizeActivations: boolean,
+    private readonly i8Dot: boolean,
     private readonly plan?: ShardPlan,
   ) {}
 
@@ -247,7 +254,22 @@ class WasmBackend implements WasmKernels {
     const outPtr = f.output(out, T * N, 'out'); // [T, N]
     const dtype = wasmDType(w.dtype); // f16 for a type widened at upload (widen.ts)
     const split = this.parallel(T * K * N, N);
-    if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {
+    if (dtype === 'q4_0' && this.quantizeActivations && this.i8Dot) {
+      // relaxed SIMD's 8-bit dot product: x quantized once here for every thread; a prompt as a
+      // GEMM (assembly/qgemm.ts), each thread unpacking its weight rows into a scratch of its
+      // own; decoding from the blocks in place (assembly/qdecode.ts)
+      const xqPtr = f.temp(shard.wasm.promptActivationBytes(T, K) / 4); // [T, K/32 blocks] and scales, qgemm.ts layout
+      shard.wasm.quantizePrompt(xqPtr, xPtr, T, K);
+      if (T < PROMPT_TOKENS) {
+        if (split) this.pool!.run(Op.matmulQ4_0I8, shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
+        else shard.wasm.matmulQ4_0I8(outPtr, xqPtr, wPtr, T, K, N, 0, N);
+      } else {
+        const scratchBytes = alignUp(shard.wasm.promptScratchBytes(K), 64);
+        const scratchPtr = f.temp(((split ? this.threads : 1) * scratchBytes) / 4); // [threads, scratchBytes]
+        if (split) this.pool!.run(Op.matmulQ4_0Prompt, shard.index, [outPtr, xqPtr, wPtr, T, K, N, scratchPtr, scratchBytes], shard.wasm);
+        else shard.wasm.matmulQ4_0Prompt(outPtr, xqPtr, wPtr, T, K, N, 0, N, scratchPtr);
+      }
+    } else if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {
       // decoding: x quantized once here, on this thread; every thread reads the same blocks
       const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
       shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, ACTIVATION_LAYOUT[dtype]);
@@ -406,5 +428,6 @@ async function start(compiled: CompiledKernels, shards: Shard[], options: WasmKe
   const activations = options.activations ?? 'q8';
   if (activations !== 'q8' && activations !== 'f32') throw new Error(`wasm kernels: activations must be 'q8' or 'f32', got ${String(activations)}`);
   const pool = threads > 1 ? await WorkerPool.start(threads - 1, compiled.module, shards.map((s) => s.memory)) : undefined;
-  return new WasmBackend(shards, compiled.simd, pool, minWork, activations === 'q8', plan);
+  const i8Dot = options.i8Dot ?? compiled.simd === 'relaxed';
+  return new WasmBackend(shards, compiled.simd, pool, minWork, activations === 'q8', i8Dot, plan);
 }

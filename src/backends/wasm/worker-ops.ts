@@ -57,6 +57,8 @@ export const Op = {
   matmulQ6_KQ8: 12,
   matmulDecoded: 13, // args as matmulQ8_0, then the type code (assembly/kblocks.ts)
   matmulQ5_KQ8: 14,
+  matmulQ4_0Prompt: 15, // args as matmulQ4_0, with x from quantizePrompt (assembly/qgemm.ts)
+  matmulQ4_0I8: 16, // args as matmulQ4_0Q8, with x from quantizePrompt (assembly/qdecode.ts)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -77,6 +79,8 @@ const MATMUL_EXPORT = {
   [Op.matmulQ4_KQ8]: 'matmulQ4_KQ8',
   [Op.matmulQ5_KQ8]: 'matmulQ5_KQ8',
   [Op.matmulQ6_KQ8]: 'matmulQ6_KQ8',
+  [Op.matmulQ4_0Prompt]: 'matmulQ4_0Prompt',
+  [Op.matmulQ4_0I8]: 'matmulQ4_0I8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
