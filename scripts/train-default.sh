@@ -13,9 +13,9 @@
 #   v1 (default)  the shipped models/kjv.gguf: dim 128, 4 layers, 8/4 heads, hidden 352,
 #                 context 128, 1024 pieces, 3000 steps of 16 × 128 tokens, lr 1e-3, F32
 #   v2            issue 20's recipe from the sweep (bench/results/sweep-default.md): dim 256,
-#                 6 layers, 8/4 heads, hidden 704, context 256, 1024 pieces, 2400 steps of
-#                 16 × 256 tokens (9.8M tokens, 7 epochs), lr 1e-3, Q8_0; about 3 hours on
-#                 2 threads of a quiet 2-core machine
+#                 6 layers, 8/4 heads, hidden 704, context 256, 1024 pieces (4.95M parameters),
+#                 2500 steps of 8 × 256 tokens (5.1M tokens, 3.7 epochs), lr 1e-3, Q8_0;
+#                 about 3 hours on 2 threads of a quiet 2-core machine (estimated, not yet run)
 #
 # Variables: DIM LAYERS HEADS KV_HEADS HIDDEN (empty: 2/3·4·dim rounded up to 32) SEQ_LEN VOCAB
 # STEPS BATCH LR WARMUP EVAL_EVERY EVAL_BATCHES SAVE_EVERY THREADS (default: all cores; the
@@ -36,7 +36,7 @@ cd "$(dirname "$0")/.."
 PRESET="${PRESET:-v1}"
 case "$PRESET" in
   v1) P=(128 4 8 4 "" 128 1024 3000 16 1e-3 f32) ;;
-  v2) P=(256 6 8 4 "" 256 1024 2400 16 1e-3 q8_0) ;;
+  v2) P=(256 6 8 4 "" 256 1024 2500 8 1e-3 q8_0) ;;
   *) echo "PRESET must be v1 or v2, got $PRESET" >&2; exit 1 ;;
 esac
 DIM="${DIM:-${P[0]}}"; LAYERS="${LAYERS:-${P[1]}}"; HEADS="${HEADS:-${P[2]}}"; KV_HEADS="${KV_HEADS:-${P[3]}}"
