@@ -8,7 +8,8 @@ const help = `usage: llama-ts train --out DIR [options] TEXT_FILE...
 
 Trains a LLaMA from scratch on text files (each paragraph is a document, BOS before it).
 DIR receives tokenizer.model, tokens.bin, the checkpoint (model.gguf with the tokenizer
-inside, model.bin for llama2.c, optimizer.bin + state.json to resume), log.json and loss.svg.
+inside, model.bin for llama2.c, optimizer.bin + state.json to resume), log.json and its
+pictures: loss.svg, perplexity.svg (validation), grad-norm.svg (global and per layer), lr.svg.
 Ctrl-C saves a checkpoint after the current step and exits.
 
 data
