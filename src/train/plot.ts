@@ -14,6 +14,7 @@ export interface ChartOptions {
   yLabel: string;
   xLabel?: string; // default "step"
   logY?: boolean; // logarithmic y axis (values ≤ 0 are left out)
+  yFromZero?: boolean; // the linear y axis starts at 0 (or below)
 }
 
 const WIDTH = 720;
@@ -83,7 +84,7 @@ export function chartSvg(series: readonly Series[], options: ChartOptions): stri
   const ys = all.map((p) => p[1]);
   const x0 = Math.min(0, ...xs);
   const x1 = Math.max(x0 + 1, ...xs);
-  const yMin = all.length ? Math.min(...ys) : 0;
+  const yMin = all.length ? Math.min(options.yFromZero && !logY ? 0 : Infinity, ...ys) : 0;
   const yMax = all.length ? Math.max(...ys, yMin + 1e-3) : 1;
   const y0 = yMin - 0.05 * (yMax - yMin); // 5 % headroom: no line runs along the frame
   const y1 = yMax + 0.05 * (yMax - yMin);

@@ -116,7 +116,7 @@ export function charts(log: TrainLog): Record<(typeof CHART_FILES)[number], stri
     'loss.svg': chartSvg(lossSeries(log), { title: 'llama-ts training loss', yLabel: 'cross-entropy loss (nats)' }),
     'perplexity.svg': chartSvg(perplexitySeries(log), { title: 'validation perplexity', yLabel: 'perplexity', logY: true }),
     'grad-norm.svg': chartSvg(gradNormSeries(log), { title: 'gradient norms before clipping', yLabel: '2-norm', logY: true }),
-    'lr.svg': chartSvg(lrSeries(log), { title: 'learning rate', yLabel: 'learning rate' }),
+    'lr.svg': chartSvg(lrSeries(log), { title: 'learning rate', yLabel: 'learning rate', yFromZero: true }),
   };
 }
 
