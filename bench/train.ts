@@ -12,10 +12,12 @@
 //                  with fused multiply-add where the runtime has it)
 //   --ts           also time the TypeScript kernels
 //   --profile      time each kernel of one WASM step
-//   --out FILE     JSON report (default bench/results/train.json)
+//   --shape S      v1 (default), v2, or DIM,LAYERS,HEADS,KV_HEADS,HIDDEN,VOCAB,B,T
+//   --out FILE     JSON report (default bench/results/train.json; train-v2.json for --shape v2)
 //
-// The shape: dim 128, 4 layers, 8 heads, 4 kv heads, hidden 352, vocab 1024, B 16 × T 128
-// (2048 tokens a step), ~1.0M parameters: scripts/train-default.sh's model.
+// The shapes: v1 dim 128, 4 layers, 8 heads, 4 kv heads, hidden 352, vocab 1024, B 16 × T 128
+// (2048 tokens a step), ~1.0M parameters: scripts/train-default.sh's shipped model; v2 dim
+// 256, 6 layers, 8/4 heads, hidden 704, vocab 1024, B 8 × T 256, ~5.0M: its PRESET=v2.
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,12 +33,16 @@ import type { LlamaModel } from '../reference/weights.js';
 import { createWasmTrainingKernels } from '../src/backends/wasm/training.js';
 import { createTrainer, trainStep } from '../src/train/step.js';
 
+const SHAPES: Record<string, string> = { v1: '128,4,8,4,352,1024,16,128', v2: '256,6,8,4,704,1024,8,256' };
+const shapeFlag = stringFlag('--shape', 'v1'); // (a hoisted function declaration below)
+const [DIM, LAYERS, HEADS, KV_HEADS, HIDDEN, VOCAB, B, T] = (SHAPES[shapeFlag] ?? shapeFlag).split(',').map(Number);
+if (![DIM, LAYERS, HEADS, KV_HEADS, HIDDEN, VOCAB, B, T].every((x) => Number.isSafeInteger(x) && x > 0)) {
+  throw new Error(`--shape: v1, v2 or DIM,LAYERS,HEADS,KV_HEADS,HIDDEN,VOCAB,B,T, got ${shapeFlag}`);
+}
 const CONFIG: LlamaConfig = {
-  dim: 128, nLayers: 4, nHeads: 8, nKvHeads: 4, hiddenDim: 352, vocabSize: 1024, maxSeqLen: 128,
+  dim: DIM, nLayers: LAYERS, nHeads: HEADS, nKvHeads: KV_HEADS, hiddenDim: HIDDEN, vocabSize: VOCAB, maxSeqLen: T,
   normEps: 1e-5, ropeTheta: 10000, sharedClassifier: false,
 };
-const B = 16;
-const T = 128;
 
 function flag(name: string): boolean {
   return process.argv.includes(name);
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
   const steps = intFlag('--steps', 5);
   const rounds = intFlag('--rounds', 2);
   const threadCounts = stringFlag('--threads', '1,2').split(',').map(Number);
-  const outFile = stringFlag('--out', fileURLToPath(new URL('../../bench/results/train.json', import.meta.url)));
+  const outFile = stringFlag('--out', fileURLToPath(new URL(`../../bench/results/${shapeFlag === 'v2' ? 'train-v2' : 'train'}.json`, import.meta.url)));
   const model = randomModel(CONFIG, 1);
   const params = parameterCount(model);
   const load = { before: loadavg() };

@@ -4,11 +4,12 @@ import { intFlag, numberFlag, parseCommand, stringFlag, type Parsed } from './op
 
 const d = TRAIN_DEFAULTS;
 const help = `usage: llama-ts train --out DIR [options] TEXT_FILE...
-       llama-ts train --resume DIR [--steps N] [--stop-after K] [--backend NAME]
+       llama-ts train --resume DIR [--steps N] [--stop-after K] [--backend NAME] [--threads N]
 
 Trains a LLaMA from scratch on text files (each paragraph is a document, BOS before it).
 DIR receives tokenizer.model, tokens.bin, the checkpoint (model.gguf with the tokenizer
-inside, model.bin for llama2.c, optimizer.bin + state.json to resume), log.json and loss.svg.
+inside, model.bin for llama2.c, optimizer.bin + state.json to resume), log.json and its
+pictures: loss.svg, perplexity.svg (validation), grad-norm.svg (global and per layer), lr.svg.
 Ctrl-C saves a checkpoint after the current step and exits.
 
 data
@@ -37,6 +38,7 @@ optimization
   --recompute           recompute activations in the backward pass (less memory)
   --seed S              initialization and data order (default ${d.seed})
   --backend NAME        wasm (SIMD, default when built) or ts (the readable reference)
+  --threads N           wasm kernel threads (default: the number of cores; the same bits at any count)
 progress
   --eval-every N        validation loss every N steps (default ${d.evalEvery}; 0 = at the end)
   --eval-batches N      validation batches, fixed for the whole run (default ${d.evalBatches})
@@ -51,12 +53,12 @@ const flags = {
   'kv-heads': { type: 'string' }, hidden: { type: 'string' }, 'seq-len': { type: 'string' }, 'shared-classifier': { type: 'boolean' },
   steps: { type: 'string' }, batch: { type: 'string' }, 'grad-accum': { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, 'min-lr-ratio': { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-  recompute: { type: 'boolean' }, seed: { type: 'string' }, backend: { type: 'string' }, 'eval-every': { type: 'string' },
+  recompute: { type: 'boolean' }, seed: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'eval-every': { type: 'string' },
   'eval-batches': { type: 'string' }, 'save-every': { type: 'string' }, 'stop-after': { type: 'string' }, resume: { type: 'string' },
 } as const;
 
 // The flags a resumed run may change (train.ts RESUMABLE_OPTIONS).
-const RESUME_FLAGS = new Set(['resume', 'steps', 'eval-every', 'eval-batches', 'save-every', 'backend', 'stop-after']);
+const RESUME_FLAGS = new Set(['resume', 'steps', 'eval-every', 'eval-batches', 'save-every', 'backend', 'threads', 'stop-after']);
 
 function fromFlags(v: Parsed['values'], texts: string[]): TrainOptions {
   const out = stringFlag(v, 'out');
@@ -72,7 +74,7 @@ function fromFlags(v: Parsed['values'], texts: string[]): TrainOptions {
     steps, batch: intFlag(v, 'batch') ?? d.batch, gradAccum: intFlag(v, 'grad-accum') ?? d.gradAccum, lr: numberFlag(v, 'lr') ?? d.lr,
     warmup: intFlag(v, 'warmup') ?? Math.min(d.warmup, Math.floor(steps / 10)), minLrRatio: numberFlag(v, 'min-lr-ratio') ?? d.minLrRatio,
     weightDecay: numberFlag(v, 'weight-decay') ?? d.weightDecay, clip: numberFlag(v, 'clip') ?? d.clip,
-    recompute: v.recompute === true, seed: intFlag(v, 'seed') ?? d.seed, backend: parseTrainBackend(stringFlag(v, 'backend')),
+    recompute: v.recompute === true, seed: intFlag(v, 'seed') ?? d.seed, backend: parseTrainBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads'),
     evalEvery: intFlag(v, 'eval-every') ?? d.evalEvery, evalBatches: intFlag(v, 'eval-batches') ?? d.evalBatches,
     saveEvery: intFlag(v, 'save-every') ?? d.saveEvery, stopAfter: intFlag(v, 'stop-after'),
   };
@@ -83,7 +85,8 @@ function resumeOverrides(v: Parsed['values']): Partial<TrainOptions> {
   if (refused.length) throw new Error(`--resume takes its settings from the checkpoint; ${refused.map((k) => '--' + k).join(', ')} cannot change`);
   return {
     steps: intFlag(v, 'steps'), evalEvery: intFlag(v, 'eval-every'), evalBatches: intFlag(v, 'eval-batches'),
-    saveEvery: intFlag(v, 'save-every'), backend: parseTrainBackend(stringFlag(v, 'backend')), stopAfter: intFlag(v, 'stop-after'),
+    saveEvery: intFlag(v, 'save-every'), backend: parseTrainBackend(stringFlag(v, 'backend')), threads: intFlag(v, 'threads'),
+    stopAfter: intFlag(v, 'stop-after'),
   };
 }
 

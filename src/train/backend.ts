@@ -64,11 +64,11 @@ function relativeError(a: Float32Array, b: Float32Array): number {
 
 // `requested` undefined: wasm when it loads (kernels.wasm built) and passes the self-check,
 // else ts with a note.
-export async function createTrainingBackend(requested?: TrainBackend): Promise<TrainingBackend> {
+export async function createTrainingBackend(requested?: TrainBackend, threads?: number): Promise<TrainingBackend> {
   if (requested === 'ts') return tsBackend();
   let wasm: WasmTrainingKernels | undefined;
   try {
-    wasm = await createWasmTrainingKernels();
+    wasm = await createWasmTrainingKernels({ threads });
     const kernels = wasm;
     selfCheck(kernels, (m) => kernels.placeModel(m));
     return { name: 'wasm', kernels, place: (m) => kernels.placeModel(m), close: () => kernels.close() };

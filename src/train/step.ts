@@ -24,6 +24,7 @@ export interface Trainer {
   adamw: AdamWConfig;
   maxGradNorm: number;
   forward: TrainForwardOptions;
+  gradGroups: string[]; // gradient-norm groups (gradNormGroup), in params' order of first use
 }
 
 export function createTrainer(model: LlamaModel, kernels: TrainingKernels, options: TrainerOptions = {}): Trainer {
@@ -32,12 +33,36 @@ export function createTrainer(model: LlamaModel, kernels: TrainingKernels, optio
   return {
     model, kernels, grads, params, optimizer: createAdamW(params),
     adamw: options.adamw ?? LLAMA_ADAMW, maxGradNorm: options.maxGradNorm ?? 1.0, forward: options.forward ?? {},
+    gradGroups: [...new Set(params.map((p) => gradNormGroup(p.name)))],
   };
+}
+
+// Which part of the model a parameter's gradient counts in for the per-part norms: the token
+// embedding, one transformer block ("layers.3"), or the head (final norm and classifier).
+export function gradNormGroup(name: string): string {
+  const layer = /^layers\.(\d+)\./.exec(name);
+  if (layer) return `layers.${layer[1]}`;
+  return name.startsWith('tok_embeddings.') ? 'tok_embeddings' : 'output';
+}
+
+// The 2-norm of each group's gradients (trainer.gradGroups' order), summed in float64; the
+// global norm is the root of the sum of their squares.
+export function groupGradNorms(trainer: Trainer): number[] {
+  const sums = new Map(trainer.gradGroups.map((g) => [g, 0]));
+  for (const p of trainer.params) {
+    const g = p.grad;
+    let ss = 0;
+    for (let i = 0; i < g.length; i++) ss += g[i] * g[i];
+    const group = gradNormGroup(p.name);
+    sums.set(group, sums.get(group)! + ss);
+  }
+  return trainer.gradGroups.map((g) => Math.sqrt(sums.get(g)!));
 }
 
 export interface StepResult {
   loss: number; // at the weights before this step
   gradNorm: number; // global gradient norm before clipping
+  groupNorms: number[]; // per group (trainer.gradGroups), before clipping
 }
 
 // The gradient of the mean loss over `batches` (one batch, or the micro-batches of gradient
@@ -45,9 +70,10 @@ export interface StepResult {
 // learning rate `lr`.
 export function trainStep(trainer: Trainer, batches: Batch | readonly Batch[], lr: number): StepResult {
   const loss = lossAndGradients(trainer.model, trainer.kernels, batches, trainer.grads, trainer.forward);
+  const groupNorms = groupGradNorms(trainer);
   const gradNorm = clipGradNorm(trainer.params.map((p) => p.grad), trainer.maxGradNorm);
   adamwStep(trainer.optimizer, trainer.params, lr, trainer.adamw);
-  return { loss, gradNorm };
+  return { loss, gradNorm, groupNorms };
 }
 
 // The mean loss over batches, forward only: the validation loss, computed by the evaluator

@@ -56,6 +56,7 @@ export interface TrainOptions {
   evalBatches: number;
   saveEvery: number; // 0: only at the end
   backend?: TrainBackend; // default: wasm when available
+  threads?: number; // wasm kernel threads (default: the number of cores); the result does not depend on it
   stopAfter?: number; // stop (with a checkpoint) after this step, to --resume later
 }
 
@@ -66,7 +67,7 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, 'out' | 'texts'> = {
 };
 
 // Options a resumed run may change; the rest come from the checkpoint.
-export const RESUMABLE_OPTIONS = ['steps', 'evalEvery', 'evalBatches', 'saveEvery', 'backend', 'stopAfter'] as const;
+export const RESUMABLE_OPTIONS = ['steps', 'evalEvery', 'evalBatches', 'saveEvery', 'backend', 'threads', 'stopAfter'] as const;
 
 export interface TrainHooks {
   signal?: AbortSignal; // abort: checkpoint after the current step and return
@@ -99,6 +100,7 @@ function checkOptions(o: TrainOptions): void {
   if (!(o.clip > 0)) throw new Error(`clip must be positive, got ${o.clip}`);
   if (!(o.minLrRatio >= 0 && o.minLrRatio <= 1)) throw new Error(`min-lr-ratio must be in [0, 1], got ${o.minLrRatio}`);
   if (!(o.weightDecay >= 0)) throw new Error(`weight-decay must be ≥ 0, got ${o.weightDecay}`);
+  if (o.threads !== undefined && !(Number.isSafeInteger(o.threads) && o.threads >= 1)) throw new Error(`threads must be a positive integer, got ${o.threads}`);
   if (!Number.isSafeInteger(o.seed)) throw new Error(`seed must be an integer, got ${o.seed}`);
 }
 
@@ -133,6 +135,7 @@ function resumeSession(dir: string, overrides: Partial<TrainOptions>): Session {
   const options: TrainOptions = { ...saved, out: dir };
   for (const k of RESUMABLE_OPTIONS) if (overrides[k] !== undefined) (options as unknown as Record<string, unknown>)[k] = overrides[k];
   if (overrides.stopAfter === undefined) delete options.stopAfter;
+  if (overrides.threads === undefined) delete options.threads; // a machine's setting, not the run's
   checkOptions(options);
   // Files saved inside the run folder are looked for there too, should the folder have moved.
   const find = (path: string) => (existsSync(path) ? path : join(dir, basename(path)));
@@ -150,7 +153,7 @@ function readLog(dir: string, step: number): TrainLog {
   if (!existsSync(path)) return { steps: [], evals: [] };
   try {
     const j = JSON.parse(readFileSync(path, 'utf8')) as TrainLog;
-    return { steps: j.steps.filter((s) => s.step <= step), evals: j.evals.filter((e) => e.step <= step) };
+    return { gradNormGroups: j.gradNormGroups, steps: j.steps.filter((s) => s.step <= step), evals: j.evals.filter((e) => e.step <= step) };
   } catch {
     return { steps: [], evals: [] };
   }
@@ -169,7 +172,7 @@ export function resumeTraining(dir: string, overrides: Partial<TrainOptions> = {
 async function runSession(s: Session, reporter: Reporter, hooks: TrainHooks): Promise<TrainResult> {
   const o = s.options;
   for (const name of removeStaleTemporaries(o.out)) reporter.line(`removed ${name}, left by a run that was killed while saving`);
-  const backend = await createTrainingBackend(o.backend);
+  const backend = await createTrainingBackend(o.backend, o.threads);
   if (backend.note) reporter.line(`note: ${backend.note}`);
   try {
     const model = backend.place(s.model);
@@ -192,6 +195,7 @@ async function runSession(s: Session, reporter: Reporter, hooks: TrainHooks): Pr
 
 async function loop(s: Session, trainer: Trainer, tokens: TokenArray, valBatches: Batch[], reporter: Reporter, hooks: TrainHooks): Promise<TrainResult> {
   const o = s.options;
+  s.log.gradNormGroups = trainer.gradGroups;
   const schedule = { peak: o.lr, warmup: o.warmup, total: o.steps, minRatio: o.minLrRatio };
   const tokensPerStep = o.batch * o.seqLen * o.gradAccum;
   const sessionStart = performance.now();
@@ -206,20 +210,20 @@ async function loop(s: Session, trainer: Trainer, tokens: TokenArray, valBatches
   const evaluate = () => {
     if (valBatches.length === 0 || s.log.evals.some((e) => e.step === s.state.step)) return;
     const valLoss = meanLoss(trainer, valBatches);
-    s.log.evals.push({ step: s.state.step, valLoss });
+    s.log.evals.push({ step: s.state.step, valLoss, valPerplexity: Math.exp(valLoss) });
     reporter.line(`step ${s.state.step}: validation loss ${valLoss.toFixed(4)}`);
   };
   let stopped: TrainResult['stopped'] = 'done';
   for (let step = firstStep; step <= o.steps; step++) {
     const t0 = performance.now();
     const lr = lrAt(step, schedule);
-    const { loss, gradNorm } = trainStep(trainer, stepBatches(tokens, o.seed, step, o.batch, o.seqLen, o.gradAccum), lr);
+    const { loss, gradNorm, groupNorms } = trainStep(trainer, stepBatches(tokens, o.seed, step, o.batch, o.seqLen, o.gradAccum), lr);
     if (!Number.isFinite(loss)) throw new Error(`step ${step}: the loss is ${loss}; lower --lr (the last checkpoint is still in ${o.out})`);
     const seconds = (performance.now() - t0) / 1000;
     s.state.step = step;
     s.state.tokensSeen += tokensPerStep;
     const elapsedSeconds = elapsedBefore + (performance.now() - sessionStart) / 1000;
-    const record = { step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / seconds, elapsedSeconds };
+    const record = { step, loss, lr, gradNorm, groupGradNorms: groupNorms.map((n) => Number(n.toPrecision(6))), tokensPerSecond: tokensPerStep / seconds, elapsedSeconds };
     s.log.steps.push(record);
     const perStep = (performance.now() - sessionStart) / 1000 / (step - firstStep + 1);
     reporter.progress(progressLine(record, o.steps, perStep * (o.steps - step)));
