@@ -1,4 +1,4 @@
-import { conformDumpFile, conformSelf, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
+import { conformDumpFile, conformSelf, conformSelfAsync, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
 import { findCase, readManifest } from '../conform/golden.js';
 import { parseParts, PARTS } from '../conform/parts.js';
 import { conformTokenizerFiles, formatTokenizerReport } from '../conform/tokenizer-conform.js';
@@ -7,7 +7,7 @@ import { intFlag, parseCommand, stringFlag, type Parsed } from './options.js';
 
 const help = `usage: llama-ts conform GOLDEN_CASE DUMP [--only PARTS] [--json]
        llama-ts conform --tokenizer CASEFILE IDS.jsonl [--json]
-       llama-ts conform --self [--backend wasm|ts] [--json]
+       llama-ts conform --self [--backend wasm|ts|webgpu] [--json]
 
 Compares a dump (a safetensors file with golden/ tensor names, e.g. from llama-ts dump or
 from your own port; see golden/FORMAT.md) with a golden case, tensor by tensor in data-flow
@@ -25,7 +25,7 @@ Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
                      targets with loss, grad or adamw)
   --json             one JSON report per case on stdout, for machines; errors too
   --verbose          with --self: every tensor, not only the failures
-  --backend NAME     with --self: wasm (default) or ts
+  --backend NAME     with --self: wasm (default), ts or webgpu
   --threads N        with --self: wasm kernel threads (default: the number of CPUs)
 `;
 
@@ -71,7 +71,14 @@ async function conformEveryCase(args: Parsed): Promise<ConformReport[]> {
   if (args.positionals.length) throw new Error('conform --self takes no GOLDEN_CASE or DUMP');
   if (args.values.only !== undefined) throw new Error('conform --self checks every part; --only is for a port\'s dump');
   const manifest = readManifest();
-  const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads') });
+  const backend = parseBackend(stringFlag(args.values, 'backend'));
+  if (backend === 'webgpu') {
+    // The GPU holds each case's weights: kernels per case, the passes awaited.
+    const reports: ConformReport[] = [];
+    for (const c of manifest.cases) reports.push(await conformSelfAsync(manifest, c, (m) => createKernels('webgpu', m), closeKernels));
+    return reports;
+  }
+  const kernels = await createKernels(backend, undefined, { threads: intFlag(args.values, 'threads') });
   try {
     return manifest.cases.map((c) => conformSelf(manifest, c, kernels));
   } finally {
