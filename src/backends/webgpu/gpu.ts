@@ -112,6 +112,12 @@ export class Recorder {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  // Zeroes a buffer (gradients accumulate, so each step starts from zero).
+  clear(buffer: GPUBuffer): void {
+    this.end();
+    this.encoder.clearBuffer(buffer);
+  }
+
   end(): GPUCommandEncoder {
     this.pass?.end();
     this.pass = undefined;

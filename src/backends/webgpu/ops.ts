@@ -64,14 +64,14 @@ export class GpuOps {
   }
 
   // Static parameters, made once per distinct value.
-  private params(values: number[], floats: number[] = []): GPUBuffer {
+  params(values: number[], floats: number[] = []): GPUBuffer {
     const key = `${values.join(',')}/${floats.join(',')}`;
     let b = this.uniforms.get(key);
     if (!b) this.uniforms.set(key, (b = this.gpu.uniform(values, floats)));
     return b;
   }
 
-  private run(rec: Recorder, what: string, code: string, buffers: GPUBuffer[], dims: [number, number?]): void {
+  run(rec: Recorder, what: string, code: string, buffers: GPUBuffer[], dims: [number, number?]): void {
     const pipeline = this.gpu.pipeline(code);
     rec.dispatch(what, pipeline, this.gpu.bindGroup(pipeline, buffers), dims);
   }
