@@ -132,18 +132,21 @@ export function conformSelf(manifest: GoldenManifest, c: GoldenCase, kernels: Ke
 // where the kernels train there (deviceTraining), else on the readable TypeScript kernels.
 export async function conformSelfAsync(
   manifest: GoldenManifest, c: GoldenCase, makeKernels: (model: LlamaModel) => Promise<Kernels>, close: (k: Kernels) => Promise<void>,
+  only?: readonly Part[], // the parts to run and check (default all: forward, loss, decode, grad, adamw)
 ): Promise<ConformReport> {
   const model = caseModel(manifest, c);
-  const targets = c.targets?.length === c.tokens.length ? c.targets : undefined;
+  const wants = (p: Part) => !only || only.includes(p);
+  const targets = c.targets?.length === c.tokens.length && (wants('loss') || wants('grad') || wants('adamw')) ? c.targets : undefined;
   const kernels = await makeKernels(model);
   try {
     const training = (kernels as { deviceTraining?: () => DeviceTraining }).deviceTraining?.();
-    const tensors = await dumpForwardAsync(model, kernels, c.tokens, { targets }, training?.gradients);
-    if (targets && c.adamw) {
+    const noGradients = async () => [];
+    const tensors = await dumpForwardAsync(model, kernels, c.tokens, { targets, decode: wants('decode') }, wants('grad') ? training?.gradients : noGradients);
+    if (targets && c.adamw && wants('adamw')) {
       const o = { lr: c.adamw.lr, steps: c.adamw.steps, savedSteps: c.adamw.saved_steps };
       tensors.push(...(training ? await training.adamw(c.tokens, targets, o) : dumpAdamW(model, kernels, c.tokens, targets, o)));
     }
-    return conformTensors(manifest, c, fromWritten(tensors));
+    return conformTensors(manifest, c, fromWritten(tensors), { only });
   } finally {
     await close(kernels);
   }

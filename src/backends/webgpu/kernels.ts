@@ -20,6 +20,8 @@ import { requestGpu } from './device.js';
 import { GpuModel } from './forward.js';
 import { Gpu } from './gpu.js';
 import { GpuOps } from './ops.js';
+import { gpuTraining } from './train.js';
+import type { DeviceTraining } from '../../conform/dump.js';
 
 export interface WebGpuKernels extends Kernels {
   readonly adapterName: string;
@@ -27,6 +29,9 @@ export interface WebGpuKernels extends Kernels {
   // Greedy decoding with the argmax taken on the GPU: 4 bytes read back instead of the logits.
   forwardArgmax(cache: KVCache, tokens: ArrayLike<number>, pos0: number): Promise<number>;
   createKVCache(config: LlamaConfig, capacity?: number): KVCache;
+  // Gradients and AdamW steps of one sequence on the GPU (train.ts), for conform --self;
+  // throws unless every weight is f32.
+  deviceTraining(): DeviceTraining;
   close(): Promise<void>;
 }
 
@@ -44,7 +49,8 @@ export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKern
   const gpu = new Gpu(await requestGpu());
   const batch = options.batch ?? 32;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`webgpu batch must be a positive integer, got ${batch}`);
-  const gpuModel = new GpuModel(new GpuOps(gpu), model, batch);
+  const ops = new GpuOps(gpu);
+  const gpuModel = new GpuModel(ops, model, batch);
   const ownModel = (m: LlamaModel): void => {
     if (m !== model) throw new Error('these webgpu kernels hold another model\'s weights: make kernels for each model');
   };
@@ -65,6 +71,7 @@ export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKern
       if (capacity > config.maxSeqLen) throw new Error(`KV cache of ${capacity} positions exceeds the model's context of ${config.maxSeqLen}`);
       return { capacity, k: [], v: [] }; // its buffers are made on the GPU at first use
     },
+    deviceTraining: () => gpuTraining(ops, model),
     async close() {
       gpu.device.destroy();
     },
