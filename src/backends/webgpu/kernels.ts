@@ -16,7 +16,7 @@ import type { LlamaConfig } from '../../../reference/config.js';
 import type { ForwardAsyncOptions, Kernels } from '../../../reference/kernels.js';
 import type { KVCache } from '../../../reference/model.js';
 import type { LlamaModel } from '../../../reference/weights.js';
-import { requestGpu } from './device.js';
+import { requestGpu, type ShaderF16Choice } from './device.js';
 import { GpuModel } from './forward.js';
 import { Gpu } from './gpu.js';
 import { GpuOps } from './ops.js';
@@ -25,6 +25,7 @@ import type { DeviceTraining } from '../../conform/dump.js';
 
 export interface WebGpuKernels extends Kernels {
   readonly adapterName: string;
+  readonly shaderF16: boolean; // whether F16 weights are read as WGSL f16
   forwardAsync(model: LlamaModel, cache: KVCache, tokens: ArrayLike<number>, pos0: number, options?: ForwardAsyncOptions): Promise<Float32Array>;
   // Greedy decoding with the argmax taken on the GPU: 4 bytes read back instead of the logits.
   forwardArgmax(cache: KVCache, tokens: ArrayLike<number>, pos0: number): Promise<number>;
@@ -37,6 +38,7 @@ export interface WebGpuKernels extends Kernels {
 
 export interface WebGpuKernelsOptions {
   batch?: number; // prompt tokens per command buffer (default 32)
+  shaderF16?: ShaderF16Choice; // F16 weights read as WGSL f16 where the adapter allows (default 'auto'; device.ts)
 }
 
 function synchronousCall(op: string): never {
@@ -46,7 +48,7 @@ function synchronousCall(op: string): never {
 // Uploads the model's weights to the GPU once; throws naming the limit when a tensor or
 // buffer does not fit the device.
 export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKernelsOptions = {}): Promise<WebGpuKernels> {
-  const gpu = new Gpu(await requestGpu());
+  const gpu = new Gpu(await requestGpu(options.shaderF16));
   const batch = options.batch ?? 32;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`webgpu batch must be a positive integer, got ${batch}`);
   const ops = new GpuOps(gpu);
@@ -57,6 +59,7 @@ export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKern
   return {
     name: 'webgpu',
     adapterName: gpu.adapterName,
+    shaderF16: gpu.shaderF16,
     matmul: () => synchronousCall('matmul'),
     rmsnorm: () => synchronousCall('rmsnorm'),
     rope: () => synchronousCall('rope'),

@@ -78,7 +78,7 @@ export class GpuOps {
 
   // out[T, N] = x[T, K] · Wᵀ, one dispatch per part of W
   matmul(rec: Recorder, out: GPUBuffer, x: GPUBuffer, w: GpuWeight, T: number): void {
-    const code = matmulShader(w.dtype);
+    const code = matmulShader(w.dtype, this.gpu.shaderF16);
     for (const part of w.parts) {
       this.run(rec, `matmul ${w.name}`, code, [this.params([w.cols, w.rows, part.row0, part.rows]), x, part.buffer, out], [part.rows, T]);
     }
