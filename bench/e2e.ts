@@ -1,7 +1,7 @@
 // End-to-end CPU inference: llama-ts against llama.cpp (node-llama-cpp), side by side.
 //
 //   npm run bench:e2e [-- --quick] [--only 15M,q8_0] [--threads 1,2] [--reps 3] [--decode 64]
-//                    [--decode-seconds 6] [--plain] [--no-bandwidth] [--out FILE]
+//                    [--decode-seconds 6] [--plain] [--no-bandwidth] [--no-webgpu] [--out FILE]
 //
 // For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0, and llama.cpp's
 // mixtures Q4_K_M, Q5_K_M, Q6_K) a random model is written once as a GGUF with the LLaMA
@@ -11,6 +11,9 @@
 // --decode-seconds run out, so that a very slow engine cannot stretch the run) and a 128-token prompt in one
 // forward call. Medians of the repetitions, their ratio, and PASS/MISS against the issue's
 // targets are printed and written to bench/results/e2e.json with the machine and its load.
+// Then, unless --no-webgpu, the WebGPU backend on the same models in F16 and Q4_0 (decode and
+// prompt tokens/s, bench/lib/webgpu.ts), in the JSON's `webgpu`; with no WebGPU adapter the
+// JSON says why.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +28,7 @@ import { LLAMA_TOKENIZER, RESULTS_DIR } from './lib/paths.js';
 import { formatTable, makeRow, scalingNotes, summarize, type E2EReport, type E2ERow } from './lib/report.js';
 import { benchPrompt, leadingAgreement } from './lib/tokens.js';
 import { relaxedVariant, simdVariant } from './lib/wasm.js';
+import { benchWebGpu, WEBGPU_DTYPES, type WebGpuRow } from './lib/webgpu.js';
 
 const PROMPT_TOKENS = 128;
 const DECODE_PROMPT_TOKENS = 8;
@@ -38,11 +42,12 @@ interface Settings {
   decodeSeconds: number; // a decode run stops after this long even with steps left
   wasmPath: string;
   bandwidthBytes: number; // 0: not measured
+  webgpu: boolean;
   out: string;
 }
 
 function readSettings(argv: string[]): Settings {
-  const flags = parseFlags(argv, ['only', 'threads', 'reps', 'decode', 'decode-seconds', 'out'], ['quick', 'plain', 'no-bandwidth']);
+  const flags = parseFlags(argv, ['only', 'threads', 'reps', 'decode', 'decode-seconds', 'out'], ['quick', 'plain', 'no-bandwidth', 'no-webgpu']);
   const quick = flags.has('quick');
   const only = listFlag(flags, 'only', []);
   const threads = listFlag(flags, 'threads', ['1', '2']).map((t) => {
@@ -62,6 +67,7 @@ function readSettings(argv: string[]): Settings {
     decodeSeconds: intFlag(flags, 'decode-seconds', quick ? 3 : 6, 1, 3600),
     wasmPath: wasm.path,
     bandwidthBytes: flags.has('no-bandwidth') ? 0 : quick ? 2 ** 28 : 2 ** 30,
+    webgpu: !flags.has('no-webgpu'),
     out: resolve(String(flags.get('out') ?? join(RESULTS_DIR, 'e2e.json'))),
   };
 }
@@ -127,6 +133,29 @@ async function benchPair(
   }
 }
 
+// The WebGPU rows for the shapes asked for (--only's shape terms; its dtype terms pick among
+// F16 and Q4_0, both when none names them). No adapter is an entry saying why, not a failure.
+async function webGpuRows(s: Settings): Promise<WebGpuRow[] | { error: string }> {
+  const terms = s.only.map((t) => t.toLowerCase());
+  const dtypes = WEBGPU_DTYPES.filter((d) => !terms.some((t) => (BENCH_DTYPES as readonly string[]).includes(t)) || terms.includes(d));
+  const rows: WebGpuRow[] = [];
+  try {
+    for (const shape of s.shapes) {
+      const model = benchModel(SHAPES[shape], shapeSeed(shape));
+      const prompt = benchPrompt(PROMPT_TOKENS, SHAPES[shape].vocabSize, shapeSeed(shape));
+      for (const dtype of dtypes) {
+        const r = await benchWebGpu(model, shape, dtype, prompt, DECODE_PROMPT_TOKENS, s);
+        for (const row of r) log(`  ${shape} ${dtype} webgpu ${row.phase}: ${row.tokensPerSecond} tok/s (${row.adapter}${row.shaderF16 ? ', shader-f16' : ''})`);
+        rows.push(...r);
+      }
+    }
+  } catch (e) {
+    log(`webgpu: ${(e as Error).message}`);
+    return { error: (e as Error).message };
+  }
+  return rows;
+}
+
 function log(line: string): void {
   process.stdout.write(line + '\n');
 }
@@ -170,6 +199,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     await cpp.llama.dispose();
   }
+  const webgpu = s.webgpu ? await webGpuRows(s) : undefined;
   machine.loadavgAfter = loadavg();
 
   const report: E2EReport = {
@@ -183,6 +213,7 @@ async function main(): Promise<void> {
     },
     bandwidth,
     rows,
+    webgpu,
     summary: summarize(rows),
     training: null,
   };

@@ -67,7 +67,7 @@ export async function createKernels(backend: BackendName = 'wasm', model?: Llama
   }
   if (backend === 'webgpu') {
     // The GPU holds the model's weights: its kernels are made for one model.
-    if (!model) throw new Error('the webgpu backend runs whole forward passes of one model: give the model (conform --self: use --backend wasm or ts)');
+    if (!model) throw new Error('the webgpu backend runs whole forward passes of one model: give the model');
     return createWebGpuKernels(model);
   }
   throw new Error(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);

@@ -59,6 +59,36 @@ describe('WebGPU forward against the TypeScript kernels', () => {
     });
   }
 
+  test('F16 weights: read as WGSL f16 where the adapter has shader-f16, else unpacked from u32; each path within NMSE 1e-7', async () => {
+    const model = quantizeModel(randomModel(odd, 5, { std: 0.08, gainJitter: 0.3 }), 'f16');
+    const tokens = CHUNKS[0].map((t) => t % odd.vocabSize);
+    const want = forward(model, tsKernels, createKVCache(odd), tokens, 0, { allLogits: true });
+    const logits = async (k: WebGpuKernels) => k.forwardAsync(model, k.createKVCache(odd), tokens, 0, { allLogits: true });
+    const off = await createWebGpuKernels(model, { shaderF16: 'off' });
+    open.push(off);
+    expect(off.shaderF16).toBe(false);
+    expect(nmse(await logits(off), want)).toBeLessThan(1e-7);
+    const auto = await createWebGpuKernels(model);
+    open.push(auto);
+    let on: WebGpuKernels | Error;
+    try {
+      on = await createWebGpuKernels(model, { shaderF16: 'on' });
+    } catch (e) {
+      on = e as Error;
+    }
+    if (on instanceof Error) {
+      // This adapter lacks the feature (SwiftShader, in Dawn and in Chromium): 'on' is a clear
+      // error and 'auto' falls back to unpacking.
+      expect(on.message).toMatch(/shader-f16 feature, which this adapter does not have/);
+      expect(auto.shaderF16).toBe(false);
+    } else {
+      open.push(on);
+      expect(on.shaderF16).toBe(true);
+      expect(auto.shaderF16).toBe(true);
+      expect(nmse(await logits(on), want)).toBeLessThan(1e-7);
+    }
+  });
+
   test('every traced tensor (golden/ names, data-flow order) matches the reference, prompt over 3 command buffers', async () => {
     const model = quantizeModel(randomModel(base, 7, { std: 0.08, gainJitter: 0.3 }), 'q4_0');
     const kernels = await createWebGpuKernels(model, { batch: 3 });

@@ -1,5 +1,6 @@
 // The end-to-end results: one row per (shape, dtype, threads, phase), the ratio ours /
 // llama.cpp, the target for that row, and the table and JSON made from them.
+import type { WebGpuRow } from './webgpu.js';
 import type { BenchType } from './models.js';
 import type { BandwidthResult } from './bandwidth.js';
 import type { LlamaCppInfo } from './llamacpp.js';
@@ -80,6 +81,7 @@ export interface E2EReport {
   };
   bandwidth: BandwidthResult | null;
   rows: E2ERow[];
+  webgpu?: WebGpuRow[] | { error: string }; // llama-ts on WebGPU (bench/lib/webgpu.ts); absent with --no-webgpu
   summary: { rows: number; pass: number; miss: number };
   // Hook for the PyTorch training comparison (training work, later): null until then.
   training: null | Record<string, unknown>;

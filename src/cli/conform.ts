@@ -1,4 +1,4 @@
-import { conformDumpFile, conformSelf, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
+import { conformDumpFile, conformSelf, conformSelfAsync, formatReport, reportJson, type ConformReport } from '../conform/conform.js';
 import { conformHtml } from '../conform/html.js';
 import { writeTextAtomic } from '../io/atomic-file.js';
 import { findCase, readManifest } from '../conform/golden.js';
@@ -13,7 +13,7 @@ import { intFlag, parseCommand, stringFlag, type Parsed } from './options.js';
 
 const help = `usage: llama-ts conform GOLDEN_CASE DUMP [--only PARTS] [--json] [--html FILE]
        llama-ts conform --tokenizer CASEFILE IDS.jsonl [--json]
-       llama-ts conform --self [--backend wasm|ts] [--json]
+       llama-ts conform --self [--backend wasm|ts|webgpu] [--json]
 
 Compares a dump (a safetensors file with golden/ tensor names, e.g. from llama-ts dump or
 from your own port; see golden/FORMAT.md) with a golden case, tensor by tensor in data-flow
@@ -36,7 +36,7 @@ Exit status: 0 conforms, 1 does not, 2 the command or a file is wrong.
   --html FILE        also write a self-contained HTML page drawing every tensor's error in
                      data-flow order through the layers, the first divergent one marked
   --verbose          with --self: every tensor, not only the failures
-  --backend NAME     with --self: wasm (default) or ts
+  --backend NAME     with --self: wasm (default), ts or webgpu
   --threads N        with --self: wasm kernel threads (default: the number of CPUs)
 `;
 
@@ -92,10 +92,19 @@ async function conformEveryCase(args: Parsed): Promise<ConformReport[]> {
   if (args.positionals.length) throw new Error('conform --self takes no GOLDEN_CASE or DUMP');
   if (args.values.only !== undefined) throw new Error('conform --self checks every part; --only is for a port\'s dump');
   const manifest = readManifest();
+  const backend = parseBackend(stringFlag(args.values, 'backend'));
+  if (backend === 'webgpu') {
+    // The GPU holds each case's weights: kernels per case, the passes awaited. (The block
+    // decoders and the Q4_K_M check below are the CPU backends' own; WebGPU reads F32, F16,
+    // Q8_0 and Q4_0, which the q8_0-blocks and q4_0-blocks cases cover.)
+    const reports: ConformReport[] = [];
+    for (const c of manifest.cases) reports.push(await conformSelfAsync(manifest, c, (m) => createKernels('webgpu', m), closeKernels));
+    return reports;
+  }
   // f32 activations: the golden truth multiplies exact activations, and --self checks the maths
   // (block decode, f32 matmul); the 8-bit rounding of the default decode path is a deliberate
   // trade, off by far more than float32 noise (golden/FORMAT.md, activations_8bit).
-  const kernels = await createKernels(parseBackend(stringFlag(args.values, 'backend')), undefined, { threads: intFlag(args.values, 'threads'), activations: 'f32' });
+  const kernels = await createKernels(backend, undefined, { threads: intFlag(args.values, 'threads'), activations: 'f32' });
   try {
     const blocks = readQuantBlocks(manifest.root);
     return [

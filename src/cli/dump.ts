@@ -1,5 +1,5 @@
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { dumpForward, parseIdList } from '../conform/dump.js';
+import { dumpForwardAsync, parseIdList } from '../conform/dump.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { closeKernels, createKernels, parseBackend, readWholeModel } from '../llama.js';
 import { intFlag, parseCommand, stringFlag } from './options.js';
@@ -16,7 +16,7 @@ llama-ts conform (without --targets: conform CASE DUMP --only forward,decode).
   --tokens IDS       comma-separated token ids
   --targets IDS      next-token targets, one per token (-1 = ignored)
   --out FILE         the safetensors file to write
-  --backend NAME     wasm (default) or ts
+  --backend NAME     wasm (default), ts or webgpu
   --threads N        wasm kernel threads (default: the number of CPUs)
 `;
 
@@ -33,7 +33,7 @@ export async function dumpCommand(argv: string[]): Promise<number> {
   const targets = stringFlag(v, 'targets');
   const llamaModel = readWholeModel(model).model;
   const kernels = await createKernels(parseBackend(stringFlag(v, 'backend')), llamaModel, { threads: intFlag(v, 'threads') });
-  const tensors = dumpForward(llamaModel, kernels, parseIdList(tokens, '--tokens'), {
+  const tensors = await dumpForwardAsync(llamaModel, kernels, parseIdList(tokens, '--tokens'), {
     targets: targets ? parseIdList(targets, '--targets') : undefined,
   });
   await closeKernels(kernels);

@@ -2,10 +2,11 @@
 // order, naming the first tensor out of tolerance (where the port first goes wrong) and the
 // first tensor clearly above float32 noise (where a small bug first shows).
 import type { Kernels } from '../../reference/kernels.js';
+import type { LlamaModel } from '../../reference/weights.js';
 import { readFileBytes } from '../io/read-file.js';
 import { parseSafetensors, tensorToFloat64, type SafeTensor, type TensorToWrite } from '../formats/safetensors.js';
 import { compareTensor, toleranceFor, type TensorComparison } from './compare.js';
-import { dumpAdamW, dumpForward } from './dump.js';
+import { dumpAdamW, dumpForward, dumpForwardAsync, type DeviceTraining } from './dump.js';
 import { caseModel, readExpected, type GoldenCase, type GoldenManifest } from './golden.js';
 import { ABOVE_NOISE, noiseMultiple, readNoise, scaledTolerance, toleranceScale, type NoiseTable } from './noise.js';
 import { casePartsOf, didYouMean, needsTargets, partOf, type Part } from './parts.js';
@@ -135,6 +136,33 @@ export function keepCaseRows(c: GoldenCase, tensors: Array<[string, TensorToWrit
     const [rows, width] = t.shape;
     return [name, { ...t, shape: [rows - rowsFrom, width], data: (t.data as Float32Array).subarray(rowsFrom * width) }];
   });
+}
+
+// conformSelf for kernels made per model (WebGPU holds the case's weights on the GPU) and
+// run asynchronously: the forward pass and the one-token decodes through forwardAsync, with
+// every traced tensor read back from the device. Gradients and AdamW steps run on the device
+// where the kernels train there (deviceTraining), else on the readable TypeScript kernels.
+export async function conformSelfAsync(
+  manifest: GoldenManifest, c: GoldenCase, makeKernels: (model: LlamaModel) => Promise<Kernels>, close: (k: Kernels) => Promise<void>,
+  only?: readonly Part[], // the parts to run and check (default all: forward, loss, decode, grad, adamw)
+): Promise<ConformReport> {
+  const model = caseModel(manifest, c);
+  const wants = (p: Part) => !only || only.includes(p);
+  const targets = c.targets?.length === c.tokens.length && (wants('loss') || wants('grad') || wants('adamw')) ? c.targets : undefined;
+  const kernels = await makeKernels(model);
+  try {
+    const training = (kernels as { deviceTraining?: () => DeviceTraining }).deviceTraining?.();
+    const noGradients = async () => [];
+    const gradients = wants('grad') && c.tensors.some((n) => n.startsWith('grad.'));
+    const tensors = await dumpForwardAsync(model, kernels, c.tokens, { targets, decode: wants('decode'), gradients }, gradients ? training?.gradients : noGradients);
+    if (targets && c.adamw && wants('adamw')) {
+      const o = { lr: c.adamw.lr, steps: c.adamw.steps, savedSteps: c.adamw.saved_steps };
+      tensors.push(...(training ? await training.adamw(c.tokens, targets, o) : dumpAdamW(model, kernels, c.tokens, targets, o)));
+    }
+    return conformTensors(manifest, c, fromWritten(keepCaseRows(c, tensors)), { only });
+  } finally {
+    await close(kernels);
+  }
 }
 
 export function fromSafetensors(tensors: Map<string, SafeTensor>): DumpTensors {

@@ -4,7 +4,7 @@
 import { crossEntropy } from '../../reference/cross-entropy.js';
 import { createGradients, namedParameters } from '../../reference/gradients.js';
 import type { Kernels, TrainingKernels } from '../../reference/kernels.js';
-import { createKVCache, forward } from '../../reference/model.js';
+import { createKVCache, forward, runForward, type KVCache } from '../../reference/model.js';
 import { lossAndGradients } from '../../reference/train-model.js';
 import { tsTrainingKernels } from '../../reference/ts-kernels.js';
 import { parameterShape, parameterSlots, type LlamaModel } from '../../reference/weights.js';
@@ -19,32 +19,69 @@ export interface DumpOptions {
 
 // Returns [name, tensor] pairs in data-flow order.
 export function dumpForward(model: LlamaModel, kernels: Kernels, tokens: number[], options: DumpOptions = {}): Array<[string, TensorToWrite]> {
-  const { vocabSize: V, maxSeqLen } = model.config;
+  const out = dumpInputs(model, tokens, options);
+  const logits = forward(model, kernels, createKVCache(model.config, tokens.length, kernels), tokens, 0, {
+    allLogits: true,
+    trace: (name, data, shape) => out.push([name, { dtype: 'F32', shape, data: data.slice() }]),
+  });
+  pushLoss(out, model, logits, tokens, options);
+  if (options.decode ?? true) {
+    const cache = createKVCache(model.config, tokens.length, kernels);
+    const decoded = new Float32Array(tokens.length * model.config.vocabSize); // [T, V]
+    for (let t = 0; t < tokens.length; t++) decoded.set(forward(model, kernels, cache, [tokens[t]], t), t * model.config.vocabSize);
+    out.push(['decode_logits', { dtype: 'F32', shape: [tokens.length, model.config.vocabSize], data: decoded }]);
+  }
+  if (options.targets && (options.gradients ?? true)) out.push(...dumpGradients(model, kernels, tokens, options.targets));
+  return out;
+}
+
+// dumpForward for kernels whose forward pass is asynchronous (WebGPU's forwardAsync, through
+// runForward): the same tensors, traced on the device. Gradients come from `gradients` when
+// given (a backend that trains on its device), else from the readable TypeScript kernels.
+export async function dumpForwardAsync(
+  model: LlamaModel, kernels: Kernels, tokens: number[], options: DumpOptions = {},
+  gradients?: DeviceTraining['gradients'],
+): Promise<Array<[string, TensorToWrite]>> {
+  const out = dumpInputs(model, tokens, options);
+  const V = model.config.vocabSize;
   const T = tokens.length;
-  if (T > maxSeqLen) throw new Error(`dump: ${T} tokens are more than the model's context of ${maxSeqLen}`);
+  const logits = await runForward(model, kernels, kvCacheFor(model, kernels, T), tokens, 0, {
+    allLogits: true,
+    trace: (name, data, shape) => out.push([name, { dtype: 'F32', shape, data: data.slice() }]),
+  });
+  pushLoss(out, model, logits, tokens, options);
+  if (options.decode ?? true) {
+    const cache = kvCacheFor(model, kernels, T);
+    const decoded = new Float32Array(T * V); // [T, V]
+    for (let t = 0; t < T; t++) decoded.set(await runForward(model, kernels, cache, [tokens[t]], t), t * V);
+    out.push(['decode_logits', { dtype: 'F32', shape: [T, V], data: decoded }]);
+  }
+  if (options.targets && (options.gradients ?? true)) out.push(...(gradients ? await gradients(tokens, options.targets) : dumpGradients(model, kernels, tokens, options.targets)));
+  return out;
+}
+
+// A KV cache the kernels can use: their own where they make one (WebGPU's lives on the GPU).
+function kvCacheFor(model: LlamaModel, kernels: Kernels, T: number): KVCache {
+  const own = (kernels as { createKVCache?: (config: LlamaModel['config'], capacity: number) => KVCache }).createKVCache;
+  return own ? own(model.config, T) : createKVCache(model.config, T, kernels);
+}
+
+function dumpInputs(model: LlamaModel, tokens: number[], options: DumpOptions): Array<[string, TensorToWrite]> {
+  const T = tokens.length;
+  if (T > model.config.maxSeqLen) throw new Error(`dump: ${T} tokens are more than the model's context of ${model.config.maxSeqLen}`);
   const out: Array<[string, TensorToWrite]> = [];
   out.push(['tokens', { dtype: 'I32', shape: [T], data: Int32Array.from(tokens) }]);
   if (options.targets) {
     if (options.targets.length !== T) throw new Error(`dump: ${options.targets.length} targets for ${T} tokens`);
     out.push(['targets', { dtype: 'I32', shape: [T], data: Int32Array.from(options.targets) }]);
   }
-
-  const logits = forward(model, kernels, createKVCache(model.config, T, kernels), tokens, 0, {
-    allLogits: true,
-    trace: (name, data, shape) => out.push([name, { dtype: 'F32', shape, data: data.slice() }]),
-  });
-  if (options.targets) {
-    const loss = crossEntropy(logits, options.targets, T, V);
-    out.push(['loss', { dtype: 'F64', shape: [], data: Float64Array.of(loss) }]);
-  }
-  if (options.decode ?? true) {
-    const cache = createKVCache(model.config, T, kernels);
-    const decoded = new Float32Array(T * V); // [T, V]
-    for (let t = 0; t < T; t++) decoded.set(forward(model, kernels, cache, [tokens[t]], t), t * V);
-    out.push(['decode_logits', { dtype: 'F32', shape: [T, V], data: decoded }]);
-  }
-  if (options.targets && (options.gradients ?? true)) out.push(...dumpGradients(model, kernels, tokens, options.targets));
   return out;
+}
+
+function pushLoss(out: Array<[string, TensorToWrite]>, model: LlamaModel, logits: Float32Array, tokens: number[], options: DumpOptions): void {
+  if (!options.targets) return;
+  const loss = crossEntropy(logits, options.targets, tokens.length, model.config.vocabSize);
+  out.push(['loss', { dtype: 'F64', shape: [], data: Float64Array.of(loss) }]);
 }
 
 // grad.<param> for every parameter, in Meta's order: the backward of the mean loss. Backends
@@ -54,6 +91,13 @@ function dumpGradients(model: LlamaModel, kernels: Kernels, tokens: number[], ta
   lossAndGradients(model, trainingKernels(kernels), { tokens, targets, B: 1, T: tokens.length }, grads);
   const shapes = parameterShapes(model);
   return namedParameters(model, grads).map(({ name, grad }) => [`grad.${name}`, { dtype: 'F32', shape: shapes.get(name)!, data: grad.slice() }]);
+}
+
+// A backend that trains on its own device: the `grad.<param>` tensors of one batch, and the
+// adamw.* tensors of dumpAdamW, computed there (WebGPU: src/backends/webgpu/train.ts).
+export interface DeviceTraining {
+  gradients(tokens: number[], targets: number[]): Promise<Array<[string, TensorToWrite]>>;
+  adamw(tokens: number[], targets: number[], o: AdamWDumpOptions): Promise<Array<[string, TensorToWrite]>>;
 }
 
 export interface AdamWDumpOptions {

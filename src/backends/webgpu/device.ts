@@ -12,7 +12,12 @@ export interface GpuContext {
   device: GPUDevice;
   limits: GPUSupportedLimits;
   adapterName: string;
+  shaderF16: boolean; // the device has WGSL's f16 type: F16 weights are read as f16 (shaders-matmul.ts)
 }
+
+// Whether to use the `shader-f16` feature: 'auto' where the adapter has it, 'on' requires it
+// (an Error where the adapter lacks it), 'off' never (F16 weights are unpacked to f32 from u32).
+export type ShaderF16Choice = 'auto' | 'on' | 'off';
 
 let nodeGpu: GPU | undefined;
 
@@ -39,21 +44,27 @@ async function gpuEntry(): Promise<GPU> {
 }
 
 // The device, with the adapter's largest storage limits. No adapter is an Error, never a fallback.
-export async function requestGpu(): Promise<GpuContext> {
+export async function requestGpu(shaderF16: ShaderF16Choice = 'auto'): Promise<GpuContext> {
   const gpu = await gpuEntry();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     throw new Error(`WebGPU found no adapter (no GPU, or no driver; in Node on Linux Dawn needs Vulkan, e.g. SwiftShader via VK_ICD_FILENAMES); ${SUGGESTION}`);
   }
   const a = adapter.limits;
+  const hasF16 = adapter.features.has('shader-f16');
+  if (shaderF16 === 'on' && !hasF16) {
+    throw new Error('WebGPU: shaderF16 "on" asks for the shader-f16 feature, which this adapter does not have; use shaderF16 "auto" or "off"');
+  }
+  const useF16 = hasF16 && shaderF16 !== 'off';
   const device = await adapter.requestDevice({
+    requiredFeatures: useF16 ? ['shader-f16'] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
       maxBufferSize: a.maxBufferSize,
     },
   });
   const info = (adapter as { info?: GPUAdapterInfo }).info;
-  return { device, limits: device.limits, adapterName: info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown adapter' };
+  return { device, limits: device.limits, shaderF16: useF16, adapterName: info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown adapter' };
 }
 
 // Bindings' sizes in bytes must fit the device; `what` names the tensor or buffer.

@@ -10,6 +10,7 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly limits: GPUSupportedLimits;
   readonly adapterName: string;
+  readonly shaderF16: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private lost: string | undefined;
 
@@ -17,6 +18,7 @@ export class Gpu {
     this.device = ctx.device;
     this.limits = ctx.limits;
     this.adapterName = ctx.adapterName;
+    this.shaderF16 = ctx.shaderF16;
     void this.device.lost.then((info) => {
       this.lost = info.message || String(info.reason);
     });
@@ -110,6 +112,12 @@ export class Recorder {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.end();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  // Zeroes a buffer (gradients accumulate, so each step starts from zero).
+  clear(buffer: GPUBuffer): void {
+    this.end();
+    this.encoder.clearBuffer(buffer);
   }
 
   end(): GPUCommandEncoder {

@@ -16,22 +16,29 @@ import type { LlamaConfig } from '../../../reference/config.js';
 import type { ForwardAsyncOptions, Kernels } from '../../../reference/kernels.js';
 import type { KVCache } from '../../../reference/model.js';
 import type { LlamaModel } from '../../../reference/weights.js';
-import { requestGpu } from './device.js';
+import { requestGpu, type ShaderF16Choice } from './device.js';
 import { GpuModel } from './forward.js';
 import { Gpu } from './gpu.js';
 import { GpuOps } from './ops.js';
+import { gpuTraining } from './train.js';
+import type { DeviceTraining } from '../../conform/dump.js';
 
 export interface WebGpuKernels extends Kernels {
   readonly adapterName: string;
+  readonly shaderF16: boolean; // whether F16 weights are read as WGSL f16
   forwardAsync(model: LlamaModel, cache: KVCache, tokens: ArrayLike<number>, pos0: number, options?: ForwardAsyncOptions): Promise<Float32Array>;
   // Greedy decoding with the argmax taken on the GPU: 4 bytes read back instead of the logits.
   forwardArgmax(cache: KVCache, tokens: ArrayLike<number>, pos0: number): Promise<number>;
   createKVCache(config: LlamaConfig, capacity?: number): KVCache;
+  // Gradients and AdamW steps of one sequence on the GPU (train.ts), for conform --self;
+  // throws unless every weight is f32.
+  deviceTraining(): DeviceTraining;
   close(): Promise<void>;
 }
 
 export interface WebGpuKernelsOptions {
   batch?: number; // prompt tokens per command buffer (default 32)
+  shaderF16?: ShaderF16Choice; // F16 weights read as WGSL f16 where the adapter allows (default 'auto'; device.ts)
 }
 
 function synchronousCall(op: string): never {
@@ -41,16 +48,18 @@ function synchronousCall(op: string): never {
 // Uploads the model's weights to the GPU once; throws naming the limit when a tensor or
 // buffer does not fit the device.
 export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKernelsOptions = {}): Promise<WebGpuKernels> {
-  const gpu = new Gpu(await requestGpu());
+  const gpu = new Gpu(await requestGpu(options.shaderF16));
   const batch = options.batch ?? 32;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`webgpu batch must be a positive integer, got ${batch}`);
-  const gpuModel = new GpuModel(new GpuOps(gpu), model, batch);
+  const ops = new GpuOps(gpu);
+  const gpuModel = new GpuModel(ops, model, batch);
   const ownModel = (m: LlamaModel): void => {
     if (m !== model) throw new Error('these webgpu kernels hold another model\'s weights: make kernels for each model');
   };
   return {
     name: 'webgpu',
     adapterName: gpu.adapterName,
+    shaderF16: gpu.shaderF16,
     matmul: () => synchronousCall('matmul'),
     rmsnorm: () => synchronousCall('rmsnorm'),
     rope: () => synchronousCall('rope'),
@@ -65,6 +74,7 @@ export async function createWebGpuKernels(model: LlamaModel, options: WebGpuKern
       if (capacity > config.maxSeqLen) throw new Error(`KV cache of ${capacity} positions exceeds the model's context of ${config.maxSeqLen}`);
       return { capacity, k: [], v: [] }; // its buffers are made on the GPU at first use
     },
+    deviceTraining: () => gpuTraining(ops, model),
     async close() {
       gpu.device.destroy();
     },

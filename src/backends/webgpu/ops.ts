@@ -64,21 +64,21 @@ export class GpuOps {
   }
 
   // Static parameters, made once per distinct value.
-  private params(values: number[], floats: number[] = []): GPUBuffer {
+  params(values: number[], floats: number[] = []): GPUBuffer {
     const key = `${values.join(',')}/${floats.join(',')}`;
     let b = this.uniforms.get(key);
     if (!b) this.uniforms.set(key, (b = this.gpu.uniform(values, floats)));
     return b;
   }
 
-  private run(rec: Recorder, what: string, code: string, buffers: GPUBuffer[], dims: [number, number?]): void {
+  run(rec: Recorder, what: string, code: string, buffers: GPUBuffer[], dims: [number, number?]): void {
     const pipeline = this.gpu.pipeline(code);
     rec.dispatch(what, pipeline, this.gpu.bindGroup(pipeline, buffers), dims);
   }
 
   // out[T, N] = x[T, K] · Wᵀ, one dispatch per part of W
   matmul(rec: Recorder, out: GPUBuffer, x: GPUBuffer, w: GpuWeight, T: number): void {
-    const code = matmulShader(w.dtype);
+    const code = matmulShader(w.dtype, this.gpu.shaderF16);
     for (const part of w.parts) {
       this.run(rec, `matmul ${w.name}`, code, [this.params([w.cols, w.rows, part.row0, part.rows]), x, part.buffer, out], [part.rows, T]);
     }

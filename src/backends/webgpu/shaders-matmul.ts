@@ -80,13 +80,20 @@ const DOT: Partial<Record<DType, { w: string; body: string }>> = {
   },
 };
 
+// F16 on a device with the shader-f16 feature: the halves bound as array<f16> and read
+// directly, no unpacking (device.ts decides; without the feature, the u32 path above).
+const F16_NATIVE = {
+  w: 'array<f16>',
+  body: `for (var k = tid; k < p.K; k += 64u) { acc += x[xo + k] * f32(w[r * p.K + k]); }`,
+};
+
 export const MATMUL_DTYPES = Object.keys(DOT) as DType[];
 
-export function matmulShader(dtype: DType): string {
-  const d = DOT[dtype];
+export function matmulShader(dtype: DType, shaderF16 = false): string {
+  const d = dtype === 'f16' && shaderF16 ? F16_NATIVE : DOT[dtype];
   if (!d) throw new Error(`WebGPU matmul: no shader for ${dtype} weights (it has ${MATMUL_DTYPES.join(', ')}); use --backend wasm`);
-  return /* wgsl */ `
-// out[t, row0 + r] = Σ_k x[t, k] · W[r, k]   (reference/matmul.ts), W stored as ${dtype}
+  return /* wgsl */ `${d === F16_NATIVE ? 'enable f16;' : ''}
+// out[t, row0 + r] = Σ_k x[t, k] · W[r, k]   (reference/matmul.ts), W stored as ${dtype}${d === F16_NATIVE ? ', read as f16' : ''}
 struct Params { K: u32, N: u32, row0: u32, rows: u32 }  // input width, output width, first row, rows in this part
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
