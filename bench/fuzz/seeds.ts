@@ -3,10 +3,7 @@
 // copied into the repository), so that mutations also start from what other tools wrote.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, kvDim, type LlamaConfig } from '../../reference/config.js';
-import { seededUniform } from '../../reference/random.js';
-import { f32Tensor, type WeightTensor } from '../../reference/tensor.js';
-import type { LlamaModel } from '../../reference/weights.js';
+import { DEFAULT_NORM_EPS, DEFAULT_ROPE_THETA, type LlamaConfig } from '../../reference/config.js';
 import { modelToHuggingFace } from '../../src/convert/to-huggingface.js';
 import { quantizeModel } from '../../src/convert/storage.js';
 import { ggufFromModel } from '../../src/formats/gguf-model.js';
@@ -19,6 +16,8 @@ import { ggufTokenizerMetadata } from '../../src/tokenizer/gguf-vocabulary.js';
 import { vocabularyFromLlama2c } from '../../src/tokenizer/llama2c-tokenizer.js';
 import { vocabularyToTokenizerJson } from '../../src/tokenizer/tokenizer-json.js';
 import { PieceType, type Vocabulary } from '../../src/tokenizer/vocabulary.js';
+// The formats tests' uniform random model: the fuzzer's seeds are the same kind of file.
+import { randomModel } from '../../tests/formats-helpers.js';
 import { ggufFieldMap, llama2cFieldMap, llama2cTokenizerFieldMap, protobufFieldMap } from './fieldmaps.js';
 import type { BinarySeed } from './mutate.js';
 
@@ -35,20 +34,6 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
     dim: 8, nLayers: 2, nHeads: 2, nKvHeads: 1, hiddenDim: 12, vocabSize: 40, maxSeqLen: 16,
     normEps: DEFAULT_NORM_EPS, ropeTheta: DEFAULT_ROPE_THETA, sharedClassifier: true, ...over,
   };
-}
-
-export function randomModel(config: LlamaConfig, seed = 1): LlamaModel {
-  const next = seededUniform(seed);
-  const values = (n: number) => Float32Array.from({ length: n }, () => next() * 2 - 1);
-  const matrix = (rows: number, cols: number): WeightTensor => f32Tensor(values(rows * cols), rows, cols);
-  const C = config.dim, H = config.hiddenDim, KV = kvDim(config);
-  const tokenEmbedding = matrix(config.vocabSize, C);
-  const layers = Array.from({ length: config.nLayers }, () => ({
-    attentionNorm: values(C), wq: matrix(C, C), wk: matrix(KV, C), wv: matrix(KV, C), wo: matrix(C, C),
-    ffnNorm: values(C), w1: matrix(H, C), w2: matrix(C, H), w3: matrix(H, C),
-  }));
-  const output = config.sharedClassifier ? tokenEmbedding : matrix(config.vocabSize, C);
-  return { config, weights: { tokenEmbedding, layers, norm: values(C), output } };
 }
 
 export const tok512Bin = once(() => new Uint8Array(readFileSync(dataPath('stories260K/tok512.bin'))));
