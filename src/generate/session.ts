@@ -49,13 +49,19 @@ export function createSession<K extends Kernels>(
   let cache: KVCache | undefined; // made on first use, then reused
   const held: CacheContents = { tokens: [] }; // what the cache holds for chat's reuse
   let busy = false;
-  // Runs one generation or chat turn at a time, on the one cache.
+  let closed = false;
+  // Runs one generation or chat turn at a time, on the one cache. close() between two chunks
+  // ends the generation there (the kernels are gone), as a consumer's break would.
   async function* exclusive<T>(run: (cache: KVCache) => AsyncGenerator<T>): AsyncGenerator<T> {
+    if (closed) throw new Error('this model is closed (close() was called): load it again to generate');
     if (busy) throw new Error('this model is already generating: one generation at a time (load another for parallel work)');
     busy = true;
     try {
       cache ??= (kernels as CacheMaker).createKVCache?.(model.config, contextLength) ?? createKVCache(model.config, contextLength, kernels);
-      yield* run(cache);
+      for await (const chunk of run(cache)) {
+        yield chunk;
+        if (closed) return;
+      }
     } finally {
       busy = false;
     }
@@ -81,7 +87,10 @@ export function createSession<K extends Kernels>(
     chatTemplate,
     generateChunks: chunks,
     chatChunks: chatTurn,
-    close,
+    close: async () => {
+      closed = true;
+      await close();
+    },
     generate: async function* (prompt, opts) {
       for await (const c of chunks(prompt, opts)) if (c.text) yield c.text;
     },
