@@ -62,8 +62,8 @@ export async function dumpForwardAsync(
 
 // A KV cache the kernels can use: their own where they make one (WebGPU's lives on the GPU).
 function kvCacheFor(model: LlamaModel, kernels: Kernels, T: number): KVCache {
-  const own = (kernels as { createKVCache?: (config: LlamaModel['config'], capacity: number) => KVCache }).createKVCache;
-  return own ? own(model.config, T) : createKVCache(model.config, T, kernels);
+  const maker = kernels as { createKVCache?: (config: LlamaModel['config'], capacity: number) => KVCache };
+  return maker.createKVCache ? maker.createKVCache(model.config, T) : createKVCache(model.config, T, kernels); // a method: keep its `this`
 }
 
 function dumpInputs(model: LlamaModel, tokens: number[], options: DumpOptions): Array<[string, TensorToWrite]> {
