@@ -12,7 +12,7 @@
 //
 // Q4_K, Q5_K and Q6_K decode sixteen values at a time in SIMD; the others value by value.
 import { denseDot1, tileRows } from './matmul';
-import { halfToF32, i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3 } from './simd';
+import { i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, loadByte as byte, loadHalf as half } from './simd';
 import { blockScratchBytes } from './blocks';
 
 // Storage type codes (the JavaScript side passes them; src/backends/wasm/kernels.ts)
@@ -48,15 +48,6 @@ export function typeBlockBytes(type: i32): i32 {
 // The 16 levels of IQ4_NL (ggml's kvalues_iq4nl)
 const IQ4_NL_VALUES = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
 
-@inline
-function byte(p: usize): i32 {
-  return <i32>load<u8>(p);
-}
-
-@inline
-function half(p: usize): f32 {
-  return halfToF32(<u32>load<u16>(p));
-}
 
 // --- blocks of 32: byte j of qs holds value j (low nibble) and j + 16 (high) ----------------
 

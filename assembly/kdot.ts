@@ -20,22 +20,13 @@
 // Every output row is computed by rowDot2Q4_K / rowDotQ6_K alone, one token at a time: its
 // value does not depend on T, on the thread or on which rows the thread has.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
-import { halfToF32, hsum, madd, QK } from './simd';
+import { hsum, loadByte as byte, loadHalf as half, madd, QK } from './simd';
 
 const Q4_K_BYTES: usize = 144;
 const Q5_K_BYTES: usize = 176;
 const Q6_K_BYTES: usize = 210;
 const BLOCKS_PER_SUPER: usize = 8; // activation blocks of 32 per super-block of 256
 
-@inline
-function byte(p: usize): i32 {
-  return <i32>load<u8>(p);
-}
-
-@inline
-function half(p: usize): f32 {
-  return halfToF32(<u32>load<u16>(p));
-}
 
 // Σ q·q_x over sixteen unsigned bytes q (0..127) and the sixteen i16 activations at x, as i32x4
 @inline

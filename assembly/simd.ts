@@ -53,6 +53,17 @@ export function halfToF32(h: u32): f32 {
   return reinterpret<f32>(reinterpret<u32>(f) | ((h & 0x8000) << 16));
 }
 
+// One byte and one stored half at an address (the block headers of kblocks.ts and kdot.ts)
+@inline
+export function loadByte(p: usize): i32 {
+  return <i32>load<u8>(p);
+}
+
+@inline
+export function loadHalf(p: usize): f32 {
+  return halfToF32(<u32>load<u16>(p));
+}
+
 // --- int8 lanes -> float -----------------------------------------------------------------
 
 // Lanes 0-3, 4-7, 8-11, 12-15 of sixteen signed bytes, as f32x4 (exact: |q| ≤ 128)
