@@ -47,3 +47,15 @@ export function expectClose(got: Float32Array, want: Float32Array, tol: (i: numb
     }
   }
 }
+
+// d_x of quantized activations: per block of 32 of each row of x [T, K], amax / 127 in f32,
+// as the kernels compute it (assembly/activations.ts)
+export function activationScales(x: Float32Array): Float32Array {
+  const d = new Float32Array(x.length / 32);
+  for (let b = 0; b < d.length; b++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
+    d[b] = Math.fround(amax / 127);
+  }
+  return d;
+}

@@ -15,7 +15,7 @@ import { ropeFrequencies } from '../reference/rope.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { quantize } from '../src/quant/quantize.js';
-import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
+import { activationScales, EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
 
 let wasm: WasmKernels; // the default: q8_0 / q4_0 matmuls quantize their activations
 const place = placer(() => wasm);
@@ -115,17 +115,6 @@ describe('wasm matmul, quantized activations (the default for q8_0 / q4_0)', () 
   //     and takes the 8 off per block) and |d_x·q| ≤ |x| + d_x
   // A wrong lane order, nibble or scale costs whole terms, far above both.
   const blocksOf = (K: number) => K / 32;
-
-  // d_x per block of each row of x [T, K], as the kernel computes it
-  function activationScales(x: Float32Array): Float32Array {
-    const d = new Float32Array(x.length / 32);
-    for (let b = 0; b < d.length; b++) {
-      let amax = 0;
-      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
-      d[b] = Math.fround(amax / 127);
-    }
-    return d;
-  }
 
   // d_w per block of the q8_0 / q4_0 weight rows [N, K/32 blocks]
   function weightScales(w: WeightTensor): Float32Array {

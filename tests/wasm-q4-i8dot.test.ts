@@ -13,7 +13,7 @@ import { f16ToF32, toF32, type WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
 import { quantize } from '../src/quant/quantize.js';
-import { EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
+import { activationScales, EPS32, ensureWasmBuilt, expectClose, placer, randomArray, wasmPath } from './wasm-helpers.js';
 
 let wasm: WasmKernels;
 const place = placer(() => wasm);
@@ -23,17 +23,6 @@ beforeAll(async () => {
 });
 
 const RUNS = { numRuns: 100 };
-
-// d_x per block of each row of x [T, K], as the kernel computes it
-function activationScales(x: Float32Array): Float32Array {
-  const d = new Float32Array(x.length / 32);
-  for (let b = 0; b < d.length; b++) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
-    d[b] = Math.fround(amax / 127);
-  }
-  return d;
-}
 
 function check(w: WeightTensor, x: Float32Array, T: number, inWasm: boolean, rounding = 0.5 + 2 ** -16): void {
   const { rows: N, cols: K } = w;
