@@ -9,9 +9,9 @@
 // no two write the same address, so no atomics. Row reductions (RMSNorm, softmax) use one
 // workgroup of 64 per row and workgroupSum (shaders-matmul.ts).
 import { WORKGROUP_SUM } from './shaders-matmul.js';
+import { rotatePairsShader } from './shaders.js';
 
 const FLAT_INDEX = /* wgsl */ `fn flatIndex(g: vec3u, n: vec3u) -> u32 { return g.x + g.y * n.x * 64u; }`;
-const STEP = /* wgsl */ `struct Step { T: u32, pos0: u32 }`;
 
 // dx[t, k] += Σ_n dout[t, n] · W[n, k]   (reference/matmul.ts matmulBackward, input half);
 // one invocation per (t, k), looping over the N outputs.
@@ -105,30 +105,8 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec
 
 // (d0, d1) ← (d0 cos φ + d1 sin φ, −d0 sin φ + d1 cos φ), φ = pos · θ_i: the rotation by −φ
 // (reference/rope.ts ropeBackward), in place, cos/sin from the forward's table (ops.ts
-// ropeTable). One invocation per pair of one head of one row.
-export const ROPE_BACKWARD = /* wgsl */ `
-${STEP}
-struct Params { nHeads: u32, hd: u32 }
-@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> table: array<vec2f>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${FLAT_INDEX}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
-  let pairs = p.hd / 2u;
-  let idx = flatIndex(g, n);
-  if (idx >= step.T * p.nHeads * pairs) { return; }
-  let i = idx % pairs;
-  let t = idx / (pairs * p.nHeads);
-  let cs = table[(step.pos0 + t) * pairs + i];
-  let j = 2u * idx;
-  let d0 = dx[j];
-  let d1 = dx[j + 1u];
-  dx[j] = d0 * cs.x + d1 * cs.y;
-  dx[j + 1u] = -d0 * cs.y + d1 * cs.x;
-}
-`;
+// ropeTable): the forward's shader with the sine negated (shaders.ts rotatePairsShader).
+export const ROPE_BACKWARD = rotatePairsShader('-');
 
 // Attention backward over one sequence at positions 0..T-1 (reference/attention.ts
 // attentionBackward), query half: workgroup (h, t) recomputes p_ts = softmax_s(q_t·k_s/√hd)

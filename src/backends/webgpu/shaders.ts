@@ -31,7 +31,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
 // computed once in float64 on the CPU (rope-table.ts): exact angles at any position, where
 // a shader's cos of a large argument is not, and the one place where per-pair frequency
 // factors (RoPE scaling) enter. One invocation rotates one pair of one head of one row.
-export const ROPE = /* wgsl */ `
+export const ROPE = rotatePairsShader('');
+
+// The backward (reference/rope.ts ropeBackward) is the rotation by −φ: the same shader with
+// sin(−φ) = −sin φ, on the gradient in place (shaders-train.ts names it ROPE_BACKWARD).
+export function rotatePairsShader(sinSign: '' | '-'): string {
+  return /* wgsl */ `
 ${STEP}
 struct Params { nHeads: u32, hd: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
@@ -47,13 +52,15 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec
   let i = idx % pairs;
   let t = idx / (pairs * p.nHeads);
   let cs = table[(step.pos0 + t) * pairs + i];
+  let s = ${sinSign}cs.y;
   let j = 2u * idx; // pairs lie in order: row t, head h, pair i
   let x0 = x[j];
   let x1 = x[j + 1u];
-  x[j] = x0 * cs.x - x1 * cs.y;
-  x[j + 1u] = x0 * cs.y + x1 * cs.x;
+  x[j] = x0 * cs.x - x1 * s;
+  x[j + 1u] = x0 * s + x1 * cs.x;
 }
 `;
+}
 
 // attn_h(t) = Σ_{s ≤ pos0+t} softmax_s(q_h(t) · k_g(s) / √hd) v_g(s), g = ⌊h / (nHeads/nKvHeads)⌋
 // (reference/attention.ts), over the KV cache on the GPU. Workgroup (h, t): its invocations
