@@ -23,6 +23,11 @@
 // For the K-quants (layout 2, kdot.ts) the quants stay in their natural order, values 0..31,
 // since those kernels widen the weights' bytes in order (i16x8.extend_*_i8x16).
 //
+// For Q6_K on the 8-bit dot product (layout 3, q6decode.ts) the quants are i8, values 0..31 in
+// order in the first 32 bytes of the block's 64, and its i32 sum is two i16 halves: Σq of
+// values 0..15 (low half) and of 16..31 (high), |.| ≤ 16·127, so that the sums of four
+// blocks load as one vector of eight i16, one per group of sixteen (Q6_K's scale groups).
+//
 // For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
 // kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted
 // down, 1 times its value: qmatmul.ts), so every product comes out 256·n·q. |256·q| ≤ 32512
@@ -92,6 +97,16 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
   const g1 = v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15);
   const g2 = v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14);
   const g3 = v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15);
+  if (layout == I8_LAYOUT) {
+    v128.store(q, i8x16.narrow_i16x8_s(v0, v1)); // values 0..15
+    v128.store(q, i8x16.narrow_i16x8_s(v2, v3), 16); // 16..31
+    const s0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3));
+    const s1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7));
+    store<f32>(scale, d);
+    store<i16>(sum, <i16>hsumI32(s0));
+    store<i16>(sum, <i16>hsumI32(s1), 2);
+    return;
+  }
   if (layout == NATURAL_LAYOUT) {
     v128.store(q, v0);
     v128.store(q, v1, 16);
@@ -116,9 +131,10 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
 export const Q8_0_LAYOUT: i32 = 0;
 export const Q4_0_LAYOUT: i32 = 1;
 export const NATURAL_LAYOUT: i32 = 2;
+export const I8_LAYOUT: i32 = 3;
 
-// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT, Q4_0_LAYOUT or
-// NATURAL_LAYOUT, for the weights the activations will meet
+// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT, Q4_0_LAYOUT,
+// NATURAL_LAYOUT or I8_LAYOUT, for the weights the activations will meet
 export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32, layout: i32): void {
   const nb = K / QK;
   const scales = scalesAt(xq, T, nb);

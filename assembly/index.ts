@@ -15,6 +15,7 @@ export { matmulQ4_0Prompt, promptActivationBytes, promptScratchBytes, quantizePr
 export { matmulQ4_0I8 } from './qdecode';
 export { matmulDecoded } from './kblocks';
 export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8 } from './kdot';
+export { matmulQ6_KI8 } from './q6decode';
 export { rmsnorm, rope, swiglu } from './elementwise';
 export { attention, attentionHeads, softmax } from './attention';
 export { gemmF32, transposeF32, rmsnormBackward, ropeBackward, softmaxF32, swigluF32, swigluBackward, attentionSequence, attentionSequenceBackward } from './backward';

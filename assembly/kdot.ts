@@ -17,6 +17,9 @@
 // of at most 15·127; a Q6_K lane 4 products of at most 32·127 per half, times |s| ≤ 128,
 // two halves: below 2^23.
 //
+// Q6_K in the relaxed-SIMD build decodes in q6decode.ts instead, on the 8-bit dot product, to
+// the same bits.
+//
 // Every output row is computed by rowDot2Q4_K / rowDotQ6_K alone, one token at a time: its
 // value does not depend on T, on the thread or on which rows the thread has.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
@@ -70,7 +73,7 @@ function subBlockDot5(q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, 
 
 // Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j
 @inline
-function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   const u01 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7)); // [a0+a2, b0+b2, a1+a3, b1+b3]
   const u23 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
   return i32x4.add(v128.shuffle<i32>(u01, u23, 0, 1, 4, 5), v128.shuffle<i32>(u01, u23, 2, 3, 6, 7));

@@ -3,8 +3,10 @@
 // build, on the same inputs. Prints GFLOPS, GB/s and the speed-up over TypeScript, and
 // writes bench/results/kernels.json.
 //
-//   npm run bench:kernels [-- --quick] [--only matmul,attention] [--threads 1] [--out FILE]
+//   npm run bench:kernels [-- --quick] [--only matmul,attention] [--types q4_0,q6_k] [--threads 1] [--out FILE]
 //
+// The relaxed build is timed twice for q4_0 and q6_k matmuls: with its 8-bit dot product
+// kernels (the default, `wasm-relaxed`) and without (`relaxed-noi8`), and the ratio printed.
 // The WASM kernels run with one thread unless --threads says otherwise: these are per-kernel
 // numbers; thread scaling is measured end to end (e2e.ts).
 import Benchmark from 'benchmark';
@@ -30,6 +32,7 @@ const KERNELS = ['matmul', 'rmsnorm', 'rope', 'attention', 'swiglu'] as const;
 
 interface Settings {
   kernels: string[];
+  types: string[]; // matmul weight types
   quick: boolean;
   threads: number; // WASM kernel threads
   out: string;
@@ -43,10 +46,12 @@ interface Impl {
 }
 
 function readSettings(argv: string[]): Settings {
-  const flags = parseFlags(argv, ['only', 'out', 'threads'], ['quick']);
+  const flags = parseFlags(argv, ['only', 'types', 'out', 'threads'], ['quick']);
   const kernels = listFlag(flags, 'only', [...KERNELS]);
   for (const k of kernels) if (!(KERNELS as readonly string[]).includes(k)) throw new Error(`--only: unknown kernel "${k}" (known: ${KERNELS.join(', ')})`);
-  return { kernels, quick: flags.has('quick'), threads: intFlag(flags, 'threads', 1, 1, 256), out: resolve(String(flags.get('out') ?? join(RESULTS_DIR, 'kernels.json'))) };
+  const types = listFlag(flags, 'types', [...MATMUL_DTYPES]);
+  for (const t of types) if (!(MATMUL_DTYPES as readonly string[]).includes(t)) throw new Error(`--types: unknown type "${t}" (known: ${MATMUL_DTYPES.join(', ')})`);
+  return { kernels, types, quick: flags.has('quick'), threads: intFlag(flags, 'threads', 1, 1, 256), out: resolve(String(flags.get('out') ?? join(RESULTS_DIR, 'kernels.json'))) };
 }
 
 // Fresh backend instances (fresh WASM memories, so weights of earlier cases are dropped);
@@ -55,17 +60,27 @@ async function makeImpls(threads: number): Promise<Impl[]> {
   const impls: Impl[] = [{ name: 'ts', kernels: tsKernels, buffer: (v) => v.slice() }];
   for (const variant of [simdVariant(), relaxedVariant()]) {
     if (!variant) continue;
-    const kernels = await createWasmKernels({ wasmPath: variant.path, threads });
-    impls.push({
-      name: variant.name, kernels,
-      buffer: (v) => {
-        const view = kernels.allocate(v.length);
-        view.set(v);
-        return view;
-      },
-    });
+    impls.push(await wasmImpl(variant.name, variant.path, threads));
+    // The relaxed build's q4_0 and q6_k matmuls run on its 8-bit dot product (i8Dot); this one
+    // times the same build without it, side by side (those types only, see benchMatmul).
+    if (variant.name === 'wasm-relaxed') impls.push(await wasmImpl(NO_I8_DOT, variant.path, threads, false));
   }
   return impls;
+}
+
+const NO_I8_DOT = 'relaxed-noi8';
+const I8_DOT_TYPES: readonly string[] = ['q4_0', 'q6_k']; // the types with 8-bit dot product kernels
+
+async function wasmImpl(name: string, wasmPath: string, threads: number, i8Dot?: boolean): Promise<Impl> {
+  const kernels = await createWasmKernels({ wasmPath, threads, i8Dot });
+  return {
+    name, kernels,
+    buffer: (v) => {
+      const view = kernels.allocate(v.length);
+      view.set(v);
+      return view;
+    },
+  };
 }
 
 async function closeImpls(impls: Impl[]): Promise<void> {
@@ -106,12 +121,14 @@ async function benchMatmul(results: KernelResult[], shape: MatmulShape, s: Setti
   const quick = s.quick;
   const impls = await makeImpls(s.threads);
   const values = randomValues(shape.N * shape.K, shape.N ^ shape.K, 0.02); // [N, K]
-  for (const dtype of MATMUL_DTYPES) {
+  for (const dtype of s.types as DType[]) {
+    if (dtype.endsWith('_k') && shape.K % 256 !== 0) continue;
     const w: WeightTensor = quantize(values, shape.N, shape.K, dtype as DType);
     for (const T of MATMUL_TOKENS) {
       const work = matmulWork(shape, dtype, T);
       const x = randomValues(T * shape.K, T); // [T, K]
       for (const impl of impls) {
+        if (impl.name === NO_I8_DOT && !I8_DOT_TYPES.includes(dtype)) continue;
         // The TS reference on the largest matrix takes up to seconds a call: skipped when quick.
         if (quick && impl.name === 'ts' && work.bytes > 2e7 * (dtype === 'f32' ? 4 : 1)) continue;
         const out = new Float32Array(T * shape.N); // [T, N]
@@ -129,6 +146,7 @@ async function benchElementwise(results: KernelResult[], s: Settings): Promise<v
   const impls = await makeImpls(s.threads);
   const { T, C, nHeads, hd, hidden } = SMALL_KERNEL_DIMS;
   for (const impl of impls) {
+    if (impl.name === NO_I8_DOT) continue; // the same elementwise kernels as wasm-relaxed
     if (kernels.includes('rmsnorm')) {
       const x = impl.buffer(randomValues(T * C, 1)); // [T, C]
       const gain = impl.buffer(randomValues(C, 2)); // [C]
@@ -177,6 +195,12 @@ async function main(): Promise<void> {
 
   process.stdout.write('\nspeed-up over the TypeScript reference (same case):\n');
   for (const r of results) if (r.speedupOverTs !== undefined) process.stdout.write(`  ${r.kernel.padEnd(9)} ${r.shape.padEnd(18)} ${(r.dtype ?? '').padEnd(5)} ${r.impl.padEnd(12)} ×${r.speedupOverTs}\n`);
+  const noI8 = results.filter((r) => r.impl === NO_I8_DOT);
+  if (noI8.length > 0) process.stdout.write('\nrelaxed SIMD: the 8-bit dot product kernels (wasm-relaxed) over the others (relaxed-noi8), speed-up:\n');
+  for (const r of noI8) {
+    const i8 = results.find((o) => o.impl === 'wasm-relaxed' && o.kernel === r.kernel && o.shape === r.shape && o.dtype === r.dtype);
+    if (i8) process.stdout.write(`  ${r.shape.padEnd(18)} ${(r.dtype ?? '').padEnd(5)} ×${(r.secondsPerCall / i8.secondsPerCall).toFixed(2)}\n`);
+  }
   const report = {
     schema: 'llama-ts-bench-kernels/1',
     date: new Date().toISOString(),

@@ -246,6 +246,39 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
   }
 });
 
+// q6_k decoding has two kernels: kdot.ts's (i16 products) and q6decode.ts's on the 8-bit dot
+// product (i8Dot, the relaxed build's default). Both compute the same integer block totals and
+// scale them by the same f32 operations, so they must agree bit for bit, extreme scales included.
+describe('q6_k decoding on the 8-bit dot product', () => {
+  it('gives the bits of the i16 kernel: random blocks (scales -128..127, halves up to 65504), 1-3 tokens, 1 and 2 threads', async () => {
+    const [i8, i16, i8Threads] = await Promise.all([
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: false }),
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
+    ]);
+    try {
+      fc.assert(
+        fc.property(fc.record({ T: fc.integer({ min: 1, max: 3 }), blocks: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, scale }) => {
+          const K = 256 * blocks;
+          const w = randomBlocks('q6_k', N, blocks, seed, 5);
+          const x = randomArray(T * K, seed + 1, scale);
+          const want = new Float32Array(T * N).fill(NaN);
+          i16.matmul(want, x, w, T);
+          for (const k of [i8, i8Threads]) {
+            const got = new Float32Array(T * N).fill(NaN);
+            k.matmul(got, x, w, T);
+            expect(Array.from(got), `T=${T} K=${K} N=${N} seed=${seed} threads=${k.threads}`).toEqual(Array.from(want));
+          }
+        }),
+        { numRuns: 80 },
+      );
+      expect(i8Threads.parallelJobs()).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([i8, i16, i8Threads].map((k) => k.close()));
+    }
+  });
+});
+
 describe('the block-type kernels at several thread counts', () => {
   it('give the same bits at 1, 2 and 3 threads, decoding (T = 1, 3) and prompts (T = 6)', async () => {
     const kernels = await Promise.all([2, 3].map((threads) => createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads, minParallelWork: 0 })));

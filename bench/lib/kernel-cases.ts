@@ -15,7 +15,8 @@ export const MATMUL_SHAPES: readonly MatmulShape[] = [
   { name: '2048x2048', N: 2048, K: 2048 },
   { name: '11008x4096', N: 11008, K: 4096 },
 ];
-export const MATMUL_DTYPES: readonly DType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+// The K-quants (Q4_K_M files are Q4_K and Q6_K) only where K is whole super-blocks of 256.
+export const MATMUL_DTYPES: readonly DType[] = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k', 'q6_k'];
 export const MATMUL_TOKENS: readonly number[] = [1, 16]; // decode (matvec) and a prompt tile
 
 export interface Work {

@@ -23,7 +23,8 @@ export interface KernelExports {
   // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
   // (assembly/activations.ts)
   // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256),
-  // 2 for q4_k / q5_k / q6_k (natural order)
+  // 2 for q4_k / q5_k / q6_k (natural order), 3 for q6_k on the 8-bit dot product (i8 in
+  // natural order, sums of each sixteen as two i16)
   quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
   // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
   matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
@@ -42,6 +43,8 @@ export interface KernelExports {
   matmulQ4_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // the same for q6_k on the 8-bit dot product, x quantized in layout 3 (assembly/q6decode.ts)
+  matmulQ6_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q4_1, q5_0, q5_1, iq4_nl and q2_k..q6_k (type codes 0..8, assembly/kblocks.ts) with f32
   // activations: rows decoded a block at a time into scratch, blockScratchBytes(K) bytes a thread
   matmulDecoded(type: number, out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;

@@ -59,6 +59,7 @@ export const Op = {
   matmulQ5_KQ8: 14,
   matmulQ4_0Prompt: 15, // args as matmulQ4_0, with x from quantizePrompt (assembly/qgemm.ts)
   matmulQ4_0I8: 16, // args as matmulQ4_0Q8, with x from quantizePrompt (assembly/qdecode.ts)
+  matmulQ6_KI8: 17, // as matmulQ8_0Q8, x in quantizeActivations' layout 3 (assembly/q6decode.ts)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -81,6 +82,7 @@ const MATMUL_EXPORT = {
   [Op.matmulQ6_KQ8]: 'matmulQ6_KQ8',
   [Op.matmulQ4_0Prompt]: 'matmulQ4_0Prompt',
   [Op.matmulQ4_0I8]: 'matmulQ4_0I8',
+  [Op.matmulQ6_KI8]: 'matmulQ6_KI8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
