@@ -23,10 +23,11 @@
 // For the K-quants (layout 2, kdot.ts) the quants stay in their natural order, values 0..31,
 // since those kernels widen the weights' bytes in order (i16x8.extend_*_i8x16).
 //
-// For Q6_K on the 8-bit dot product (layout 3, q6decode.ts) the quants are i8, values 0..31 in
-// order in the first 32 bytes of the block's 64, and its i32 sum is two i16 halves: Σq of
-// values 0..15 (low half) and of 16..31 (high), |.| ≤ 16·127, so that the sums of four
-// blocks load as one vector of eight i16, one per group of sixteen (Q6_K's scale groups).
+// For the K-quants on the 8-bit dot product (layout 3: kdot.ts's I8 kernels, q6decode.ts) the
+// quants are i8, values 0..31 in order in the first 32 bytes of the block's 64, and its i32
+// sum is two i16 halves: Σq of values 0..15 (low half) and of 16..31 (high), |.| ≤ 16·127,
+// so that the sums of four blocks load as one vector of eight i16, one per group of sixteen
+// (Q6_K's scale groups).
 //
 // For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
 // kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted

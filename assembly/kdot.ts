@@ -3,7 +3,11 @@
 // one f32 scale each (activations.ts, NATURAL_LAYOUT: i16 in value order). The stored blocks
 // are read as they are in the file (layouts in reference/quants-k.ts): their quants are
 // unpacked sixteen bytes at a time with masks and shifts, widened to i16 in order and meet
-// the activations in i32x4.dot_i16x8_s.
+// the activations in i32x4.dot_i16x8_s. The I8 variants of Q4_K and Q5_K (the relaxed build's,
+// 1.45-1.55× faster: `npm run bench:kernels -- --only matmul --types q4_k`) meet activations
+// kept as i8 (I8_LAYOUT) in relaxed SIMD's 8-bit dot product instead, the unsigned 4- or 5-bit
+// q being its 7-bit operand: two dotI8 and one widening dot a block of 32, where the i16 way
+// takes four extends, four dots and three adds. The integers are the same, and so are the bits.
 //
 // Why blocks of 32 activations and not ggml's Q8_K (one scale per 256): a Q4_K sub-block is
 // 32 values and a Q6_K pair of sub-blocks too, so each activation block meets exactly one
@@ -17,12 +21,12 @@
 // of at most 15·127; a Q6_K lane 4 products of at most 32·127 per half, times |s| ≤ 128,
 // two halves: below 2^23.
 //
-// Q6_K in the relaxed-SIMD build decodes in q6decode.ts instead, on the 8-bit dot product, to
-// the same bits.
+// Q6_K's I8 kernel is q6decode.ts (its q needs the offset of 32 taken off separately).
 //
 // Every output row is computed by rowDot2Q4_K / rowDotQ6_K alone, one token at a time: its
 // value does not depend on T, on the thread or on which rows the thread has.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
+import { dotI8 } from './qgemm';
 import { hsum, loadByte as byte, loadHalf as half, madd, QK } from './simd';
 
 const Q4_K_BYTES: usize = 144;
@@ -52,23 +56,33 @@ function widenBytes4(p: usize): v128 {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
 }
 
+// Σ q·q_x of sixteen unsigned bytes lo (values 0..15 of a block: q ≤ 31) and sixteen hi (16..31)
+// against the activation block at x, as i32x4 whose lanes add up to the total: with i8, x in
+// I8_LAYOUT and relaxed SIMD's 8-bit dot product (i16 lanes: 4 products ≤ 31·127, 15748 <
+// 2^15), widened by one dot with ones; else x in NATURAL_LAYOUT, each half widened to i16
+@inline
+function blockDot(i8: bool, lo: v128, hi: v128, x: usize, ones: v128): v128 {
+  if (i8) return i32x4.dot_i16x8_s(i16x8.add(dotI8(v128.load(x), lo), dotI8(v128.load(x, 16), hi)), ones);
+  return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
+}
+
 // Σ q·q_x of Q4_K sub-block j (low nibbles for even j, high for odd) of the chunk whose
 // bytes are q0 (l = 0..15) and q1 (l = 16..31), against the activation block at x
 @inline
-function subBlockDot(q0: v128, q1: v128, odd: bool, x: usize, low: v128): v128 {
-  const lo = odd ? i8x16.shr_u(q0, 4) : v128.and(q0, low);
-  const hi = odd ? i8x16.shr_u(q1, 4) : v128.and(q1, low);
-  return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
+function subBlockDot(i8: bool, q0: v128, q1: v128, odd: bool, x: usize, low: v128, ones: v128): v128 {
+  const lo = v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low); // 16-bit shifts: one x86 instruction, 8-bit ones three
+  const hi = v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low);
+  return blockDot(i8, lo, hi, x, ones);
 }
 
 // The same for Q5_K sub-block j, its fifth bits bit j of h0 (l = 0..15) and h1 (l = 16..31)
 @inline
-function subBlockDot5(q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, one: v128): v128 {
+function subBlockDot5(i8: bool, q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, one: v128, ones: v128): v128 {
   const odd = (j & 1) != 0;
   const shift = <u32>j;
-  const lo = v128.or(odd ? i8x16.shr_u(q0, 4) : v128.and(q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
-  const hi = v128.or(odd ? i8x16.shr_u(q1, 4) : v128.and(q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
-  return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
+  const lo = v128.or(v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
+  const hi = v128.or(v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
+  return blockDot(i8, lo, hi, x, ones);
 }
 
 // Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j
@@ -82,21 +96,28 @@ export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
 // The integer totals of sub-blocks 4h .. 4h+3 of the Q4_K (or, with q5, Q5_K) super-block at
 // b (chunks 2h, 2h + 1)
 @inline
-function halfTotals(q5: bool, b: usize, h: i32, x: usize, low: v128, one: v128): v128 {
+function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, one: v128, ones: v128): v128 {
   const c0 = b + (q5 ? 48 : 16) + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
   const q0 = v128.load(c0), q1 = v128.load(c0, 16), q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
   if (q5) {
     const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
     const j = 4 * h;
     return totals4(
-      subBlockDot5(q0, q1, h0, h1, j, x, low, one), subBlockDot5(q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, one),
-      subBlockDot5(q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, one), subBlockDot5(q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, one),
+      subBlockDot5(i8, q0, q1, h0, h1, j, x, low, one, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, one, ones),
+      subBlockDot5(i8, q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, one, ones), subBlockDot5(i8, q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, one, ones),
     );
   }
   return totals4(
-    subBlockDot(q0, q1, false, x, low), subBlockDot(q0, q1, true, x + QUANT_BYTES, low),
-    subBlockDot(q2, q3, false, x + 2 * QUANT_BYTES, low), subBlockDot(q2, q3, true, x + 3 * QUANT_BYTES, low),
+    subBlockDot(i8, q0, q1, false, x, low, ones), subBlockDot(i8, q0, q1, true, x + QUANT_BYTES, low, ones),
+    subBlockDot(i8, q2, q3, false, x + 2 * QUANT_BYTES, low, ones), subBlockDot(i8, q2, q3, true, x + 3 * QUANT_BYTES, low, ones),
   );
+}
+
+// Σ q_x of four activation blocks at p as i32x4: stored so in NATURAL_LAYOUT, as two i16
+// halves (values 0..15, 16..31) in I8_LAYOUT, added by one dot with ones
+@inline
+function blockSums(i8: bool, p: usize, ones: v128): v128 {
+  return i8 ? i32x4.dot_i16x8_s(v128.load(p), ones) : v128.load(p);
 }
 
 // --- one row against one activation row --------------------------------------------------------
@@ -107,7 +128,8 @@ function halfTotals(q5: bool, b: usize, h: i32, x: usize, low: v128, one: v128):
 // vector scaled by d·sc·d_x lane by lane. (For one row alone w1 = w0 and out1 = out0: each
 // row is computed by the same operations wherever it falls, so the pairing changes no bit.)
 // Q5_K (q5) is the same with a fifth bit from qh (reference/quants-k.ts), 176 bytes a block.
-function rowDot2Q4_K(q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, one: v128, m63: v128, m15: v128): void {
+@inline
+function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, one: v128, ones: v128, m63: v128, m15: v128): void {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
   let min0 = f32x4.splat(0), min1 = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
@@ -116,8 +138,8 @@ function rowDot2Q4_K(q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, x
     const x = xa + first * QUANT_BYTES;
     const dxLow = v128.load(xs + (first << 2)); // d_x of sub-blocks 0..3
     const dxHigh = v128.load(xs + (first << 2), 16); // 4..7
-    const sumLow = f32x4.convert_i32x4_s(v128.load(xsum + (first << 2)));
-    const sumHigh = f32x4.convert_i32x4_s(v128.load(xsum + (first << 2), 16));
+    const sumLow = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2), ones));
+    const sumHigh = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2) + 16, ones));
     for (let r = 0; r < 2; r++) {
       const b = (r == 0 ? w0 : w1) + <usize>sb * blockBytes;
       const d = f32x4.splat(half(b));
@@ -129,8 +151,8 @@ function rowDot2Q4_K(q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, x
       const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
       let acc = r == 0 ? acc0 : acc1;
       let mins = r == 0 ? min0 : min1;
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(q5, b, 0, x, low, one)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(q5, b, 1, x + 4 * QUANT_BYTES, low, one)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 0, x, low, one, ones)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, one, ones)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
       if (r == 0) { acc0 = acc; min0 = mins; } else { acc1 = acc; min1 = mins; }
@@ -191,7 +213,8 @@ function byteMask(value: i32, zero: i32): v128 {
 
 // out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations (NATURAL_LAYOUT);
 // w: [N, K/256 super-blocks]; rows n0 ≤ n < n1. type: 4, 5 or 6 for Q4_K, Q5_K, Q6_K.
-function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+@inline
+function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK; // activation blocks per row
   const nsb = K >> 8;
   const isQ6 = type == 6;
@@ -203,6 +226,7 @@ function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: 
   const three = byteMask(3, zero);
   const offset = byteMask(32, zero);
   const one = byteMask(1, zero);
+  const ones = i16x8.splat(<i16>(1 | zero));
   const m63 = i32x4.splat(63 | zero);
   const m15 = i32x4.splat(15 | zero);
   for (let t = 0; t < T; t++) {
@@ -221,20 +245,30 @@ function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: 
         const pair = m < n1;
         const w0 = w + <usize>n * rowBytes;
         const out0 = o + (<usize>n << 2);
-        rowDot2Q4_K(type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, one, m63, m15);
+        rowDot2Q4_K(i8, type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, one, ones, m63, m15);
       }
     }
   }
 }
 
 export function matmulQ4_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(4, out, xq, w, T, K, N, n0, n1);
+  matmulK(4, false, out, xq, w, T, K, N, n0, n1);
 }
 
 export function matmulQ5_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(5, out, xq, w, T, K, N, n0, n1);
+  matmulK(5, false, out, xq, w, T, K, N, n0, n1);
 }
 
 export function matmulQ6_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(6, out, xq, w, T, K, N, n0, n1);
+  matmulK(6, false, out, xq, w, T, K, N, n0, n1);
+}
+
+// Q4_K and Q5_K on relaxed SIMD's 8-bit dot product (the unsigned 4- or 5-bit q is the 7-bit
+// operand), x in I8_LAYOUT: the same integer totals and sums, the same f32 steps, the same bits
+export function matmulQ4_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulK(4, true, out, xq, w, T, K, N, n0, n1);
+}
+
+export function matmulQ5_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulK(5, true, out, xq, w, T, K, N, n0, n1);
 }

@@ -5,7 +5,7 @@
 //
 //   npm run bench:kernels [-- --quick] [--only matmul,attention] [--types q4_0,q6_k] [--threads 1] [--out FILE]
 //
-// The relaxed build is timed twice for q4_0 and q6_k matmuls: with its 8-bit dot product
+// The relaxed build is timed twice for q4_0, q4_k and q6_k matmuls: with its 8-bit dot product
 // kernels (the default, `wasm-relaxed`) and without (`relaxed-noi8`), and the ratio printed.
 // The WASM kernels run with one thread unless --threads says otherwise: these are per-kernel
 // numbers; thread scaling is measured end to end (e2e.ts).
@@ -69,7 +69,7 @@ async function makeImpls(threads: number): Promise<Impl[]> {
 }
 
 const NO_I8_DOT = 'relaxed-noi8';
-const I8_DOT_TYPES: readonly string[] = ['q4_0', 'q6_k']; // the types with 8-bit dot product kernels
+const I8_DOT_TYPES: readonly string[] = ['q4_0', 'q4_k', 'q6_k']; // the types with 8-bit dot product kernels
 
 async function wasmImpl(name: string, wasmPath: string, threads: number, i8Dot?: boolean): Promise<Impl> {
   const kernels = await createWasmKernels({ wasmPath, threads, i8Dot });

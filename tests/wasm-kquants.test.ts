@@ -246,11 +246,12 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
   }
 });
 
-// q6_k decoding has two kernels: kdot.ts's (i16 products) and q6decode.ts's on the 8-bit dot
-// product (i8Dot, the relaxed build's default). Both compute the same integer block totals and
-// scale them by the same f32 operations, so they must agree bit for bit, extreme scales included.
-describe('q6_k decoding on the 8-bit dot product', () => {
-  it('gives the bits of the i16 kernel: random blocks (scales -128..127, halves up to 65504), 1-3 tokens, 1 and 2 threads', async () => {
+// K-quant decoding has two kernels a type: i16 products (kdot.ts) and the 8-bit dot product
+// (i8Dot, the relaxed build's default: kdot.ts's I8 variants, q6decode.ts). Both compute the
+// same integer block totals and sums and scale them by the same f32 operations, so they must
+// agree bit for bit, extreme scales included.
+describe('q4_k / q5_k / q6_k decoding on the 8-bit dot product', () => {
+  it.each(INTEGER_TYPES)('%s: the bits of the i16 kernel, random blocks (any scale byte, halves up to 65504), 1-3 tokens, 1 and 2 threads', async (dtype) => {
     const [i8, i16, i8Threads] = await Promise.all([
       createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
       createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: false }),
@@ -260,7 +261,7 @@ describe('q6_k decoding on the 8-bit dot product', () => {
       fc.assert(
         fc.property(fc.record({ T: fc.integer({ min: 1, max: 3 }), blocks: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, scale }) => {
           const K = 256 * blocks;
-          const w = randomBlocks('q6_k', N, blocks, seed, 5);
+          const w = randomBlocks(dtype, N, blocks, seed, 5);
           const x = randomArray(T * K, seed + 1, scale);
           const want = new Float32Array(T * N).fill(NaN);
           i16.matmul(want, x, w, T);
@@ -270,7 +271,7 @@ describe('q6_k decoding on the 8-bit dot product', () => {
             expect(Array.from(got), `T=${T} K=${K} N=${N} seed=${seed} threads=${k.threads}`).toEqual(Array.from(want));
           }
         }),
-        { numRuns: 80 },
+        { numRuns: 60 },
       );
       expect(i8Threads.parallelJobs()).toBeGreaterThan(0);
     } finally {

@@ -43,7 +43,9 @@ export interface KernelExports {
   matmulQ4_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  // the same for q6_k on the 8-bit dot product, x quantized in layout 3 (assembly/q6decode.ts)
+  // the same on the 8-bit dot product, x quantized in layout 3 (assembly/kdot.ts, q6decode.ts)
+  matmulQ4_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ5_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q4_1, q5_0, q5_1, iq4_nl and q2_k..q6_k (type codes 0..8, assembly/kblocks.ts) with f32
   // activations: rows decoded a block at a time into scratch, blockScratchBytes(K) bytes a thread

@@ -54,8 +54,8 @@ export interface WasmKernelsOptions {
   // q4_0 in the relaxed-SIMD build, which quantize too (i8Dot).
   activations?: 'q8' | 'f32';
   // q4_0 matmuls with activations 'q8' on relaxed SIMD's 8-bit dot product (prompts:
-  // assembly/qgemm.ts, decoding: qdecode.ts), and q6_k decoding (q6decode.ts, the same bits as
-  // without): by default in the relaxed-SIMD build only, where it is faster; true runs the
+  // assembly/qgemm.ts, decoding: qdecode.ts), and q4_k / q5_k / q6_k decoding (kdot.ts,
+  // q6decode.ts, the same bits as without): by default in the relaxed-SIMD build only, where it is faster; true runs the
   // same kernels in the plain build, the dot product emulated (slower: its tests do).
   i8Dot?: boolean;
 }
@@ -113,6 +113,9 @@ const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', 
 // q5_k / q6_k (assembly/kdot.ts)
 const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8, q4_k: Op.matmulQ4_KQ8, q5_k: Op.matmulQ5_KQ8, q6_k: Op.matmulQ6_KQ8 } as const;
 const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8', q4_k: 'matmulQ4_KQ8', q5_k: 'matmulQ5_KQ8', q6_k: 'matmulQ6_KQ8' } as const;
+// The K-quants' decoding on the 8-bit dot product (i8Dot), the same bits (assembly/kdot.ts, q6decode.ts)
+const MATMUL_I8 = { q4_k: Op.matmulQ4_KI8, q5_k: Op.matmulQ5_KI8, q6_k: Op.matmulQ6_KI8 } as const;
+const MATMUL_I8_EXPORT = { q4_k: 'matmulQ4_KI8', q5_k: 'matmulQ5_KI8', q6_k: 'matmulQ6_KI8' } as const;
 function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q8 {
   return Object.hasOwn(MATMUL_Q8, dtype);
 }
@@ -130,7 +133,7 @@ const SEQUENCE_MIN_TOKENS = 8;
 const SEQUENCE_MAX_TOKENS = 1024;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
 const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2 } as const;
-const I8_ACTIVATION_LAYOUT = 3; // q6_k on the 8-bit dot product
+const I8_ACTIVATION_LAYOUT = 3; // the K-quants on the 8-bit dot product
 // Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 const ACTIVATION_BLOCK_BYTES = 72;
 
@@ -272,12 +275,12 @@ class WasmBackend implements WasmKernels {
       }
     } else if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {
       // decoding: x quantized once here, on this thread; every thread reads the same blocks.
-      // q6_k with i8Dot: the 8-bit dot product (assembly/q6decode.ts), the same bits as kdot.ts
-      const i8 = dtype === 'q6_k' && this.i8Dot;
+      // The K-quants with i8Dot: the 8-bit dot product, the same bits
+      const i8 = this.i8Dot && Object.hasOwn(MATMUL_I8, dtype) ? (dtype as keyof typeof MATMUL_I8) : undefined;
       const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
       shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, i8 ? I8_ACTIVATION_LAYOUT : ACTIVATION_LAYOUT[dtype]);
-      if (split) this.pool!.run(i8 ? Op.matmulQ6_KI8 : MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
-      else shard.wasm[i8 ? 'matmulQ6_KI8' : MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
+      if (split) this.pool!.run(i8 ? MATMUL_I8[i8] : MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
+      else shard.wasm[i8 ? MATMUL_I8_EXPORT[i8] : MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
     } else if (dtype === 'q8_0' || dtype === 'q4_0' || dtype in DECODED_TYPE) {
       // a prompt (or f32 activations, or a type without integer kernels): f32 products with
       // decoded weights, each thread decoding its rows into a scratch block of its own

@@ -60,6 +60,8 @@ export const Op = {
   matmulQ4_0Prompt: 15, // args as matmulQ4_0, with x from quantizePrompt (assembly/qgemm.ts)
   matmulQ4_0I8: 16, // args as matmulQ4_0Q8, with x from quantizePrompt (assembly/qdecode.ts)
   matmulQ6_KI8: 17, // as matmulQ8_0Q8, x in quantizeActivations' layout 3 (assembly/q6decode.ts)
+  matmulQ4_KI8: 18, // the same (assembly/kdot.ts)
+  matmulQ5_KI8: 19,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -83,6 +85,8 @@ const MATMUL_EXPORT = {
   [Op.matmulQ4_0Prompt]: 'matmulQ4_0Prompt',
   [Op.matmulQ4_0I8]: 'matmulQ4_0I8',
   [Op.matmulQ6_KI8]: 'matmulQ6_KI8',
+  [Op.matmulQ4_KI8]: 'matmulQ4_KI8',
+  [Op.matmulQ5_KI8]: 'matmulQ5_KI8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
