@@ -31,6 +31,9 @@ import { WorkerPool } from './pool.js';
 import { wasmDType } from './weights.js';
 import { createShard, type Shard } from './shard.js';
 import { Op } from './worker-ops.js';
+import {
+  ACTIVATION_BLOCK_BYTES, ACTIVATION_LAYOUT, DECODED_TYPE, I8_ACTIVATION_LAYOUT, MATMUL, MATMUL_EXPORT, MATMUL_I8, MATMUL_I8_EXPORT, MATMUL_Q8, MATMUL_Q8_EXPORT, PROMPT_TOKENS, isQuantizedDecode,
+} from './matmul-routes.js';
 
 export interface WasmKernelsOptions {
   // Upper bound of each WASM memory in bytes (default and most: 4 GiB); smaller bounds
@@ -107,35 +110,10 @@ function checkThreads(threads: number): number {
   return threads;
 }
 
-const MATMUL = { f32: Op.matmulF32, f16: Op.matmulF16, q8_0: Op.matmulQ8_0, q4_0: Op.matmulQ4_0 } as const;
-const MATMUL_EXPORT = { f32: 'matmulF32', f16: 'matmulF16', q8_0: 'matmulQ8_0', q4_0: 'matmulQ4_0' } as const;
-// Weights with quantized activations when decoding: q8_0 / q4_0 (assembly/qmatmul.ts), q4_k /
-// q5_k / q6_k (assembly/kdot.ts)
-const MATMUL_Q8 = { q8_0: Op.matmulQ8_0Q8, q4_0: Op.matmulQ4_0Q8, q4_k: Op.matmulQ4_KQ8, q5_k: Op.matmulQ5_KQ8, q6_k: Op.matmulQ6_KQ8 } as const;
-const MATMUL_Q8_EXPORT = { q8_0: 'matmulQ8_0Q8', q4_0: 'matmulQ4_0Q8', q4_k: 'matmulQ4_KQ8', q5_k: 'matmulQ5_KQ8', q6_k: 'matmulQ6_KQ8' } as const;
-// The K-quants' decoding on the 8-bit dot product (i8Dot), the same bits (assembly/kdot.ts, q6decode.ts)
-const MATMUL_I8 = { q4_k: Op.matmulQ4_KI8, q5_k: Op.matmulQ5_KI8, q6_k: Op.matmulQ6_KI8 } as const;
-const MATMUL_I8_EXPORT = { q4_k: 'matmulQ4_KI8', q5_k: 'matmulQ5_KI8', q6_k: 'matmulQ6_KI8' } as const;
-function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q8 {
-  return Object.hasOwn(MATMUL_Q8, dtype);
-}
-// Types whose rows assembly/kblocks.ts decodes into f32 scratch (its type codes): for prompts,
-// and for decoding where there is no integer kernel (all but q4_k / q5_k / q6_k) or activations: 'f32'
-const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
-// From this many tokens on (prompts), q8_0 / q4_0 matmuls decode each block of weight rows
-// once for the whole prompt and multiply in f32 (assembly/blocks.ts), whatever the option;
-// but q4_0 with quantized activations in the relaxed-SIMD build goes through an integer GEMM
-// (assembly/qgemm.ts, 1.2-1.3× faster), the activations quantized once.
-const PROMPT_TOKENS = 4;
 // Attention over a prompt from position 0 goes as matrix products from this many tokens on,
 // and up to this many (its scratch, [T, T] scores a thread, grows as T²: 4 MiB at 1024)
 const SEQUENCE_MIN_TOKENS = 8;
 const SEQUENCE_MAX_TOKENS = 1024;
-// quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
-const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2 } as const;
-const I8_ACTIVATION_LAYOUT = 3; // the K-quants on the 8-bit dot product
-// Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
-const ACTIVATION_BLOCK_BYTES = 72;
 
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm' as const;
