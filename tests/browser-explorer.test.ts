@@ -62,7 +62,7 @@ describe('the explorer page', () => {
     await waitForStep(0);
     const s = await explorerState();
     expect(s.tokens.length).toBeGreaterThan(3);
-    expect(await page.locator('#layer option').count()).toBe(4); // kjv: 4 layers, 8 heads
+    expect(await page.locator('#layer option').count()).toBe(6); // kjv: 6 layers, 8 heads
     expect(await page.locator('#head option').count()).toBe(8);
   });
 
