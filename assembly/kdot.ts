@@ -75,13 +75,20 @@ function subBlockDot(i8: bool, q0: v128, q1: v128, odd: bool, x: usize, low: v12
   return blockDot(i8, lo, hi, x, ones);
 }
 
+// Bit j of each byte of h moved to bit 4 (bit4: 0x10 in every byte). Shifts of 16-bit lanes
+// (one x86 instruction; 8-bit ones take three): what crosses from the neighbouring byte lands
+// below bit 4 (left shifts by at most 4) or above it (right shifts), and the mask drops it.
+@inline
+function fifthBit(h: v128, j: i32, bit4: v128): v128 {
+  return v128.and(j <= 4 ? i16x8.shl(h, <u32>(4 - j)) : i16x8.shr_u(h, <u32>(j - 4)), bit4);
+}
+
 // The same for Q5_K sub-block j, its fifth bits bit j of h0 (l = 0..15) and h1 (l = 16..31)
 @inline
-function subBlockDot5(i8: bool, q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, one: v128, ones: v128): v128 {
+function subBlockDot5(i8: bool, q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, bit4: v128, ones: v128): v128 {
   const odd = (j & 1) != 0;
-  const shift = <u32>j;
-  const lo = v128.or(v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
-  const hi = v128.or(v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
+  const lo = v128.or(v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low), fifthBit(h0, j, bit4));
+  const hi = v128.or(v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low), fifthBit(h1, j, bit4));
   return blockDot(i8, lo, hi, x, ones);
 }
 
@@ -96,15 +103,15 @@ export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
 // The integer totals of sub-blocks 4h .. 4h+3 of the Q4_K (or, with q5, Q5_K) super-block at
 // b (chunks 2h, 2h + 1)
 @inline
-function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, one: v128, ones: v128): v128 {
+function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, bit4: v128, ones: v128): v128 {
   const c0 = b + (q5 ? 48 : 16) + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
   const q0 = v128.load(c0), q1 = v128.load(c0, 16), q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
   if (q5) {
     const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
     const j = 4 * h;
     return totals4(
-      subBlockDot5(i8, q0, q1, h0, h1, j, x, low, one, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, one, ones),
-      subBlockDot5(i8, q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, one, ones), subBlockDot5(i8, q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, one, ones),
+      subBlockDot5(i8, q0, q1, h0, h1, j, x, low, bit4, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, bit4, ones),
+      subBlockDot5(i8, q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, bit4, ones), subBlockDot5(i8, q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, bit4, ones),
     );
   }
   return totals4(
@@ -129,7 +136,7 @@ function blockSums(i8: bool, p: usize, ones: v128): v128 {
 // row is computed by the same operations wherever it falls, so the pairing changes no bit.)
 // Q5_K (q5) is the same with a fifth bit from qh (reference/quants-k.ts), 176 bytes a block.
 @inline
-function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, one: v128, ones: v128, m63: v128, m15: v128): void {
+function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, bit4: v128, ones: v128, m63: v128, m15: v128): void {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
   let min0 = f32x4.splat(0), min1 = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
@@ -151,8 +158,8 @@ function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1
       const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
       let acc = r == 0 ? acc0 : acc1;
       let mins = r == 0 ? min0 : min1;
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 0, x, low, one, ones)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, one, ones)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 0, x, low, bit4, ones)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
+      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
       if (r == 0) { acc0 = acc; min0 = mins; } else { acc1 = acc; min1 = mins; }
@@ -225,7 +232,7 @@ function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K
   const low = byteMask(0x0f, zero);
   const three = byteMask(3, zero);
   const offset = byteMask(32, zero);
-  const one = byteMask(1, zero);
+  const bit4 = byteMask(0x10, zero);
   const ones = i16x8.splat(<i16>(1 | zero));
   const m63 = i32x4.splat(63 | zero);
   const m15 = i32x4.splat(15 | zero);
@@ -245,7 +252,7 @@ function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K
         const pair = m < n1;
         const w0 = w + <usize>n * rowBytes;
         const out0 = o + (<usize>n << 2);
-        rowDot2Q4_K(i8, type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, one, ones, m63, m15);
+        rowDot2Q4_K(i8, type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, bit4, ones, m63, m15);
       }
     }
   }
