@@ -98,12 +98,12 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
   const g1 = v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15);
   const g2 = v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14);
   const g3 = v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15);
+  const s0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)); // values 0..15
+  const s1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)); // 16..31
+  store<f32>(scale, d);
   if (layout == I8_LAYOUT) {
     v128.store(q, i8x16.narrow_i16x8_s(v0, v1)); // values 0..15
     v128.store(q, i8x16.narrow_i16x8_s(v2, v3), 16); // 16..31
-    const s0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3));
-    const s1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7));
-    store<f32>(scale, d);
     store<i16>(sum, <i16>hsumI32(s0));
     store<i16>(sum, <i16>hsumI32(s1), 2);
     return;
@@ -124,9 +124,7 @@ function quantizeBlock(q: usize, x: usize, scale: usize, sum: usize, layout: i32
     v128.store(q, g2, 32);
     v128.store(q, g3, 48);
   }
-  const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
-  store<f32>(scale, d);
-  store<i32>(sum, hsumI32(s));
+  store<i32>(sum, hsumI32(i32x4.add(s0, s1)));
 }
 
 export const Q8_0_LAYOUT: i32 = 0;

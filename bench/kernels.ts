@@ -5,7 +5,8 @@
 //
 //   npm run bench:kernels [-- --quick] [--only matmul,attention] [--types q4_0,q6_k] [--threads 1] [--out FILE]
 //
-// The relaxed build is timed twice for q4_0, q4_k and q6_k matmuls: with its 8-bit dot product
+// The relaxed build is timed twice for q4_0, q4_k and q6_k matmuls (and q5_k, which the cases
+// leave out): with its 8-bit dot product
 // kernels (the default, `wasm-relaxed`) and without (`relaxed-noi8`), and the ratio printed.
 // The WASM kernels run with one thread unless --threads says otherwise: these are per-kernel
 // numbers; thread scaling is measured end to end (e2e.ts).
@@ -18,6 +19,7 @@ import { ropeFrequencies } from '../reference/rope.js';
 import type { DType, WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import { createWasmKernels } from '../src/backends/wasm/kernels.js';
+import { MATMUL_I8 } from '../src/backends/wasm/matmul-routes.js';
 import { quantize } from '../src/quant/quantize.js';
 import { intFlag, listFlag, parseFlags } from './lib/args.js';
 import {
@@ -61,7 +63,7 @@ async function makeImpls(threads: number): Promise<Impl[]> {
   for (const variant of [simdVariant(), relaxedVariant()]) {
     if (!variant) continue;
     impls.push(await wasmImpl(variant.name, variant.path, threads));
-    // The relaxed build's q4_0 and q6_k matmuls run on its 8-bit dot product (i8Dot); this one
+    // The relaxed build's I8_DOT_TYPES matmuls run on its 8-bit dot product (i8Dot); this one
     // times the same build without it, side by side (those types only, see benchMatmul).
     if (variant.name === 'wasm-relaxed') impls.push(await wasmImpl(NO_I8_DOT, variant.path, threads, false));
   }
@@ -69,7 +71,8 @@ async function makeImpls(threads: number): Promise<Impl[]> {
 }
 
 const NO_I8_DOT = 'relaxed-noi8';
-const I8_DOT_TYPES: readonly string[] = ['q4_0', 'q4_k', 'q6_k']; // the types with 8-bit dot product kernels
+// The types with 8-bit dot product kernels: q4_0 (qgemm.ts, qdecode.ts) and the K-quants' decoding
+const I8_DOT_TYPES: readonly string[] = ['q4_0', ...Object.keys(MATMUL_I8)];
 
 async function wasmImpl(name: string, wasmPath: string, threads: number, i8Dot?: boolean): Promise<Impl> {
   const kernels = await createWasmKernels({ wasmPath, threads, i8Dot });

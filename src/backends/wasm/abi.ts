@@ -23,7 +23,7 @@ export interface KernelExports {
   // x [T, K] f32 -> xq (72·T·K/32 bytes): blocks of 32 as int16 with an f32 scale each
   // (assembly/activations.ts)
   // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256),
-  // 2 for q4_k / q5_k / q6_k (natural order), 3 for q6_k on the 8-bit dot product (i8 in
+  // 2 for q4_k / q5_k / q6_k (natural order), 3 for them on the 8-bit dot product (i8 in
   // natural order, sums of each sixteen as two i16)
   quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
   // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers

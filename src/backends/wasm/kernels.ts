@@ -58,8 +58,9 @@ export interface WasmKernelsOptions {
   activations?: 'q8' | 'f32';
   // q4_0 matmuls with activations 'q8' on relaxed SIMD's 8-bit dot product (prompts:
   // assembly/qgemm.ts, decoding: qdecode.ts), and q4_k / q5_k / q6_k decoding (kdot.ts,
-  // q6decode.ts, the same bits as without): by default in the relaxed-SIMD build only, where it is faster; true runs the
-  // same kernels in the plain build, the dot product emulated (slower: its tests do).
+  // q6decode.ts, the same bits as without): by default in the relaxed-SIMD build only, where
+  // it is faster; true runs the same kernels in the plain build, the dot product emulated
+  // (slower: its tests do).
   i8Dot?: boolean;
 }
 
