@@ -92,32 +92,47 @@ function subBlockDot5(i8: bool, q0: v128, q1: v128, h0: v128, h1: v128, j: i32, 
   return blockDot(i8, lo, hi, x, ones);
 }
 
-// Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j
+// Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j,
+// in two steps (q6decode.ts does the first step for two sub-blocks before loading the others)
 @inline
-export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  const u01 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7)); // [a0+a2, b0+b2, a1+a3, b1+b3]
-  const u23 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
+export function pairTotals(s0: v128, s1: v128): v128 {
+  return i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7)); // [a0+a2, b0+b2, a1+a3, b1+b3]
+}
+
+@inline
+export function joinTotals(u01: v128, u23: v128): v128 {
   return i32x4.add(v128.shuffle<i32>(u01, u23, 0, 1, 4, 5), v128.shuffle<i32>(u01, u23, 2, 3, 6, 7));
 }
 
-// The integer totals of sub-blocks 4h .. 4h+3 of the Q4_K (or, with q5, Q5_K) super-block at
-// b (chunks 2h, 2h + 1)
 @inline
-function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, bit4: v128, ones: v128): v128 {
+export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  return joinTotals(pairTotals(s0, s1), pairTotals(s2, s3));
+}
+
+// The integer totals of sub-blocks 4h .. 4h+3 of the Q4_K (or, with q5, Q5_K) super-block at
+// b (chunks 2h, 2h + 1). fence: an address written between the two chunks, so that V8 loads
+// the second chunk's vectors after the first chunk's arithmetic (see q6decode.ts's header)
+@inline
+function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, bit4: v128, ones: v128, fence: usize): v128 {
   const c0 = b + (q5 ? 48 : 16) + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
-  const q0 = v128.load(c0), q1 = v128.load(c0, 16), q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
+  let u01: v128, u23: v128;
   if (q5) {
-    const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
     const j = 4 * h;
-    return totals4(
-      subBlockDot5(i8, q0, q1, h0, h1, j, x, low, bit4, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, bit4, ones),
-      subBlockDot5(i8, q2, q3, h0, h1, j + 2, x + 2 * QUANT_BYTES, low, bit4, ones), subBlockDot5(i8, q2, q3, h0, h1, j + 3, x + 3 * QUANT_BYTES, low, bit4, ones),
-    );
+    const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
+    const q0 = v128.load(c0), q1 = v128.load(c0, 16);
+    u01 = pairTotals(subBlockDot5(i8, q0, q1, h0, h1, j, x, low, bit4, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, bit4, ones));
+    store<i32>(fence, i32x4.extract_lane(u01, 0));
+    const q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
+    const g0 = v128.load(b + 16), g1 = v128.load(b + 32); // qh again: past the store, a load from L1 where keeping h0, h1 would spill them
+    u23 = pairTotals(subBlockDot5(i8, q2, q3, g0, g1, j + 2, x + 2 * QUANT_BYTES, low, bit4, ones), subBlockDot5(i8, q2, q3, g0, g1, j + 3, x + 3 * QUANT_BYTES, low, bit4, ones));
+  } else {
+    const q0 = v128.load(c0), q1 = v128.load(c0, 16);
+    u01 = pairTotals(subBlockDot(i8, q0, q1, false, x, low, ones), subBlockDot(i8, q0, q1, true, x + QUANT_BYTES, low, ones));
+    store<i32>(fence, i32x4.extract_lane(u01, 0));
+    const q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
+    u23 = pairTotals(subBlockDot(i8, q2, q3, false, x + 2 * QUANT_BYTES, low, ones), subBlockDot(i8, q2, q3, true, x + 3 * QUANT_BYTES, low, ones));
   }
-  return totals4(
-    subBlockDot(i8, q0, q1, false, x, low, ones), subBlockDot(i8, q0, q1, true, x + QUANT_BYTES, low, ones),
-    subBlockDot(i8, q2, q3, false, x + 2 * QUANT_BYTES, low, ones), subBlockDot(i8, q2, q3, true, x + 3 * QUANT_BYTES, low, ones),
-  );
+  return joinTotals(u01, u23);
 }
 
 // Σ q_x of four activation blocks at p as i32x4: stored so in NATURAL_LAYOUT, as two i16
@@ -158,8 +173,12 @@ function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1
       const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
       let acc = r == 0 ? acc0 : acc1;
       let mins = r == 0 ? min0 : min1;
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 0, x, low, bit4, ones)), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-      acc = madd(f32x4.convert_i32x4_s(halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones)), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
+      const lowTotals = halfTotals(i8, q5, b, 0, x, low, bit4, ones, out0);
+      store<i32>(out0, i32x4.extract_lane(lowTotals, 0)); // a fence for V8's load order (q6decode.ts); out0 is written last
+      acc = madd(f32x4.convert_i32x4_s(lowTotals), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
+      const highTotals = halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones, out0);
+      store<i32>(out0, i32x4.extract_lane(highTotals, 0));
+      acc = madd(f32x4.convert_i32x4_s(highTotals), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
       mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
       if (r == 0) { acc0 = acc; min0 = mins; } else { acc1 = acc; min1 = mins; }

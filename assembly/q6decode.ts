@@ -15,15 +15,21 @@
 // where the last term of a half super-block's eight groups of sixteen is one
 // i32x4.dot_i16x8_s of its eight scales (widened to i16) with the eight sums (lane r: block r).
 //
-// Each quarter loads its own quant bytes (L1 hits) rather than sharing loaded vectors between
-// quarters: fewer live vectors, no spills on x86's sixteen registers (measured: 1.36-1.58× the
-// i16 kernel with, 1.2-1.4× without; `npm run bench:kernels -- --only matmul --types q6_k`).
+// Registers: V8 (TurboFan) emits a basic block's loads in program order, ahead of the arithmetic,
+// which it places just before each use; a half's four quarters load 17 vectors, more than x86's
+// sixteen registers, so the compiled code spilled and reloaded some 30 of them a half
+// (`npm run bench:disasm`). A store between quarters 1 and 2 (a lane of their partial total,
+// into the row's output slot, which the final value overwrites) is a point the loads of
+// quarters 2 and 3 cannot move above, so half as many are live at once: 85 -> 53 stack
+// accesses in the function, 11.5 -> 12.8-13.8 GFLOPS on 2048x2048 and 11008x4096 decodes.
+// (Quarters written to share their quant loads or to load their own make no difference: V8
+// folds repeated loads of the same address.)
 //
 // The integer block totals are the exact integers rowDotQ6_K computes, and they meet d·d_x in
 // f32 by the same operations in the same order, so both kernels give the same bits: the
 // backend picks this one in the relaxed-SIMD build, and tests compare the two.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
-import { totals4 } from './kdot';
+import { joinTotals, pairTotals } from './kdot';
 import { dotI8 } from './qgemm';
 import { hsum, loadHalf as half, madd, QK } from './simd';
 
@@ -73,8 +79,9 @@ function quarterDot(ql: usize, qh: usize, r: i32, x: usize, sc: v128, low: v128,
 }
 
 // Σ_k x[k]·w[k] for one Q6_K row (nsb super-blocks) and one activation row: i8 quants xa,
-// scales xs [nsb·8] f32, sums of sixteen xsum [nsb·8] i16 pairs
-function rowDotQ6_K(w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, m30: v128): f32 {
+// scales xs [nsb·8] f32, sums of sixteen xsum [nsb·8] i16 pairs; fence: the row's output
+// slot, written before the caller writes the result there (see the header)
+function rowDotQ6_K(w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, m30: v128, fence: usize): f32 {
   let acc = f32x4.splat(0);
   for (let sb = 0; sb < nsb; sb++) {
     const b = w + <usize>sb * Q6_K_BYTES;
@@ -88,10 +95,12 @@ function rowDotQ6_K(w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: 
       const sc = i16x8.extend_low_i8x16_s(v128.load64_zero(b + 192 + 8 * h)); // the half's eight scales
       const t0 = quarterDot(ql, qh, 0, x, sc, low, m30);
       const t1 = quarterDot(ql, qh, 1, x + QUANT_BYTES, sc, low, m30);
+      const u01 = pairTotals(t0, t1);
+      store<i32>(fence, i32x4.extract_lane(u01, 0)); // orders the loads below after this: see the header
       const t2 = quarterDot(ql, qh, 2, x + 2 * QUANT_BYTES, sc, low, m30);
       const t3 = quarterDot(ql, qh, 3, x + 3 * QUANT_BYTES, sc, low, m30);
       const offset = i32x4.dot_i16x8_s(sc, v128.load(xsum + (blk << 2))); // lane r: Σ s·Σ_16 q_x of block r
-      const totals = i32x4.sub(totals4(t0, t1, t2, t3), i32x4.shl(offset, 5)); // Σ s·(q − 32)·q_x, exact
+      const totals = i32x4.sub(joinTotals(u01, pairTotals(t2, t3)), i32x4.shl(offset, 5)); // Σ s·(q − 32)·q_x, exact
       const dx = v128.load(xs + (blk << 2)); // d_x of the four blocks
       acc = madd(f32x4.convert_i32x4_s(totals), f32x4.mul(d, dx), acc);
     }
@@ -116,6 +125,6 @@ export function matmulQ6_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
     const xs = scales + (at << 2);
     const xsum = sums + (at << 2);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n1; n++) store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, m30));
+    for (let n = n0; n < n1; n++) store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, m30, o + (<usize>n << 2)));
   }
 }
