@@ -41,12 +41,17 @@ function packedSums(bu: usize, bv: usize, xb: usize, low: v128): v128 {
 @inline
 function rowPair(out: usize, N: i32, nu: i32, nv: i32, wu: usize, wv: usize, xt: usize, st: usize, ct: usize, t: i32, nb: i32, ones: v128, low: v128): void {
   let acc = f32x4.splat(0); // u even blocks, v even, u odd, v odd
+  const fence = out + ((<usize>t * N + <usize>nu) << 2); // out[t, nu], written last: see below
   let b = 0;
   for (; b + 2 <= nb; b += 2) {
     const bu = wu + <usize>b * Q4_0_BYTES;
     const bv = wv + <usize>b * Q4_0_BYTES;
     const xb = xt + <usize>b * Q;
     const h0 = packedSums(bu, bv, xb, low);
+    // A store between the two blocks: V8 emits a block's loads in program order ahead of the
+    // arithmetic, so without it (and with V8 unrolling this loop twice) sixteen loaded vectors
+    // were live at once and spilled (q6decode.ts's header; `npm run bench:disasm`)
+    store<i32>(fence, i32x4.extract_lane(h0, 0));
     const h1 = packedSums(bu + Q4_0_BYTES, bv + Q4_0_BYTES, xb + Q, low);
     const off = <usize>b << 3;
     acc = accumulate(acc, blockTotals(h0, h1, ones), scales2(bu, bv, false), st + off, ct + off);
