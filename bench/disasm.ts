@@ -7,8 +7,9 @@
 //   npm run bench:disasm [-- --out FILE]
 //
 // Why: issue 17 asks where 128-bit WASM SIMD bounds a kernel, to show it from the compiled
-// code. The hot loop is found the same way on both sides: among the backward branches of the
-// kernel's functions, the loop with the most 8-bit dot products (pmaddubsw, or vpdpbusd); each
+// code. The hot loop is found the same way on both sides: among the innermost loops (backward
+// branches before the function's first return) of the kernel's functions and what they call,
+// the one with the most 8-bit dot products (pmaddubsw, or vpdpbusd); each
 // of those multiplies one register's width of weights (16 bytes for xmm, 32 ymm, 64 zmm), so
 // weights per iteration = their count × width, and instructions per 256 weights follow.
 // "stack" counts instructions that touch the stack frame (spills and reloads, mostly).

@@ -31,7 +31,7 @@ import {
 } from './worker-ops.js';
 
 export const WORKER_FILE = 'wasm-worker.mjs';
-const SPIN = 500; // polls of PENDING before sleeping (~5 µs): workers often finish within microseconds of us
+const SPIN = 20000; // polls of PENDING before sleeping (~200 µs; worker.ts says why): workers often finish within microseconds of us
 
 // What we need of a Node worker_threads Worker or a Web Worker.
 interface AnyWorker {
