@@ -13,6 +13,7 @@ export { quantizeActivations } from './activations';
 export { matmulQ8_0Q8, matmulQ4_0Q8 } from './qmatmul';
 export { matmulQ4_0Prompt, promptActivationBytes, promptScratchBytes, quantizePrompt } from './qgemm';
 export { matmulQ4_0I8 } from './qdecode';
+export { matmulQ8_0I8, q8_0HasMinus128 } from './q8decode';
 export { matmulDecoded } from './kblocks';
 export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8, matmulQ4_KI8, matmulQ5_KI8 } from './kdot';
 export { matmulQ6_KI8 } from './q6decode';

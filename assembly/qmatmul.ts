@@ -82,9 +82,11 @@ function laneMask(value: i32, zero: i32): v128 {
 // h: f16 weight scales zero-extended in i32 lanes -> f32x4, times 1/256. The
 // decode of simd.ts halvesToF32x4 (exponent and mantissa moved to a float's place, times
 // 2^112, which also normalizes subnormals; exponent 31 becomes 255), with shifts where it
-// has masks (see above).
+// has masks (see above). A subnormal scale costs a microcode assist here (simd.ts), but a
+// block of 32 has one only if all its weights are below ~1e-5·127: rare enough that the
+// exact integer decode, which upsets V8's schedule of the loops, is not worth it.
 @inline
-function weightScales(h: v128): v128 {
+export function weightScales(h: v128): v128 {
   const bias: f32 = 2.028240960365167e31; // 2^104 = 2^112 / 256
   const magnitude = i32x4.shr_u(i32x4.shl(h, 17), 4); // half bits 0..14 at float bits 13..27
   const f = f32x4.mul(magnitude, f32x4.splat(bias));
@@ -97,7 +99,7 @@ function weightScales(h: v128): v128 {
 // The f16 scales of `count` (1..4) consecutive blocks from `block` on, in the low halves
 // of i32 lanes 0..count-1 (the other lanes 0); never reads past the last of them.
 @inline
-function loadHalves(block: usize, bytes: usize, count: i32): v128 {
+export function loadHalves(block: usize, bytes: usize, count: i32): v128 {
   let h = v128.load16_lane(block, i32x4.splat(0), 0); // i16 lanes 0, 2, 4, 6
   if (count > 1) h = v128.load16_lane(block + bytes, h, 2);
   if (count > 2) h = v128.load16_lane(block + 2 * bytes, h, 4);
@@ -107,7 +109,7 @@ function loadHalves(block: usize, bytes: usize, count: i32): v128 {
 
 // Lanes 0..count-1 of four consecutive 32-bit values at p (the other lanes 0)
 @inline
-function load4(p: usize, count: i32): v128 {
+export function load4(p: usize, count: i32): v128 {
   if (count == 4) return v128.load(p);
   let v = v128.load32_zero(p);
   if (count > 1) v = v128.load32_lane(p + 4, v, 1);
@@ -120,13 +122,13 @@ function load4(p: usize, count: i32): v128 {
 // Two blocks' partial sums p, q (i32x4 each) -> one i32x4 holding, in lanes 0, 2, the
 // halves of p's total and in lanes 1, 3 those of q's: [p0+p2, q0+q2, p1+p3, q1+q3]
 @inline
-function pairSums(p: v128, q: v128): v128 {
+export function pairSums(p: v128, q: v128): v128 {
   return i32x4.add(v128.shuffle<i32>(p, q, 0, 4, 1, 5), v128.shuffle<i32>(p, q, 2, 6, 3, 7));
 }
 
 // pairSums of blocks 0, 1 and of blocks 2, 3 -> the four block totals, lane j for block j
 @inline
-function blockTotals(u01: v128, u23: v128): v128 {
+export function blockTotals(u01: v128, u23: v128): v128 {
   return i32x4.add(v128.shuffle<i32>(u01, u23, 0, 1, 4, 5), v128.shuffle<i32>(u01, u23, 2, 3, 6, 7));
 }
 

@@ -27,6 +27,7 @@ interface Loop { instructions: number; dots: number; weights: number; stack: num
 
 // Our decode kernels (exports of the relaxed build) and llama.cpp's functions for the same types
 const KERNELS = [
+  { type: 'q8_0', ours: 'matmulQ8_0I8', llamaCpp: 'ggml_vec_dot_q8_0_q8_0' },
   { type: 'q4_0', ours: 'matmulQ4_0I8', llamaCpp: 'ggml_vec_dot_q4_0_q8_0' },
   { type: 'q4_k', ours: 'matmulQ4_KI8', llamaCpp: 'ggml_vec_dot_q4_K_q8_K' },
   { type: 'q5_k', ours: 'matmulQ5_KI8', llamaCpp: 'ggml_vec_dot_q5_K_q8_K' },

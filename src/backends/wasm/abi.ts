@@ -47,6 +47,10 @@ export interface KernelExports {
   matmulQ4_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // q8_0 the same way (assembly/q8decode.ts), for tensors without a weight of −128, which
+  // q8_0HasMinus128 finds (1) in `blocks` blocks at w
+  matmulQ8_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  q8_0HasMinus128(w: number, blocks: number): number;
   // q4_1, q5_0, q5_1, iq4_nl and q2_k..q6_k (type codes 0..8, assembly/kblocks.ts) with f32
   // activations: rows decoded a block at a time into scratch, blockScratchBytes(K) bytes a thread
   matmulDecoded(type: number, out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;

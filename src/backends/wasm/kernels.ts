@@ -120,6 +120,7 @@ class WasmBackend implements WasmKernels {
   readonly name = 'wasm' as const;
   readonly notes: string[] = [];
   private readonly weightShard = new WeakMap<ArrayBufferView, Shard>(); // weight data -> its planned shard
+  private readonly q8_0Minus128 = new WeakMap<ArrayBufferView, boolean>(); // q8_0 weight data -> holds a −128 (assembly/q8decode.ts)
 
   constructor(
     private readonly shardList: Shard[],
@@ -254,8 +255,8 @@ class WasmBackend implements WasmKernels {
       }
     } else if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {
       // decoding: x quantized once here, on this thread; every thread reads the same blocks.
-      // The K-quants with i8Dot: the 8-bit dot product, the same bits
-      const i8 = this.i8Dot && Object.hasOwn(MATMUL_I8, dtype) ? (dtype as keyof typeof MATMUL_I8) : undefined;
+      // q8_0 and the K-quants with i8Dot: the 8-bit dot product, the same bits
+      const i8 = this.i8Dot && Object.hasOwn(MATMUL_I8, dtype) && !(dtype === 'q8_0' && this.hasMinus128(shard, w, wPtr)) ? (dtype as keyof typeof MATMUL_I8) : undefined;
       const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
       shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, i8 ? I8_ACTIVATION_LAYOUT : ACTIVATION_LAYOUT[dtype]);
       if (split) this.pool!.run(i8 ? MATMUL_I8[i8] : MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
@@ -280,6 +281,17 @@ class WasmBackend implements WasmKernels {
       throw new Error(`wasm matmul: no kernel for ${dtype} weights`);
     }
     f.finish();
+  }
+
+  // Whether a q8_0 weight (at wPtr in the shard) holds a weight of −128, which the 8-bit dot
+  // product cannot take (assembly/q8decode.ts): scanned once per tensor, at memory speed
+  private hasMinus128(shard: Shard, w: WeightTensor, wPtr: number): boolean {
+    let found = this.q8_0Minus128.get(w.data);
+    if (found === undefined) {
+      found = shard.wasm.q8_0HasMinus128(wPtr, (w.rows * w.cols) / 32) !== 0;
+      this.q8_0Minus128.set(w.data, found);
+    }
+    return found;
   }
 
   rmsnorm(out: Float32Array, x: Float32Array, gain: Float32Array, T: number, C: number, eps: number): void {

@@ -62,6 +62,7 @@ export const Op = {
   matmulQ6_KI8: 17, // as matmulQ8_0Q8, x in quantizeActivations' layout 3 (assembly/q6decode.ts)
   matmulQ4_KI8: 18, // the same (assembly/kdot.ts)
   matmulQ5_KI8: 19,
+  matmulQ8_0I8: 20, // the same (assembly/q8decode.ts)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -87,6 +88,7 @@ const MATMUL_EXPORT = {
   [Op.matmulQ6_KI8]: 'matmulQ6_KI8',
   [Op.matmulQ4_KI8]: 'matmulQ4_KI8',
   [Op.matmulQ5_KI8]: 'matmulQ5_KI8',
+  [Op.matmulQ8_0I8]: 'matmulQ8_0I8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
