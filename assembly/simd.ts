@@ -22,14 +22,31 @@ export function hsum(v: v128): f32 {
 // --- IEEE half -> float -----------------------------------------------------------------
 //
 // Shifting a half's exponent and mantissa left by 13 puts them in a float's exponent and
-// mantissa fields, but with the float's bias (127) where the half's (15) belongs; one
-// multiply by 2^112 corrects the bias, and — because halves and floats share the
-// subnormal scheme — it turns half subnormals into the right normal floats too. Only
-// infinities and NaN (exponent 31) need their exponent forced to 255; the sign is OR-ed in.
+// mantissa fields, but with the float's bias (127) where the half's (15) belongs. One
+// multiply by 2^112 corrects the bias and, because halves and floats share the subnormal
+// scheme, turns half subnormals into the right normal floats too; but for those it takes a
+// subnormal float as its operand, and x86 CPUs run an operation on a subnormal through a
+// microcode assist of some hundred cycles (WebAssembly keeps subnormals: they cannot be
+// flushed). Real K-quant files hit that on nearly every super-block: a Q6_K scale d is about
+// 6e-4 of the weights' spread, 1.2e-5 for a spread of 0.02, below the smallest normal half
+// (6.1e-5); Q5_K's is about 2.6e-3 of it. The assist made Q6_K decoding 2.5x slower.
+//
+// So the scalar form (the K-quants' scales, one or two per 256 values) works in integers:
+// adding 112 to the exponent field rebiases a normal half; a subnormal one (exponent 0,
+// value m·2^-24) takes field 113 instead, the float 2^-14 + m·2^-24, and 2^-14 is taken off
+// again: exact (Sterbenz), with every operand and result normal. Exponent 31 (inf, NaN)
+// becomes 255 in both forms; the sign is OR-ed in.
 
-const HALF_BIAS_FIX: f32 = 5.192296858534828e33; // 2^112
+const HALF_REBIAS: i32 = 112 << 23; // half exponent field -> float exponent field
+const HALF_SUBNORMAL_BIAS: i32 = 113 << 23; // a subnormal's field, the float 2^-14 + m·2^-24
+const HALF_SUBNORMAL_FIX: i32 = 0x38800000; // 2^-14, taken off again
+const HALF_BIAS_FIX: f32 = 5.192296858534828e33; // 2^112, the vector form's multiply
 
-// h: four halves, each zero-extended in an i32 lane -> four floats
+// h: four halves, each zero-extended in an i32 lane -> four floats. F16 weights and the
+// scales of blocks of 32 are seldom subnormal (below 6.1e-5), and the integer decode costs
+// this loop-bound conversion a third of its speed, so the vector form keeps one multiply by
+// 2^112, which normalizes subnormals too (halves and floats share the subnormal scheme) at
+// the price of an assist for each vector that holds one.
 @inline
 export function halvesToF32x4(h: v128): v128 {
   const magnitude = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
@@ -45,12 +62,17 @@ export function loadHalves(ptr: usize): v128 {
   return halvesToF32x4(v128.load16x4_u(ptr));
 }
 
-// One half (the scalar tails and the block scales of q8_0 / q4_0)
+// One half (the scalar tails and the block scales), with selects rather than branches: in a
+// real file, whether a block's scale is subnormal is a coin toss the branch predictor loses
 @inline
 export function halfToF32(h: u32): f32 {
-  let f = reinterpret<f32>((h & 0x7fff) << 13) * HALF_BIAS_FIX;
-  if ((h & 0x7c00) == 0x7c00) f = reinterpret<f32>(reinterpret<u32>(f) | 0x7f800000);
-  return reinterpret<f32>(reinterpret<u32>(f) | ((h & 0x8000) << 16));
+  const exponent = h & 0x7c00;
+  const subnormal = exponent == 0;
+  const bits = ((h & 0x7fff) << 13) + <u32>select<i32>(HALF_SUBNORMAL_BIAS, HALF_REBIAS, subnormal);
+  const fix = reinterpret<f32>(select<u32>(HALF_SUBNORMAL_FIX, 0, subnormal)); // integer select: V8 branches on f32 ones
+  const f = reinterpret<f32>(bits) - fix;
+  const special = select<u32>(0x7f800000, 0, exponent == 0x7c00); // inf or NaN: exponent 255
+  return reinterpret<f32>(reinterpret<u32>(f) | special | ((h & 0x8000) << 16));
 }
 
 // One byte and one stored half at an address (the block headers of kblocks.ts and kdot.ts)

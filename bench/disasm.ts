@@ -99,7 +99,7 @@ function v8Code(wasmPath: string): Map<number, Instruction[]> {
     const index = /^index: (\d+)$/m.exec(part);
     if (!index || !/^compiler: TurboFan$/m.test(part)) continue;
     const code: Instruction[] = [];
-    for (const m of part.matchAll(/^0x([0-9a-f]+)\s+[0-9a-f]+\s+[0-9a-f]+\s+(?:REX\.W )?(\S+)\s*(.*)$/gm)) code.push({ address: parseInt(m[1], 16), op: m[2], args: m[3] });
+    for (const m of part.matchAll(/^0x([0-9a-f]+)[ \t]+[0-9a-f]+[ \t]+[0-9a-f]+[ \t]+(?:REX\.W )?(\S+)[ \t]*(.*)$/gm)) code.push({ address: parseInt(m[1], 16), op: m[2], args: m[3] });
     functions.set(Number(index[1]), code);
   }
   return functions;
@@ -136,7 +136,7 @@ function objdumpFunction(library: string, name: string): Instruction[] {
   if (start === undefined) return [];
   const end = Math.min(...symbols.filter((s) => s.address > start).map((s) => s.address));
   const text = execFileSync('objdump', ['-d', '-M', 'intel', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${end.toString(16)}`, library], { maxBuffer: 1 << 26 }).toString();
-  return [...text.matchAll(/^\s+([0-9a-f]+):\s+(\S+)\s*(.*)$/gm)].map((m) => ({ address: parseInt(m[1], 16), op: m[2], args: m[3] }));
+  return [...text.matchAll(/^[ \t]+([0-9a-f]+):[ \t]+(\S+)[ \t]*(.*)$/gm)].map((m) => ({ address: parseInt(m[1], 16), op: m[2], args: m[3] }));
 }
 
 function llamaCppLoops(): Record<string, Record<string, Loop | undefined>> | undefined {
