@@ -23,7 +23,7 @@ export { createWasmKernels, createModelKernels, defaultThreads, type WasmKernels
 export { createWebGpuKernels, type WebGpuKernels, type WebGpuKernelsOptions } from './backends/webgpu/kernels.js';
 export { relaxedSimdSupported, type SimdBuild, type SimdChoice } from './backends/wasm/module.js';
 export { loadModelFromBytes, type LoadedModel } from './formats/load-bytes.js';
-export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk } from './generate/generate.js';
+export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type GenerationTimings } from './generate/generate.js';
 export type { ChatChunk, ChatOptions, ChatStats } from './generate/chat.js';
 export { BUILTIN_TEMPLATE_NAMES, builtinChatTemplate, jinjaChatTemplate, encodeChat, type BuiltinTemplateName, type ChatMessage, type ChatTemplate } from './chat/index.js';
 export { Sampler, argmax, type SamplerOptions } from './generate/sampler.js';

@@ -11,7 +11,7 @@ export { conformTensors, conformSelf, conformSelfAsync, formatReport, reportJson
 export { conformTokenizerFiles, formatTokenizerReport, type TokenizerReport } from './conform/tokenizer-conform.js';
 export { readManifest, findCase } from './conform/golden.js';
 export { parseSafetensors, writeSafetensors } from './formats/safetensors.js';
-export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type Generator, type TextCodec } from './generate/generate.js';
+export { DEFAULT_TOP_P, generate, generateChunks, type GenerateOptions, type GenerationChunk, type GenerationTimings, type Generator, type TextCodec } from './generate/generate.js';
 export { chatChunks, type ChatChunk, type ChatOptions, type ChatStats } from './generate/chat.js';
 export * from './chat/index.js';
 export { Sampler, argmax, topProbabilities, type SamplerOptions, type TokenProbability } from './generate/sampler.js';

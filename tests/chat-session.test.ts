@@ -15,6 +15,7 @@ import { ggufTensorBytes, metadataEntries, parseGGUF, writeGGUF } from '../src/f
 import { loadModel } from '../src/formats/load-file.js';
 import { readFileBytes } from '../src/io/read-file.js';
 import { chatChunks, type CacheContents, type ChatChunk, type ChatStats } from '../src/generate/chat.js';
+import type { GenerationTimings } from '../src/generate/generate.js';
 import { loadLlama } from '../src/llama.js';
 import { tokenizerFromGGUF } from '../src/tokenizer/any-tokenizer.js';
 
@@ -23,14 +24,15 @@ const system: ChatMessage = { role: 'system', content: 'You tell short stories.'
 const first: ChatMessage[] = [system, { role: 'user', content: 'Tell me about Lily.' }];
 const then = (reply: string): ChatMessage[] => [...first, { role: 'assistant', content: reply }, { role: 'user', content: 'What did she see?' }];
 
-async function collect(chunks: AsyncIterable<ChatChunk>): Promise<{ text: string; stats: ChatStats }> {
+async function collect(chunks: AsyncIterable<ChatChunk>): Promise<{ text: string; stats: ChatStats; timings: GenerationTimings }> {
   let text = '';
   let stats: ChatStats | undefined;
+  let timings: GenerationTimings | undefined;
   for await (const c of chunks) {
     text += c.text;
-    if (c.done) stats = c.stats;
+    if (c.done) ({ stats, timings } = c);
   }
-  return { text, stats: stats! };
+  return { text, stats: stats!, timings: timings! };
 }
 
 describe('chatChunks on the readable kernels', () => {
@@ -54,6 +56,10 @@ describe('chatChunks on the readable kernels', () => {
     const turn1 = await collect(chatChunks(chat.g, chat.held, template, first, options));
     expect(turn1.stats).toMatchObject({ reused: 0, evaluated: turn1.stats.promptTokens, generated: 12, droppedMessages: 0 });
     expect(chat.held.tokens.length).toBe(turn1.stats.promptTokens + 11); // the last reply token was sampled, not evaluated
+    // the timings count the forward passes: the prompt's, then one per reply token but the last
+    expect(turn1.timings).toMatchObject({ promptTokens: turn1.stats.evaluated, decodeTokens: 11 });
+    expect(turn1.timings.promptSeconds).toBeGreaterThan(0);
+    expect(turn1.timings.decodeSeconds).toBeGreaterThan(0);
 
     const second = then(turn1.text);
     logitsSeen.length = 0;
@@ -64,6 +70,7 @@ describe('chatChunks on the readable kernels', () => {
     expect(turn2.stats.reused).toBeGreaterThanOrEqual(turn1.stats.promptTokens); // at least turn 1's prompt
     expect(turn2.stats.reused + turn2.stats.evaluated).toBe(promptTokens.length);
     expect(turn2.stats.evaluated).toBeLessThan(promptTokens.length / 2);
+    expect(turn2.timings.promptTokens).toBe(turn2.stats.evaluated); // only the new tokens went through the model
 
     const fresh = newChat();
     logitsSeen.length = 0;
@@ -156,7 +163,8 @@ describe("a GGUF's own tokenizer.chat_template", () => {
       await own.close();
       const builtin = await loadLlama({ model: path, threads: 1, chatTemplate: 'zephyr' });
       expect(builtin.chatTemplate?.source).toBe('built-in zephyr');
-      expect(await collect(builtin.chatChunks(first, { temperature: 0, maxTokens: 12 }))).toEqual(reply);
+      const again = await collect(builtin.chatChunks(first, { temperature: 0, maxTokens: 12 }));
+      expect({ text: again.text, stats: again.stats }).toEqual({ text: reply.text, stats: reply.stats }); // timings differ, of course
       await builtin.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

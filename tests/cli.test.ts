@@ -26,6 +26,20 @@ describe('generate', () => {
     expect(r.status).toBe(0);
   });
 
+  test('--stats prints llama.cpp-style timings on stderr and leaves stdout alone', () => {
+    const r = cli(['generate', '--model', `${data}/stories260K/stories260K.bin`, '--tokenizer', `${data}/stories260K/tok512.bin`,
+      '--prompt', 'Once upon a time', '--max-tokens', '60', '--temperature', '0', '--stats']);
+    expect(r.stdout).toBe(STORY);
+    expect(r.status).toBe(0);
+    // BOS + 4 tokens of the prompt in one pass; 60 tokens sampled, the last needs no pass
+    expect(r.stderr).toMatch(/^load: +\d+\.\d ms$/m);
+    expect(r.stderr).toMatch(/^prompt: 5 tokens in \d+\.\d ms, \d+\.\d tok\/s$/m);
+    expect(r.stderr).toMatch(/^decode: 59 tokens in \d+\.\d ms, \d+\.\d tok\/s$/m);
+    const rss = Number(/^memory: (\d+\.\d) MiB peak resident$/m.exec(r.stderr)?.[1]);
+    expect(rss).toBeGreaterThan(10); // a Node process with the model: tens of MiB
+    expect(rss).toBeLessThan(2048);
+  });
+
   test('--simd plain runs the plain SIMD build, with the same story; a bad build is a clear error', () => {
     const args = ['generate', '--model', `${data}/stories260K/stories260K.bin`, '--tokenizer', `${data}/stories260K/tok512.bin`,
       '--prompt', 'Once upon a time', '--max-tokens', '60', '--temperature', '0'];

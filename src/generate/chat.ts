@@ -8,7 +8,7 @@ import type { ChatMessage } from '../chat/builtin-templates.js';
 import type { ChatTemplate } from '../chat/chat-template.js';
 import { fitConversation } from '../chat/fit-conversation.js';
 import type { AnyTokenizer } from '../tokenizer/any-tokenizer.js';
-import { DEFAULT_TOP_P, type GenerateOptions, type GenerationChunk, type Generator } from './generate.js';
+import { DEFAULT_TOP_P, ForwardClock, type GenerateOptions, type GenerationChunk, type Generator } from './generate.js';
 import { Sampler } from './sampler.js';
 import { StopStringFilter } from './stop-strings.js';
 
@@ -50,7 +50,8 @@ export async function* chatChunks(
   // At least the last prompt token is evaluated: its logits give the first reply token.
   const reused = Math.min(commonPrefixLength(prompt, held.tokens), prompt.length - 1);
   held.tokens.length = reused; // the cache past `reused` is about to be overwritten
-  let logits = forward(model, kernels, cache, prompt.slice(reused), reused);
+  const clock = new ForwardClock();
+  let logits = await clock.prompt(prompt.length - reused, () => forward(model, kernels, cache, prompt.slice(reused), reused));
   held.tokens.push(...prompt.slice(reused));
 
   const sampler = new Sampler({ ...options, topP: options.topP ?? DEFAULT_TOP_P });
@@ -68,11 +69,11 @@ export async function* chatChunks(
     const text = stops.push(decoder.push(token));
     yield { token, text, done: false };
     if (stops.stopped || n + 1 === maxTokens || held.tokens.length >= cache.capacity) break;
-    logits = forward(model, kernels, cache, [token], held.tokens.length);
+    logits = await clock.decode(() => forward(model, kernels, cache, [token], held.tokens.length));
     held.tokens.push(token);
   }
   const stats = { promptTokens: prompt.length, evaluated: prompt.length - reused, reused, generated, droppedMessages: fitted.dropped };
-  yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true, stats };
+  yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true, stats, timings: clock.timings };
 }
 
 function commonPrefixLength(a: readonly number[], b: readonly number[]): number {

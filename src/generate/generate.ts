@@ -34,6 +34,38 @@ export interface GenerationChunk {
   text: string;
   done: boolean;
   alternatives?: TokenProbability[]; // with options.alternatives: the step's most likely tokens, the model's probabilities
+  timings?: GenerationTimings; // in the final chunk
+}
+
+// Where the time went, as llama.cpp's timings report it: the forward passes only (not
+// sampling, not the consumer's time between chunks). The prompt's pass gives the first
+// token's logits; each later token but the last takes one single-token pass.
+export interface GenerationTimings {
+  promptTokens: number; // tokens the prompt's forward pass evaluated
+  promptSeconds: number;
+  decodeTokens: number; // single-token forward passes after it
+  decodeSeconds: number;
+}
+
+// Times forward passes into a GenerationTimings
+export class ForwardClock {
+  readonly timings: GenerationTimings = { promptTokens: 0, promptSeconds: 0, decodeTokens: 0, decodeSeconds: 0 };
+
+  async prompt<T>(tokens: number, pass: () => T | Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const result = await pass();
+    this.timings.promptTokens += tokens;
+    this.timings.promptSeconds += (performance.now() - t0) / 1000;
+    return result;
+  }
+
+  async decode<T>(pass: () => T | Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const result = await pass();
+    this.timings.decodeTokens++;
+    this.timings.decodeSeconds += (performance.now() - t0) / 1000;
+    return result;
+  }
 }
 
 export interface Generator {
@@ -62,7 +94,8 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
   const cache = g.cache ?? createKVCache(model.config, Math.min(context, promptTokens.length + Math.max(maxTokens, 1) - 1), kernels);
   const history = [...promptTokens];
 
-  let logits = await runForward(model, kernels, cache, promptTokens, 0);
+  const clock = new ForwardClock();
+  let logits = await clock.prompt(promptTokens.length, () => runForward(model, kernels, cache, promptTokens, 0));
   for (let n = 0; n < maxTokens; n++) {
     if (options.signal?.aborted) break;
     // before sampling: the repetition penalty changes the logits in place
@@ -75,9 +108,9 @@ export async function* generateChunks(g: Generator, prompt: string, options: Gen
     if (stops.stopped) break;
     const pos = history.length - 1;
     if (n + 1 === maxTokens || pos >= cache.capacity) break;
-    logits = await runForward(model, kernels, cache, [token], pos);
+    logits = await clock.decode(() => runForward(model, kernels, cache, [token], pos));
   }
-  yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true };
+  yield { token: -1, text: stops.stopped ? '' : stops.push(decoder.flush()) + stops.flush(), done: true, timings: clock.timings };
 }
 
 // The generated text, piece by piece, without the prompt.
