@@ -8,7 +8,7 @@ import { defineConfig } from 'tsup';
 const ASSETS = ['kernels.wasm', 'kernels-relaxed.wasm', 'wasm-worker.mjs'];
 
 export default defineConfig({
-  entry: { e2e: 'bench/e2e.ts', kernels: 'bench/kernels.ts', train: 'bench/train.ts', perplexity: 'bench/perplexity.ts', 'quant-quality': 'bench/quant-quality.ts', disasm: 'bench/disasm.ts', native: 'bench/native.ts' },
+  entry: { e2e: 'bench/e2e.ts', kernels: 'bench/kernels.ts', train: 'bench/train.ts', perplexity: 'bench/perplexity.ts', 'quant-quality': 'bench/quant-quality.ts', disasm: 'bench/disasm.ts', native: 'bench/native.ts', memory: 'bench/memory.ts' },
   outDir: 'build/bench',
   format: ['esm'],
   target: 'node20',

@@ -3,6 +3,7 @@ import type { WasmKernels } from '../backends/wasm/kernels.js';
 import type { ChatMessage } from '../chat/builtin-templates.js';
 import type { GenerationTimings } from '../generate/generate.js';
 import { formatAlternatives, tokenText, wantsColor } from '../explain/terminal.js';
+import { peakResidentBytes } from '../io/peak-memory.js';
 import { loadLlama } from '../llama.js';
 import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadOptions, samplingOptions } from './model-flags.js';
 import { intFlag, parseCommand, stringFlag } from './options.js';
@@ -68,7 +69,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (!showProbs) process.stdout.write('\n');
   const seconds = (performance.now() - start) / 1000;
   process.stderr.write(`${tokens} tokens in ${seconds.toFixed(2)} s: ${(tokens / seconds).toFixed(1)} tok/s (${describeKernels(llama.kernels)})\n`);
-  if (v.stats === true && timings) process.stderr.write(formatTimings(loadSeconds, timings, process.resourceUsage().maxRSS * 1024));
+  if (v.stats === true && timings) process.stderr.write(formatTimings(loadSeconds, timings, peakResidentBytes()));
   await llama.close();
   return 0;
 }
