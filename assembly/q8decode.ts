@@ -23,11 +23,10 @@
 // blocks, scales d_w/256·d_x, lane j of the accumulator for blocks j, j+4, …): the same
 // bits, whatever T, the row's partner and the thread.
 import { scalesAt } from './activations';
-import { load4, loadHalves, pairSums, weightScales } from './qmatmul';
+import { blockTotals, load4, loadHalves, pairSums, weightScales } from './qmatmul';
 import { dotI8 } from './qgemm';
-import { hsum, madd, QK } from './simd';
+import { hsum, madd, Q8_0_BYTES, QK } from './simd';
 
-const Q8_0_BYTES: usize = 34;
 const XQ_BYTES: usize = 64; // one activation block in layout 3 (quants in the first 32)
 
 // Σ w·q_x of one weight block against one activation block (|q_x| in a0, a1, sign masks m0,
@@ -68,13 +67,6 @@ function pairBlock(bu: usize, bv: usize, xb: usize, fence: usize, ones: v128, ze
   return h;
 }
 
-// Two blocks' pairBlock results -> [u_0, v_0, u_1, v_1], the block totals (qmatmul.ts
-// blockTotals' fold)
-@inline
-function twoBlocks(h0: v128, h1: v128): v128 {
-  return i32x4.add(v128.shuffle<i32>(h0, h1, 0, 1, 4, 5), v128.shuffle<i32>(h0, h1, 2, 3, 6, 7));
-}
-
 // The block totals of rows u and v over `count` (1..4) blocks from block0, block1 against
 // the activation blocks at xb: u's returned, v's in totalsV, lane j for block j (missing
 // blocks 0). With count = 4, a constant, the branches fold away (the main loop).
@@ -84,8 +76,8 @@ function groupTotals(block0: usize, block1: usize, xb: usize, count: i32, fence:
   const h1 = count > 1 ? pairBlock(block0 + Q8_0_BYTES, block1 + Q8_0_BYTES, xb + XQ_BYTES, fence, ones, zero) : zero;
   const h2 = count > 2 ? pairBlock(block0 + 2 * Q8_0_BYTES, block1 + 2 * Q8_0_BYTES, xb + 2 * XQ_BYTES, fence, ones, zero) : zero;
   const h3 = count > 3 ? pairBlock(block0 + 3 * Q8_0_BYTES, block1 + 3 * Q8_0_BYTES, xb + 3 * XQ_BYTES, fence, ones, zero) : zero;
-  const t01 = twoBlocks(h0, h1);
-  const t23 = twoBlocks(h2, h3);
+  const t01 = blockTotals(h0, h1); // [u_0, v_0, u_1, v_1]
+  const t23 = blockTotals(h2, h3);
   totalsV = v128.shuffle<i32>(t01, t23, 1, 3, 5, 7);
   return v128.shuffle<i32>(t01, t23, 0, 2, 4, 6);
 }
