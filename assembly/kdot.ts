@@ -61,7 +61,7 @@ function widenBytes4(p: usize): v128 {
 // I8_LAYOUT and relaxed SIMD's 8-bit dot product (i16 lanes: 4 products ≤ 31·127, 15748 <
 // 2^15), widened by one dot with ones; else x in NATURAL_LAYOUT, each half widened to i16
 @inline
-function blockDot(i8: bool, lo: v128, hi: v128, x: usize, ones: v128): v128 {
+export function blockDot(i8: bool, lo: v128, hi: v128, x: usize, ones: v128): v128 {
   if (i8) return i32x4.dot_i16x8_s(i16x8.add(dotI8(v128.load(x), lo), dotI8(v128.load(x, 16), hi)), ones);
   return i32x4.add(dot16u(lo, x), dot16u(hi, x + 32));
 }
@@ -138,7 +138,7 @@ function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, b
 // Σ q_x of four activation blocks at p as i32x4: stored so in NATURAL_LAYOUT, as two i16
 // halves (values 0..15, 16..31) in I8_LAYOUT, added by one dot with ones
 @inline
-function blockSums(i8: bool, p: usize, ones: v128): v128 {
+export function blockSums(i8: bool, p: usize, ones: v128): v128 {
   return i8 ? i32x4.dot_i16x8_s(v128.load(p), ones) : v128.load(p);
 }
 
@@ -252,7 +252,7 @@ function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K
   const three = byteMask(3, zero);
   const offset = byteMask(32, zero);
   const bit4 = byteMask(0x10, zero);
-  const ones = i16x8.splat(<i16>(1 | zero));
+  const ones = i16x8.splat(<i16>(zero + 1)); // not 1 | zero, which binaryen folds to 1 (zero is 0 or 1)
   const m63 = i32x4.splat(63 | zero);
   const m15 = i32x4.splat(15 | zero);
   for (let t = 0; t < T; t++) {

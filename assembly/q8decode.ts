@@ -130,7 +130,7 @@ export function matmulQ8_0I8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
   const nb = K / QK;
   const rowBytes = <usize>nb * Q8_0_BYTES;
   const scales = scalesAt(xq, T, nb);
-  const ones = i16x8.splat(<i16>(1 | (K >>> 31))); // not a constant: V8 would rebuild it in the loop
+  const ones = i16x8.splat(<i16>((K >>> 31) + 1)); // not a constant (V8 would rebuild it in the loop), nor 1 | (K >>> 31), which binaryen folds to 1
   const half = (n1 - n0 + 1) >> 1;
   for (let t = 0; t < T; t++) {
     const at = <usize>t * nb; // block index of row t

@@ -75,7 +75,7 @@ export function matmulQ4_0I8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
   const rowBytes = <usize>nb * Q4_0_BYTES;
   const xs = xq + <usize>T * nb2 * Q; // scales [T, nb2, 2]
   const xc = xs + <usize>T * nb2 * 8; // corrections [T, nb2, 2]
-  const ones = i16x8.splat(<i16>(1 | (N >>> 31))); // not constants: V8 would rebuild them in the loop
+  const ones = i16x8.splat(<i16>((N >>> 31) + 1)); // not constants: V8 would rebuild them in the loop (and 1 | (N >>> 31) binaryen folds to 1)
   const low = i8x16.splat(<i8>(0x0f | (N >>> 31)));
   const half = (n1 - n0 + 1) >> 1;
   for (let t = 0; t < T; t++) {

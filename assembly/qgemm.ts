@@ -169,7 +169,7 @@ function unpackRow(dst: usize, ds: usize, row: usize, nb: i32, nb2: i32): void {
 // (for a row alone, v = u and nv = nu: both lanes then hold the same sums). (Two tokens at a
 // time, each weight load serving both, ran slower: V8 then runs out of the 16 xmm registers.)
 function rowsTokens(out: usize, N: i32, nu: i32, nv: i32, u: usize, v: usize, ws: usize, xq: usize, xs: usize, xc: usize, t0: i32, t1: i32, nb2: i32): void {
-  const ones = i16x8.splat(<i16>(1 | (N >>> 31))); // not a constant: V8 would rebuild it in the loop
+  const ones = i16x8.splat(<i16>((N >>> 31) + 1)); // not a constant (V8 would rebuild it in the loop), nor 1 | (N >>> 31), which binaryen folds to 1
   const rowQ = <usize>nb2 * Q;
   const rowS = <usize>nb2 << 3; // bytes of a token's scales (and corrections): [nb2, 2]
   for (let t = t0; t < t1; t++) {

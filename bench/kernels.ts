@@ -23,7 +23,7 @@ import { MATMUL_I8 } from '../src/backends/wasm/matmul-routes.js';
 import { quantize } from '../src/quant/quantize.js';
 import { intFlag, listFlag, parseFlags } from './lib/args.js';
 import {
-  addSpeedups, ATTENTION_POSITIONS, attentionWork, MATMUL_DTYPES, MATMUL_SHAPES, MATMUL_TOKENS, matmulWork, rates,
+  addSpeedups, ATTENTION_POSITIONS, attentionWork, MATMUL_DTYPES, MATMUL_SHAPES, MORE_MATMUL_DTYPES, MATMUL_TOKENS, matmulWork, rates,
   rmsnormWork, ropeWork, SMALL_KERNEL_DIMS, swigluWork, type KernelResult, type MatmulShape, type Work,
 } from './lib/kernel-cases.js';
 import { loadavg, machineInfo } from './lib/machine.js';
@@ -52,7 +52,8 @@ function readSettings(argv: string[]): Settings {
   const kernels = listFlag(flags, 'only', [...KERNELS]);
   for (const k of kernels) if (!(KERNELS as readonly string[]).includes(k)) throw new Error(`--only: unknown kernel "${k}" (known: ${KERNELS.join(', ')})`);
   const types = listFlag(flags, 'types', [...MATMUL_DTYPES]);
-  for (const t of types) if (!(MATMUL_DTYPES as readonly string[]).includes(t)) throw new Error(`--types: unknown type "${t}" (known: ${MATMUL_DTYPES.join(', ')})`);
+  const known: readonly string[] = [...MATMUL_DTYPES, ...MORE_MATMUL_DTYPES];
+  for (const t of types) if (!known.includes(t)) throw new Error(`--types: unknown type "${t}" (known: ${known.join(', ')})`);
   return { kernels, types, quick: flags.has('quick'), threads: intFlag(flags, 'threads', 1, 1, 256), out: resolve(String(flags.get('out') ?? join(RESULTS_DIR, 'kernels.json'))) };
 }
 

@@ -30,7 +30,8 @@ import { EPS32, ensureWasmBuilt, expectClose, randomArray, wasmPath } from './wa
 
 const TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 type BlockType = (typeof TYPES)[number];
-const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k'] as const; // integer kernels when decoding (kdot.ts)
+// integer kernels when decoding: kdot.ts, q6decode.ts (super-blocks of 256) and legacydot.ts (blocks of 32)
+const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'] as const;
 
 // Byte offsets of the f16 scales in a block of each type (reference/quants-*.ts)
 const HALVES: Record<BlockType, number[]> = {
@@ -124,7 +125,7 @@ describe('wasm matmul of the block types, f32 activations: equals the reference 
 
   // More rows than one scratch block holds (blockScratchBytes: 64 KB of floats, 64 rows of 256)
   it('q4_k, q5_k and q6_k: 150 rows of 512, several row blocks, T = 5', () => {
-    for (const dtype of INTEGER_TYPES) checkF32(wasm, randomBlocks(dtype, 150, 2, 11), randomArray(5 * 512, 12), 5, `${dtype} 150 rows`);
+    for (const dtype of ['q4_k', 'q5_k', 'q6_k'] as const) checkF32(wasm, randomBlocks(dtype, 150, 2, 11), randomArray(5 * 512, 12), 5, `${dtype} 150 rows`);
   });
 });
 
@@ -149,11 +150,21 @@ function roundActivations(x: Float32Array): Float64Array {
   return out;
 }
 
-// |dmin·m| of the Q4_K / Q5_K sub-block of each value of row n, [K]
+// |dmin·m| of the Q4_K / Q5_K sub-block of each value of row n, [K]; for the blocks of 32, the
+// offset that the kernel applies apart from Σq·q_x: |m| (Q4_1, Q5_1), |16·d| (Q5_0); 0 for Q6_K
 function kMins(w: WeightTensor, n: number): Float64Array {
   const bytes = w.data as Uint8Array;
   const K = w.cols;
   const out = new Float64Array(K);
+  if (w.dtype === 'q6_k') return out;
+  if (BLOCK_VALUES[w.dtype] === 32) {
+    for (let b = 0; b < K / 32; b++) {
+      const o = (n * K / 32 + b) * BLOCK_BYTES[w.dtype];
+      const half = w.dtype === 'q5_0' ? 16 * f16ToF32(bytes[o] | (bytes[o + 1] << 8)) : f16ToF32(bytes[o + 2] | (bytes[o + 3] << 8));
+      out.fill(Math.abs(half), 32 * b, 32 * b + 32);
+    }
+    return out;
+  }
   for (let s = 0; s < K / 256; s++) {
     const o = (n * K / 256 + s) * BLOCK_BYTES[w.dtype];
     const dmin = Math.abs(f16ToF32(bytes[o + 2] | (bytes[o + 3] << 8)));
@@ -171,7 +182,7 @@ function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: strin
   const want = new Float32Array(T * N);
   const tol = new Float64Array(T * N);
   for (let n = 0; n < N; n++) {
-    const mins = w.dtype === 'q6_k' ? new Float64Array(K) : kMins(w, n);
+    const mins = kMins(w, n);
     for (let t = 0; t < T; t++) {
       let sum = 0;
       let abs = 0;
@@ -186,7 +197,13 @@ function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: strin
   expectClose(got, want, (i) => tol[i], what);
 }
 
-describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of quantized activations', () => {
+// Rows of a few (super-)blocks; for blocks of 32, up to 9 of them, so that the groups of four
+// blocks of legacydot.ts meet every tail length
+function decodeK(dtype: (typeof INTEGER_TYPES)[number], blocks: number): number {
+  return BLOCK_VALUES[dtype] === 256 ? 256 * blocks : 32 * (3 * blocks - (blocks % 3));
+}
+
+describe('wasm matmul of q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 when decoding: integer products of quantized activations', () => {
   const arb = fc.record({
     T: fc.integer({ min: 1, max: 3 }),
     blocks: fc.integer({ min: 1, max: 3 }),
@@ -198,8 +215,8 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
     it(`${dtype}: within f32 rounding of the reference on the same rounded activations`, () => {
       fc.assert(
         fc.property(arb, ({ T, blocks, N, seed, random }) => {
-          const K = 256 * blocks;
-          const w = random ? randomBlocks(dtype, N, blocks, seed) : quantize(randomArray(N * K, seed, 0.5), N, K, dtype);
+          const K = decodeK(dtype, blocks);
+          const w = random ? randomBlocks(dtype, N, K / BLOCK_VALUES[dtype], seed) : quantize(randomArray(N * K, seed, 0.5), N, K, dtype);
           checkQuantized(w, randomArray(T * K, seed + 1), T, `${dtype} T=${T} K=${K} N=${N} seed=${seed} random=${random}`);
         }),
         { numRuns: 60 },
@@ -212,13 +229,13 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
       const K = 768, N = 9;
       const x = randomArray(2 * K, 5, 60).map((v) => Math.max(-127, Math.min(127, Math.round(v))));
       for (let b = 0; b < (2 * K) / 32; b++) x[32 * b + (b % 32)] = b % 2 ? 127 : -127;
-      const w = randomBlocks(dtype, N, 3, 6);
+      const w = randomBlocks(dtype, N, K / BLOCK_VALUES[dtype], 6);
       const got = new Float32Array(2 * N);
       wasm.matmul(got, x, w, 2);
       const want = new Float32Array(2 * N);
       tsKernels.matmul(want, x, w, 2);
       const W = toF32(w);
-      const mins = Array.from({ length: N }, (_, n) => (dtype === 'q6_k' ? new Float64Array(K) : kMins(w, n)));
+      const mins = Array.from({ length: N }, (_, n) => kMins(w, n));
       expectClose(got, want, (i) => {
         const t = Math.floor(i / N), n = i % N;
         let abs = 0;
@@ -228,12 +245,13 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
     });
 
     it(`${dtype}: 301 rows (pairs far apart, one alone), T = 1 and 3`, () => {
-      for (const T of [1, 3]) checkQuantized(randomBlocks(dtype, 301, 2, 13 + T), randomArray(T * 512, 14), T, `${dtype} 301 rows T=${T}`);
+      const K = BLOCK_VALUES[dtype] === 256 ? 512 : 288; // 288: nine blocks of 32, the 15M shape's dim
+      for (const T of [1, 3]) checkQuantized(randomBlocks(dtype, 301, K / BLOCK_VALUES[dtype], 13 + T), randomArray(T * K, 14), T, `${dtype} 301 rows T=${T}`);
     });
 
     it(`${dtype}: a row of a 3-token step equals that token alone, bit for bit`, () => {
-      const K = 512, N = 11;
-      const w = randomBlocks(dtype, N, 2, 8);
+      const K = BLOCK_VALUES[dtype] === 256 ? 512 : 224, N = 11;
+      const w = randomBlocks(dtype, N, K / BLOCK_VALUES[dtype], 8);
       const x = randomArray(3 * K, 9);
       const all = new Float32Array(3 * N);
       wasm.matmul(all, x, w, 3);
@@ -246,11 +264,11 @@ describe('wasm matmul of q4_k / q5_k / q6_k when decoding: integer products of q
   }
 });
 
-// K-quant decoding has two kernels a type: i16 products (kdot.ts) and the 8-bit dot product
-// (i8Dot, the relaxed build's default: kdot.ts's I8 variants, q6decode.ts). Both compute the
+// Decoding has two kernels a type: i16 products (kdot.ts, legacydot.ts) and the 8-bit dot
+// product (i8Dot, the relaxed build's default: their I8 variants, q6decode.ts). Both compute the
 // same integer block totals and sums and scale them by the same f32 operations, so they must
 // agree bit for bit, extreme scales included.
-describe('q4_k / q5_k / q6_k decoding on the 8-bit dot product', () => {
+describe('q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 decoding on the 8-bit dot product', () => {
   it.each(INTEGER_TYPES)('%s: the bits of the i16 kernel, random blocks (any scale byte, halves up to 65504), 1-3 tokens, 1 and 2 threads', async (dtype) => {
     const [i8, i16, i8Threads] = await Promise.all([
       createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
@@ -260,8 +278,8 @@ describe('q4_k / q5_k / q6_k decoding on the 8-bit dot product', () => {
     try {
       fc.assert(
         fc.property(fc.record({ T: fc.integer({ min: 1, max: 3 }), blocks: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, scale }) => {
-          const K = 256 * blocks;
-          const w = randomBlocks(dtype, N, blocks, seed, 5);
+          const K = decodeK(dtype, blocks);
+          const w = randomBlocks(dtype, N, K / BLOCK_VALUES[dtype], seed, 5);
           const x = randomArray(T * K, seed + 1, scale);
           const want = new Float32Array(T * N).fill(NaN);
           i16.matmul(want, x, w, T);

@@ -17,6 +17,9 @@ export const MATMUL_SHAPES: readonly MatmulShape[] = [
 ];
 // The K-quants (Q4_K_M files are Q4_K and Q6_K) only where K is whole super-blocks of 256.
 export const MATMUL_DTYPES: readonly DType[] = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k', 'q6_k'];
+// What --types may name besides: every other weight type the kernels run (Q5_0 and Q5_1 are
+// what Q4_K_M and Q5_K_M files hold where K is not whole super-blocks)
+export const MORE_MATMUL_DTYPES: readonly DType[] = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q5_k'];
 export const MATMUL_TOKENS: readonly number[] = [1, 16]; // decode (matvec) and a prompt tile
 
 export interface Work {

@@ -47,6 +47,13 @@ export interface KernelExports {
   matmulQ4_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // q4_1 / q5_0 / q5_1 the same two ways (layout 2 or 3; assembly/legacydot.ts)
+  matmulQ4_1Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ5_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ5_1Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ4_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ5_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ5_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q8_0 the same way (assembly/q8decode.ts), for tensors without a weight of −128, which
   // q8_0HasMinus128 finds (1) in `blocks` blocks at w
   matmulQ8_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;

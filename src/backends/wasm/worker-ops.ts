@@ -63,6 +63,12 @@ export const Op = {
   matmulQ4_KI8: 18, // the same (assembly/kdot.ts)
   matmulQ5_KI8: 19,
   matmulQ8_0I8: 20, // the same (assembly/q8decode.ts)
+  matmulQ4_1Q8: 21, // as matmulQ4_KQ8 (assembly/legacydot.ts)
+  matmulQ5_0Q8: 22,
+  matmulQ5_1Q8: 23,
+  matmulQ4_1I8: 24, // as matmulQ4_KI8 (assembly/legacydot.ts)
+  matmulQ5_0I8: 25,
+  matmulQ5_1I8: 26,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -89,6 +95,12 @@ const MATMUL_EXPORT = {
   [Op.matmulQ4_KI8]: 'matmulQ4_KI8',
   [Op.matmulQ5_KI8]: 'matmulQ5_KI8',
   [Op.matmulQ8_0I8]: 'matmulQ8_0I8',
+  [Op.matmulQ4_1Q8]: 'matmulQ4_1Q8',
+  [Op.matmulQ5_0Q8]: 'matmulQ5_0Q8',
+  [Op.matmulQ5_1Q8]: 'matmulQ5_1Q8',
+  [Op.matmulQ4_1I8]: 'matmulQ4_1I8',
+  [Op.matmulQ5_0I8]: 'matmulQ5_0I8',
+  [Op.matmulQ5_1I8]: 'matmulQ5_1I8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
