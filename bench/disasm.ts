@@ -32,6 +32,8 @@ const KERNELS = [
   { type: 'q4_k', ours: 'matmulQ4_KI8', llamaCpp: 'ggml_vec_dot_q4_K_q8_K' },
   { type: 'q5_k', ours: 'matmulQ5_KI8', llamaCpp: 'ggml_vec_dot_q5_K_q8_K' },
   { type: 'q6_k', ours: 'matmulQ6_KI8', llamaCpp: 'ggml_vec_dot_q6_K_q8_K' },
+  { type: 'q2_k', ours: 'matmulQ2_KQ8', llamaCpp: 'ggml_vec_dot_q2_K_q8_K' },
+  { type: 'q3_k', ours: 'matmulQ3_KQ8', llamaCpp: 'ggml_vec_dot_q3_K_q8_K' },
   { type: 'q4_1', ours: 'matmulQ4_1I8', llamaCpp: 'ggml_vec_dot_q4_1_q8_1' },
   { type: 'q5_0', ours: 'matmulQ5_0I8', llamaCpp: 'ggml_vec_dot_q5_0_q8_0' },
   { type: 'q5_1', ours: 'matmulQ5_1I8', llamaCpp: 'ggml_vec_dot_q5_1_q8_1' },

@@ -150,12 +150,13 @@ describe('flags', () => {
 });
 
 describe('e2e report', () => {
-  test('targets follow the issue', () => {
-    expect(targetRatio('15M', 'f32', 'decode')).toBe(1.2);
-    expect(targetRatio('110M', 'f32', 'decode')).toBe(1.0);
-    expect(targetRatio('110M', 'q8_0', 'decode')).toBe(0.8);
-    expect(targetRatio('15M', 'q4_0', 'decode')).toBe(0.8);
-    expect(targetRatio('15M', 'f32', 'prompt')).toBe(0.5);
+  test('targets follow issues 17 and 12', () => {
+    expect(targetRatio('15M', 'f32', 'decode')).toBe(1.0);
+    expect(targetRatio('110M', 'q8_0', 'decode')).toBe(1.0);
+    expect(targetRatio('110M', 'q4_k_m', 'decode')).toBe(1.0);
+    expect(targetRatio('15M', 'f32', 'prompt')).toBe(1.0);
+    expect(targetRatio('15M', 'q4_0', 'prompt')).toBe(0.8);
+    expect(targetRatio('110M', 'q6_k', 'prompt')).toBe(0.7);
   });
 
   test('a row takes medians, ratio, PASS/MISS and the bandwidth fraction', () => {
@@ -176,7 +177,7 @@ describe('e2e report', () => {
 
     const table = formatTable([row, prompt]).split('\n');
     expect(table).toHaveLength(4);
-    expect(table[2]).toMatch(/^15M\s+f32\s+1\s+decode\s+64\s+120\.0\s+100\.0\s+1\.20\s+≥1\.2\s+PASS\s+60%\s+50%$/);
+    expect(table[2]).toMatch(/^15M\s+f32\s+1\s+decode\s+64\s+120\.0\s+100\.0\s+1\.20\s+≥1\.0\s+PASS\s+60%\s+50%$/);
     expect(table[3]).toMatch(/MISS/);
     expect(summarize([row, prompt])).toEqual({ rows: 2, pass: 1, miss: 1 });
   });

@@ -30,8 +30,11 @@ import { EPS32, ensureWasmBuilt, expectClose, randomArray, wasmPath } from './wa
 
 const TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 type BlockType = (typeof TYPES)[number];
-// integer kernels when decoding: kdot.ts, q6decode.ts (super-blocks of 256) and legacydot.ts (blocks of 32)
-const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1'] as const;
+// integer kernels when decoding: kdot.ts, q6decode.ts, k16dot.ts (super-blocks of 256) and
+// legacydot.ts (blocks of 32)
+const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k'] as const;
+// those with two kernels, i16 products and the 8-bit dot product (k16dot.ts has only the latter)
+const TWO_KERNEL_TYPES = INTEGER_TYPES.filter((t) => t !== 'q2_k' && t !== 'q3_k');
 
 // Byte offsets of the f16 scales in a block of each type (reference/quants-*.ts)
 const HALVES: Record<BlockType, number[]> = {
@@ -150,13 +153,22 @@ function roundActivations(x: Float32Array): Float64Array {
   return out;
 }
 
-// |dmin·m| of the Q4_K / Q5_K sub-block of each value of row n, [K]; for the blocks of 32, the
-// offset that the kernel applies apart from Σq·q_x: |m| (Q4_1, Q5_1), |16·d| (Q5_0); 0 for Q6_K
+// |dmin·m| of the Q4_K / Q5_K / Q2_K sub-block of each value of row n, [K]; for the blocks of
+// 32, the offset that the kernel applies apart from Σq·q_x: |m| (Q4_1, Q5_1), |16·d| (Q5_0); 0
+// for Q6_K and Q3_K, whose offsets are taken off in integers
 function kMins(w: WeightTensor, n: number): Float64Array {
   const bytes = w.data as Uint8Array;
   const K = w.cols;
   const out = new Float64Array(K);
-  if (w.dtype === 'q6_k') return out;
+  if (w.dtype === 'q6_k' || w.dtype === 'q3_k') return out;
+  if (w.dtype === 'q2_k') {
+    for (let s = 0; s < K / 256; s++) {
+      const o = (n * K / 256 + s) * BLOCK_BYTES.q2_k;
+      const dmin = Math.abs(f16ToF32(bytes[o + 82] | (bytes[o + 83] << 8)));
+      for (let v = 0; v < 256; v++) out[s * 256 + v] = dmin * (bytes[o + (v >> 4)] >> 4);
+    }
+    return out;
+  }
   if (BLOCK_VALUES[w.dtype] === 32) {
     for (let b = 0; b < K / 32; b++) {
       const o = (n * K / 32 + b) * BLOCK_BYTES[w.dtype];
@@ -203,7 +215,7 @@ function decodeK(dtype: (typeof INTEGER_TYPES)[number], blocks: number): number 
   return BLOCK_VALUES[dtype] === 256 ? 256 * blocks : 32 * (3 * blocks - (blocks % 3));
 }
 
-describe('wasm matmul of q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 when decoding: integer products of quantized activations', () => {
+describe('wasm matmul of the K-quants, q4_1, q5_0 and q5_1 when decoding: integer products of quantized activations', () => {
   const arb = fc.record({
     T: fc.integer({ min: 1, max: 3 }),
     blocks: fc.integer({ min: 1, max: 3 }),
@@ -269,7 +281,7 @@ describe('wasm matmul of q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 when decoding: 
 // same integer block totals and sums and scale them by the same f32 operations, so they must
 // agree bit for bit, extreme scales included.
 describe('q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 decoding on the 8-bit dot product', () => {
-  it.each(INTEGER_TYPES)('%s: the bits of the i16 kernel, random blocks (any scale byte, halves up to 65504), 1-3 tokens, 1 and 2 threads', async (dtype) => {
+  it.each(TWO_KERNEL_TYPES)('%s: the bits of the i16 kernel, random blocks (any scale byte, halves up to 65504), 1-3 tokens, 1 and 2 threads', async (dtype) => {
     const [i8, i16, i8Threads] = await Promise.all([
       createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
       createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: false }),

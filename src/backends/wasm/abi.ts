@@ -54,6 +54,9 @@ export interface KernelExports {
   matmulQ4_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // q2_k / q3_k, x in layout 3 in both builds (assembly/k16dot.ts)
+  matmulQ2_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  matmulQ3_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q8_0 the same way (assembly/q8decode.ts), for tensors without a weight of −128, which
   // q8_0HasMinus128 finds (1) in `blocks` blocks at w
   matmulQ8_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;

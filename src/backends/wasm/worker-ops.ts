@@ -69,6 +69,8 @@ export const Op = {
   matmulQ4_1I8: 24, // as matmulQ4_KI8 (assembly/legacydot.ts)
   matmulQ5_0I8: 25,
   matmulQ5_1I8: 26,
+  matmulQ2_KQ8: 27, // as matmulQ4_KI8, in both builds (assembly/k16dot.ts)
+  matmulQ3_KQ8: 28,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -101,6 +103,8 @@ const MATMUL_EXPORT = {
   [Op.matmulQ4_1I8]: 'matmulQ4_1I8',
   [Op.matmulQ5_0I8]: 'matmulQ5_0I8',
   [Op.matmulQ5_1I8]: 'matmulQ5_1I8',
+  [Op.matmulQ2_KQ8]: 'matmulQ2_KQ8',
+  [Op.matmulQ3_KQ8]: 'matmulQ3_KQ8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
