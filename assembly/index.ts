@@ -18,7 +18,7 @@ export { matmulDecoded } from './kblocks';
 export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8, matmulQ4_KI8, matmulQ5_KI8 } from './kdot';
 export { matmulQ6_KI8 } from './q6decode';
 export { matmulQ2_KQ8, matmulQ3_KQ8 } from './k16dot';
-export { matmulQ4_1Q8, matmulQ5_0Q8, matmulQ5_1Q8, matmulQ4_1I8, matmulQ5_0I8, matmulQ5_1I8 } from './legacydot';
+export { matmulQ4_1Q8, matmulQ5_0Q8, matmulQ5_1Q8, matmulIQ4_NLQ8, matmulQ4_1I8, matmulQ5_0I8, matmulQ5_1I8 } from './legacydot';
 export { rmsnorm, rope, swiglu } from './elementwise';
 export { attention, attentionHeads, softmax } from './attention';
 export { gemmF32, transposeF32, rmsnormBackward, ropeBackward, softmaxF32, swigluF32, swigluBackward, attentionSequence, attentionSequenceBackward } from './backward';

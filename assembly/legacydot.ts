@@ -1,4 +1,4 @@
-// out[T, N] = x[T, K] · Wᵀ for Q4_1, Q5_0 and Q5_1 weights W [N, K/32 blocks] when decoding
+// out[T, N] = x[T, K] · Wᵀ for Q4_1, Q5_0, Q5_1 and IQ4_NL weights W [N, K/32 blocks] when decoding
 // (T < 4), in integers against activations quantized once per token (activations.ts), as
 // kdot.ts does for the K-quants. These are what llama.cpp's Q4_K_M and Q5_K_M files hold for
 // a matrix whose rows are not a multiple of 256 values (Q5_0 for Q4_K, Q5_1 for Q5_K: the
@@ -12,7 +12,11 @@
 //   Q5_0 (22 bytes)  d f16 | qh u32 | qs[16]            w = d·(q − 16)     q 0..31
 //   Q5_1 (24 bytes)  d f16 | m f16 | qh u32 | qs[16]    w = d·q + m        q 0..31
 //
-// So every block is an unsigned q with one offset, and against an activation block d_x·q_x:
+//   IQ4_NL (18 bytes) d f16 | qs[16]                    w = d·IQ4_NL_VALUES[q]   (−127..113)
+//
+// (IQ4_NL is what llama.cpp's Q2_K and Q3_K files hold where rows are not whole super-blocks.)
+// So every block but IQ4_NL's is an unsigned q with one offset, and against an activation
+// block d_x·q_x:
 //
 //   Σ x·w = d_x·(d·Σ q·q_x + m·Σ q_x)      with m = −16·d for Q5_0
 //
@@ -21,6 +25,10 @@
 // totals are folded into one vector (lane b for block b) and scaled by four d·d_x at once; a
 // row's last K/32 mod 4 blocks go one at a time in lane 0. The integer sums are exact (a lane
 // sums 8 products of at most 31·127) and so is their conversion to f32.
+//
+// IQ4_NL's levels are signed, as the activations are, so they cannot meet them in the 8-bit dot
+// product: a swizzle looks them up, and they are widened to i16 against the activations in
+// NATURAL_LAYOUT (four i32x4.dot_i16x8_s a block), in both builds.
 //
 // The fifth bits: the four bytes of qh splatted, each output byte picks qh's byte j/8
 // (a swizzle), keeps its bit j mod 8 (an and), and becomes 0x10 or 0 (a compare and an and).
@@ -34,15 +42,16 @@ import { halvesToF32x4, hsum, madd, QK } from './simd';
 const Q4_1: i32 = 0;
 const Q5_0: i32 = 1;
 const Q5_1: i32 = 2;
+const IQ4_NL: i32 = 3;
 
 @inline
 function typeBytes(type: i32): usize {
-  return type == Q4_1 ? 20 : type == Q5_0 ? 22 : 24;
+  return type == Q4_1 ? 20 : type == Q5_0 ? 22 : type == Q5_1 ? 24 : 18;
 }
 
 @inline
 function qsOffset(type: i32): usize {
-  return type == Q4_1 ? 4 : type == Q5_0 ? 6 : 8;
+  return type == Q4_1 ? 4 : type == Q5_0 ? 6 : type == Q5_1 ? 8 : 2;
 }
 
 @inline
@@ -61,7 +70,8 @@ function pick(v: v128, indices: v128): v128 {
 // The vectors a matmul makes once, passed down as arguments: V8 rebuilds a constant at each
 // use inside a loop, but keeps a value made before it (kdot.ts byteMask). low: 0x0f in every
 // byte; bit4: 0x10; ones: 1 in every i16; pickLow, pickHigh: the qh byte of each of values
-// 0..15 (0 ×8, 1 ×8) and 16..31 (2 ×8, 3 ×8); bitOf: the bit of each value in its byte (1 2 4 … 128, twice)
+// 0..15 (0 ×8, 1 ×8) and 16..31 (2 ×8, 3 ×8) (for IQ4_NL: its sixteen levels); bitOf: the bit
+// of each value in its byte (1 2 4 … 128, twice)
 
 // 0x10 in each byte whose value's bit is set in the u32 at qh
 @inline
@@ -76,6 +86,14 @@ function blockDotAt(type: i32, i8: bool, b: usize, x: usize, low: v128, bit4: v1
   const packed = v128.load(b + qsOffset(type));
   let lo = v128.and(packed, low); // values 0..15
   let hi = v128.and(i16x8.shr_u(packed, 4), low); // 16..31 (a 16-bit shift: one x86 instruction)
+  if (type == IQ4_NL) { // the levels, signed, against i16 activations (NATURAL_LAYOUT)
+    const levels = pickLow;
+    lo = pick(levels, lo);
+    hi = pick(levels, hi);
+    const s01 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), v128.load(x)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), v128.load(x, 16)));
+    const s23 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), v128.load(x, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), v128.load(x, 48)));
+    return i32x4.add(s01, s23);
+  }
   if (type != Q4_1) {
     lo = v128.or(lo, fifthBits(b + qhOffset(type), pickLow, bitOf, bit4));
     hi = v128.or(hi, fifthBits(b + qhOffset(type), pickHigh, bitOf, bit4));
@@ -125,7 +143,7 @@ function rowDot(type: i32, i8: bool, w: usize, xa: usize, xs: usize, xsum: usize
     const sums = f32x4.convert_i32x4_s(blockSums(i8, xsum + (<usize>b << 2), ones));
     const d = halves(type, w, b, 4, 0);
     acc = madd(f32x4.convert_i32x4_s(joinTotals(u01, u23)), f32x4.mul(d, dx), acc);
-    acc = madd(f32x4.mul(offsets(type, w, b, 4, d), dx), sums, acc);
+    if (type != IQ4_NL) acc = madd(f32x4.mul(offsets(type, w, b, 4, d), dx), sums, acc);
   }
   for (; b < nb; b++) {
     const z = i32x4.splat(0);
@@ -135,7 +153,7 @@ function rowDot(type: i32, i8: bool, w: usize, xa: usize, xs: usize, xsum: usize
     const sums = f32x4.convert_i32x4_s(i8 ? i32x4.dot_i16x8_s(s, ones) : s);
     const d = halves(type, w, b, 1, 0);
     acc = madd(f32x4.convert_i32x4_s(totals), f32x4.mul(d, dx), acc);
-    acc = madd(f32x4.mul(offsets(type, w, b, 1, d), dx), sums, acc);
+    if (type != IQ4_NL) acc = madd(f32x4.mul(offsets(type, w, b, 1, d), dx), sums, acc);
   }
   return hsum(acc);
 }
@@ -155,7 +173,9 @@ function matmulLegacy(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i
   const low = i8x16.splat(<i8>(0x0f | zero));
   const bit4 = i8x16.splat(<i8>(0x10 | zero));
   const ones = i16x8.splat(<i16>(zero + 1)); // not 1 | zero, which binaryen folds (zero is 0 or 1)
-  const pickLow = v128.or(i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), i8x16.splat(<i8>zero));
+  const pickLow = type == IQ4_NL // ggml's kvalues_iq4nl
+    ? v128.or(i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113), i8x16.splat(<i8>zero))
+    : v128.or(i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), i8x16.splat(<i8>zero));
   const pickHigh = v128.or(i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), i8x16.splat(<i8>zero));
   const bitOf = v128.or(i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128), i8x16.splat(<i8>zero));
   for (let t = 0; t < T; t++) {
@@ -181,6 +201,11 @@ export function matmulQ5_0Q8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
 
 export function matmulQ5_1Q8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   matmulLegacy(Q5_1, false, out, xq, w, T, K, N, n0, n1);
+}
+
+// IQ4_NL, x in NATURAL_LAYOUT in both builds (see the header)
+export function matmulIQ4_NLQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+  matmulLegacy(IQ4_NL, false, out, xq, w, T, K, N, n0, n1);
 }
 
 // The same on the 8-bit dot product (relaxed SIMD), x in I8_LAYOUT: the same integer totals

@@ -32,9 +32,10 @@ const TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k',
 type BlockType = (typeof TYPES)[number];
 // integer kernels when decoding: kdot.ts, q6decode.ts, k16dot.ts (super-blocks of 256) and
 // legacydot.ts (blocks of 32)
-const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k'] as const;
-// those with two kernels, i16 products and the 8-bit dot product (k16dot.ts has only the latter)
-const TWO_KERNEL_TYPES = INTEGER_TYPES.filter((t) => t !== 'q2_k' && t !== 'q3_k');
+const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k'] as const;
+// those with two kernels, i16 products and the 8-bit dot product (k16dot.ts has only the
+// latter; iq4_nl, with signed levels, only the former)
+const TWO_KERNEL_TYPES = INTEGER_TYPES.filter((t) => t !== 'q2_k' && t !== 'q3_k' && t !== 'iq4_nl');
 
 // Byte offsets of the f16 scales in a block of each type (reference/quants-*.ts)
 const HALVES: Record<BlockType, number[]> = {
@@ -155,12 +156,12 @@ function roundActivations(x: Float32Array): Float64Array {
 
 // |dmin·m| of the Q4_K / Q5_K / Q2_K sub-block of each value of row n, [K]; for the blocks of
 // 32, the offset that the kernel applies apart from Σq·q_x: |m| (Q4_1, Q5_1), |16·d| (Q5_0); 0
-// for Q6_K and Q3_K, whose offsets are taken off in integers
+// for Q6_K and Q3_K, whose offsets are taken off in integers, and IQ4_NL, which has none
 function kMins(w: WeightTensor, n: number): Float64Array {
   const bytes = w.data as Uint8Array;
   const K = w.cols;
   const out = new Float64Array(K);
-  if (w.dtype === 'q6_k' || w.dtype === 'q3_k') return out;
+  if (w.dtype === 'q6_k' || w.dtype === 'q3_k' || w.dtype === 'iq4_nl') return out;
   if (w.dtype === 'q2_k') {
     for (let s = 0; s < K / 256; s++) {
       const o = (n * K / 256 + s) * BLOCK_BYTES.q2_k;

@@ -54,6 +54,8 @@ export interface KernelExports {
   matmulQ4_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_0I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_1I8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
+  // iq4_nl, x in layout 2 in both builds (assembly/legacydot.ts)
+  matmulIQ4_NLQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   // q2_k / q3_k, x in layout 3 in both builds (assembly/k16dot.ts)
   matmulQ2_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ3_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;

@@ -71,6 +71,7 @@ export const Op = {
   matmulQ5_1I8: 26,
   matmulQ2_KQ8: 27, // as matmulQ4_KI8, in both builds (assembly/k16dot.ts)
   matmulQ3_KQ8: 28,
+  matmulIQ4_NLQ8: 29, // as matmulQ4_1Q8, in both builds (assembly/legacydot.ts)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -105,6 +106,7 @@ const MATMUL_EXPORT = {
   [Op.matmulQ5_1I8]: 'matmulQ5_1I8',
   [Op.matmulQ2_KQ8]: 'matmulQ2_KQ8',
   [Op.matmulQ3_KQ8]: 'matmulQ3_KQ8',
+  [Op.matmulIQ4_NLQ8]: 'matmulIQ4_NLQ8',
 } as const;
 
 // Rows lo .. hi-1 of `total` for slice `i` of `n`: contiguous, sizes differing by at most one.
