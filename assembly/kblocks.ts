@@ -6,11 +6,11 @@
 //
 // A block of rows (about 64 KB of floats) is decoded into `scratch` once and then meets every
 // tile of four tokens through the dense f32 loops of matmul.ts, the rest one token at a time
-// (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) of Q4_K,
-// Q5_K and Q6_K goes through the integer kernels of kdot.ts instead; the other types decode
-// through here too (a first kernel: f32 products of a decoded row).
+// (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) goes
+// through the integer kernels instead (kdot.ts, q6decode.ts, k16dot.ts, legacydot.ts), unless
+// the backend was made with activations: 'f32'.
 //
-// Q4_K, Q5_K and Q6_K decode sixteen values at a time in SIMD; the others value by value.
+// Every type decodes sixteen values at a time in SIMD.
 import { denseDot1, tileRows } from './matmul';
 import { i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, loadByte as byte, loadHalf as half } from './simd';
 import { blockScratchBytes } from './blocks';
@@ -48,38 +48,42 @@ export function typeBlockBytes(type: i32): i32 {
 // The 16 levels of IQ4_NL (ggml's kvalues_iq4nl)
 const IQ4_NL_VALUES = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
 
-
 // --- blocks of 32: byte j of qs holds value j (low nibble) and j + 16 (high) ----------------
 
-@inline
-function nibble(qs: usize, j: i32): i32 {
-  return j < 16 ? byte(qs + j) & 0x0f : byte(qs + j - 16) >> 4;
-}
-
+// Q4_1, Q5_0, Q5_1 and IQ4_NL: the sixteen low nibbles are values 0..15, the high 16..31;
+// Q5_0/Q5_1's fifth bits spread from qh (a swizzle picks qh's byte j / 8 for value j, the
+// mask its bit j % 8), IQ4_NL's levels looked up by a swizzle
 function decodeLegacy(type: i32, b: usize, out: usize): void {
   const d = half(b);
-  if (type == Q4_1) {
-    const m = half(b + 2);
-    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>nibble(b + 4, j) + m);
-  } else if (type == Q5_0) {
-    const qh = load<u32>(b + 2);
-    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>((nibble(b + 6, j) | (((qh >> j) & 1) << 4)) - 16));
-  } else if (type == Q5_1) {
-    const m = half(b + 2);
-    const qh = load<u32>(b + 4);
-    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>(nibble(b + 8, j) | (((qh >> j) & 1) << 4)) + m);
-  } else { // IQ4_NL
-    for (let j = 0; j < 32; j++) store<f32>(out + (j << 2), d * <f32>load<i8>(IQ4_NL_VALUES + nibble(b + 2, j)));
+  const low = i8x16.splat(0x0f);
+  const packed = v128.load(b + (type == Q4_1 ? 4 : type == Q5_0 ? 6 : type == Q5_1 ? 8 : 2));
+  let lo = v128.and(packed, low); // values 0..15
+  let hi = i8x16.shr_u(packed, 4); // 16..31
+  let offset: f32 = 0; // w = d·q − offset
+  if (type == IQ4_NL) {
+    const levels = v128.load(IQ4_NL_VALUES);
+    lo = i8x16.swizzle(levels, lo);
+    hi = i8x16.swizzle(levels, hi);
+  } else {
+    if (type != Q4_1) {
+      const qh = v128.load32_splat(b + (type == Q5_0 ? 2 : 4));
+      const bitOf = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+      const bit4 = i8x16.splat(0x10);
+      lo = v128.or(lo, v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)), bitOf), bitOf), bit4));
+      hi = v128.or(hi, v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)), bitOf), bitOf), bit4));
+    }
+    if (type == Q5_0) {
+      lo = i8x16.sub(lo, i8x16.splat(16));
+      hi = i8x16.sub(hi, i8x16.splat(16));
+    } else {
+      offset = -half(b + 2); // w = d·q + m
+    }
   }
+  store16(out, lo, d, offset);
+  store16(out + 64, hi, d, offset);
 }
 
 // --- super-blocks of 256 -----------------------------------------------------------------------
-
-// q_low(v) of the 2-bit planes at qs (Q2_K, Q3_K)
-@inline
-function twoBits(qs: usize, v: i32): i32 {
-  return (byte(qs + 32 * (v >> 7) + (v & 31)) >> (2 * ((v >> 5) & 3))) & 3;
-}
 
 // The 6-bit scale (low 6 bits of the result) and min (bits 8..13) of sub-block j (0..7) from
 // the 12 scale bytes at s (Q4_K, Q5_K): sub-blocks 4-7 take a nibble of byte j + 4 and the
@@ -100,26 +104,6 @@ function scaleQ3_K(s: usize, j: i32): i32 {
   return low | (high << 4);
 }
 
-function decodeQ2_K(b: usize, out: usize): void {
-  const d = half(b + 80);
-  const dmin = half(b + 82);
-  for (let v = 0; v < 256; v++) {
-    const packed = byte(b + (v >> 4));
-    const dl = d * <f32>(packed & 0x0f);
-    const ml = dmin * <f32>(packed >> 4);
-    store<f32>(out + (v << 2), dl * <f32>twoBits(b + 16, v) - ml);
-  }
-}
-
-function decodeQ3_K(b: usize, out: usize): void {
-  const d = half(b + 108);
-  for (let v = 0; v < 256; v++) {
-    const dl = d * <f32>(scaleQ3_K(b + 96, v >> 4) - 32);
-    const high = (byte(b + (v & 31)) >> (v >> 5)) & 1;
-    store<f32>(out + (v << 2), dl * <f32>(twoBits(b + 32, v) - (high ? 0 : 4)));
-  }
-}
-
 // Sixteen values (one i8x16 of quants) times `scale`, minus `offset`, at out (two roundings,
 // as the reference: no fused multiply-add)
 @inline
@@ -130,6 +114,33 @@ function store16(out: usize, q: v128, scale: f32, offset: f32): void {
   v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter1(q)), o), 16);
   v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter2(q)), o), 32);
   v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter3(q)), o), 48);
+}
+
+// Q2_K and Q3_K: sub-block j = 8h + 2r + g (sixteen values) takes bits 2r..2r+1 of the plane
+// bytes qs[32h + 16g ..]; Q3_K's third bit is bit 4h + r of hmask[16g ..]
+function decodeQ2_K(b: usize, out: usize): void {
+  const d = half(b + 80);
+  const dmin = half(b + 82);
+  const three = i8x16.splat(3);
+  for (let j = 0; j < 16; j++) {
+    const h = j >> 3, r = (j >> 1) & 3, g = j & 1;
+    const q = v128.and(i8x16.shr_u(v128.load(b + 16 + 32 * h + 16 * g), <u32>(2 * r)), three);
+    const packed = byte(b + j);
+    store16(out + (<usize>j << 6), q, d * <f32>(packed & 0x0f), dmin * <f32>(packed >> 4));
+  }
+}
+
+function decodeQ3_K(b: usize, out: usize): void {
+  const d = half(b + 108);
+  const three = i8x16.splat(3);
+  const four = i8x16.splat(4);
+  for (let j = 0; j < 16; j++) {
+    const h = j >> 3, r = (j >> 1) & 3, g = j & 1;
+    const lowBits = v128.and(i8x16.shr_u(v128.load(b + 32 + 32 * h + 16 * g), <u32>(2 * r)), three);
+    const third = i8x16.shl(v128.and(i8x16.shr_u(v128.load(b + 16 * g), <u32>(4 * h + r)), i8x16.splat(1)), 2);
+    const q = i8x16.sub(v128.or(lowBits, third), four); // −4..3
+    store16(out + (<usize>j << 6), q, d * <f32>(scaleQ3_K(b + 96, j) - 32), 0);
+  }
 }
 
 // Q4_K: chunk c of 64 values is bytes qs[32c ..]: sub-block 2c their low nibbles, 2c + 1 the high
