@@ -30,7 +30,7 @@ import { machineInfo } from './lib/machine.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { relaxedVariant } from './lib/wasm.js';
 
-const TYPES = ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k'];
+const TYPES = ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k'];
 // [N, K]: a square matrix that stays in cache, and LLaMA-7B's feed-forward up and down
 const SHAPES = ['2048x2048', '11008x4096', '4096x11008'];
 const VARIANTS = ['sandybridge', 'haswell', 'zen4'] as const;

@@ -44,7 +44,8 @@ static void *read_file(const char *path, size_t expected) {
 // ---- llama.cpp's kernels --------------------------------------------------------------------
 //
 // Their signatures as ggml-cpu/quants.h declares them. The activation x is quantized by the
-// type's partner (q8_0 for the 32-value types, q8_K for the K-quants), as ggml_mul_mat does.
+// type's partner (q8_0 for the 32-value types, q8_1 for those with a min, q8_K for the
+// K-quants), as ggml_mul_mat does.
 
 typedef void (*vec_dot_fn)(int n, float *s, size_t bs, const void *vx, size_t bx, const void *vy, size_t by, int nrc);
 typedef void (*quantize_fn)(const float *x, void *y, int64_t k);
@@ -63,6 +64,12 @@ static const struct llama_type LLAMA_TYPES[] = {
   {"q4_k", "ggml_vec_dot_q4_K_q8_K", "quantize_row_q8_K", 256, 144, 256, 292},
   {"q5_k", "ggml_vec_dot_q5_K_q8_K", "quantize_row_q8_K", 256, 176, 256, 292},
   {"q6_k", "ggml_vec_dot_q6_K_q8_K", "quantize_row_q8_K", 256, 210, 256, 292},
+  {"q4_1", "ggml_vec_dot_q4_1_q8_1", "quantize_row_q8_1", 32, 20, 32, 36},
+  {"q5_0", "ggml_vec_dot_q5_0_q8_0", "quantize_row_q8_0", 32, 22, 32, 34},
+  {"q5_1", "ggml_vec_dot_q5_1_q8_1", "quantize_row_q8_1", 32, 24, 32, 36},
+  {"iq4_nl", "ggml_vec_dot_iq4_nl_q8_0", "quantize_row_q8_0", 32, 18, 32, 34},
+  {"q2_k", "ggml_vec_dot_q2_K_q8_K", "quantize_row_q8_K", 256, 84, 256, 292},
+  {"q3_k", "ggml_vec_dot_q3_K_q8_K", "quantize_row_q8_K", 256, 110, 256, 292},
 };
 
 static const struct llama_type *llama_type(const char *name) {
