@@ -23,7 +23,7 @@
 //
 // Q6_K's I8 kernel is q6decode.ts (its q needs the offset of 32 taken off separately).
 //
-// Every output row is computed by rowDot2Q4_K / rowDotQ6_K alone, one token at a time: its
+// Every output row is computed by rowDotQ4_K / rowDotQ6_K alone, one token at a time: its
 // value does not depend on T, on the thread or on which rows the thread has.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { dotI8 } from './qgemm';
@@ -48,7 +48,7 @@ function dot16s(q: v128, x: usize): v128 {
 }
 
 // Four bytes at p -> i32x4. A Q4_K super-block's 12 scale bytes are unpacked with it four
-// sub-blocks at a time (rowDot2Q4_K; reference/quants-k.ts scaleMinK4): sub-blocks 0-3 are
+// sub-blocks at a time (rowDotQ4_K; reference/quants-k.ts scaleMinK4): sub-blocks 0-3 are
 // the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), sub-blocks 4-7 a nibble of bytes 8-11
 // with the top two bits of bytes 0-3 (scales) and 4-7 (mins)
 @inline
@@ -144,17 +144,18 @@ export function blockSums(i8: bool, p: usize, ones: v128): v128 {
 
 // --- one row against one activation row --------------------------------------------------------
 
-// Σ_k x[k]·w[k] for two Q4_K rows w0, w1 (nsb super-blocks) and one activation row: quants
-// xa, scales xs [nsb·8] f32, sums xsum [nsb·8] i32. Per super-block the eight scales and mins
-// are unpacked in SIMD, the sub-blocks' integer sums folded four to a vector, and each
-// vector scaled by d·sc·d_x lane by lane. (For one row alone w1 = w0 and out1 = out0: each
-// row is computed by the same operations wherever it falls, so the pairing changes no bit.)
-// Q5_K (q5) is the same with a fifth bit from qh (reference/quants-k.ts), 176 bytes a block.
+// Σ_k x[k]·w[k] for one Q4_K row w (nsb super-blocks) and one activation row: quants xa,
+// scales xs [nsb·8] f32, sums xsum [nsb·8] i32. Per super-block the eight scales and mins are
+// unpacked in SIMD, the sub-blocks' integer sums folded four to a vector, and each vector
+// scaled by d·sc·d_x lane by lane. Q5_K (q5) is the same with a fifth bit from qh
+// (reference/quants-k.ts), 176 bytes a block. fence: the row's output, written last. (Rows
+// went in pairs, as qmatmul.ts's do, until V8's code for one row at a time measured 4-15%
+// faster: two rows' state spilled.)
 @inline
-function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, bit4: v128, ones: v128, m63: v128, m15: v128): void {
+function rowDotQ4_K(i8: bool, q5: bool, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, bit4: v128, ones: v128, m63: v128, m15: v128, fence: usize): f32 {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
-  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
-  let min0 = f32x4.splat(0), min1 = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
+  let acc = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
+  let mins = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
   for (let sb = 0; sb < nsb; sb++) {
     const first = <usize>sb * BLOCKS_PER_SUPER; // activation block of sub-block 0
     const x = xa + first * QUANT_BYTES;
@@ -162,31 +163,24 @@ function rowDot2Q4_K(i8: bool, q5: bool, out0: usize, out1: usize, w0: usize, w1
     const dxHigh = v128.load(xs + (first << 2), 16); // 4..7
     const sumLow = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2), ones));
     const sumHigh = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2) + 16, ones));
-    for (let r = 0; r < 2; r++) {
-      const b = (r == 0 ? w0 : w1) + <usize>sb * blockBytes;
-      const d = f32x4.splat(half(b));
-      const dmin = f32x4.splat(half(b + 2));
-      const A = widenBytes4(b + 4), B = widenBytes4(b + 8), C = widenBytes4(b + 12);
-      const scLow = f32x4.convert_i32x4_s(v128.and(A, m63));
-      const mLow = f32x4.convert_i32x4_s(v128.and(B, m63));
-      const scHigh = f32x4.convert_i32x4_s(v128.or(v128.and(C, m15), i32x4.shl(i32x4.shr_u(A, 6), 4)));
-      const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
-      let acc = r == 0 ? acc0 : acc1;
-      let mins = r == 0 ? min0 : min1;
-      const lowTotals = halfTotals(i8, q5, b, 0, x, low, bit4, ones, out0);
-      store<i32>(out0, i32x4.extract_lane(lowTotals, 0)); // a fence for V8's load order (q6decode.ts); out0 is written last
-      acc = madd(f32x4.convert_i32x4_s(lowTotals), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-      const highTotals = halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones, out0);
-      store<i32>(out0, i32x4.extract_lane(highTotals, 0));
-      acc = madd(f32x4.convert_i32x4_s(highTotals), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
-      mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
-      mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
-      if (r == 0) { acc0 = acc; min0 = mins; } else { acc1 = acc; min1 = mins; }
-      if (w1 == w0) { acc1 = acc0; min1 = min0; break; }
-    }
+    const b = w + <usize>sb * blockBytes;
+    const d = f32x4.splat(half(b));
+    const dmin = f32x4.splat(half(b + 2));
+    const A = widenBytes4(b + 4), B = widenBytes4(b + 8), C = widenBytes4(b + 12);
+    const scLow = f32x4.convert_i32x4_s(v128.and(A, m63));
+    const mLow = f32x4.convert_i32x4_s(v128.and(B, m63));
+    const scHigh = f32x4.convert_i32x4_s(v128.or(v128.and(C, m15), i32x4.shl(i32x4.shr_u(A, 6), 4)));
+    const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
+    const lowTotals = halfTotals(i8, q5, b, 0, x, low, bit4, ones, fence);
+    store<i32>(fence, i32x4.extract_lane(lowTotals, 0)); // orders V8's loads (q6decode.ts's header)
+    acc = madd(f32x4.convert_i32x4_s(lowTotals), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
+    const highTotals = halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones, fence);
+    store<i32>(fence, i32x4.extract_lane(highTotals, 0));
+    acc = madd(f32x4.convert_i32x4_s(highTotals), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
+    mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
+    mins = madd(f32x4.mul(f32x4.mul(dmin, mHigh), dxHigh), sumHigh, mins);
   }
-  store<f32>(out0, hsum(acc0) - hsum(min0));
-  store<f32>(out1, hsum(acc1) - hsum(min1));
+  return hsum(acc) - hsum(mins);
 }
 
 // Σ_k x[k]·w[k] for one Q6_K row (nsb super-blocks) and one activation row (quants xa,
@@ -264,14 +258,9 @@ function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K
     if (isQ6) {
       for (let n = n0; n < n1; n++) store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, nsb, low, three, offset));
     } else {
-      // pairs of rows half the range apart (two streams for the prefetcher, as qmatmul.ts)
-      const half = (n1 - n0 + 1) >> 1;
-      for (let n = n0; n < n0 + half; n++) {
-        const m = n + half;
-        const pair = m < n1;
-        const w0 = w + <usize>n * rowBytes;
-        const out0 = o + (<usize>n << 2);
-        rowDot2Q4_K(i8, type == 5, out0, pair ? o + (<usize>m << 2) : out0, w0, pair ? w + <usize>m * rowBytes : w0, xa, xs, xsum, nsb, low, bit4, ones, m63, m15);
+      for (let n = n0; n < n1; n++) {
+        const on = o + (<usize>n << 2);
+        store<f32>(on, rowDotQ4_K(i8, type == 5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, ones, m63, m15, on));
       }
     }
   }
