@@ -4,7 +4,7 @@
 //                    [--decode-seconds 6] [--plain] [--no-bandwidth] [--no-webgpu] [--out FILE]
 //
 // For each shape (stories15M, stories110M) and storage type (F32, Q8_0, Q4_0, and llama.cpp's
-// mixtures Q4_K_M, Q5_K_M, Q6_K) a random model is written once as a GGUF with the LLaMA
+// mixtures Q4_K_M, Q5_K_M, Q6_K, Q3_K_M, Q2_K) a random model is written once as a GGUF with the LLaMA
 // vocabulary, and both engines load that file. At
 // each thread count the two run alternately (ours, theirs, ours, theirs, ...): greedy decode
 // after an 8-token prompt (only the single-token steps timed; --decode steps, or fewer when

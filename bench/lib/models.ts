@@ -21,7 +21,7 @@ export type ShapeName = '15M' | '110M';
 export const SHAPE_NAMES: readonly ShapeName[] = ['15M', '110M'];
 // One storage type for every matrix, or a llama.cpp mixture (q6_k is both: the same file).
 export type BenchType = DType | MixtureName;
-export const BENCH_DTYPES: readonly BenchType[] = ['f32', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'];
+export const BENCH_DTYPES: readonly BenchType[] = ['f32', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k', 'q3_k_m', 'q2_k'];
 export const INIT_STD = 0.02;
 
 // llama2.c's tinyllamas configs; both share the classifier with the token embedding.
