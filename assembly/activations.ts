@@ -29,6 +29,17 @@
 // so that the sums of four blocks load as one vector of eight i16, one per group of sixteen
 // (Q6_K's scale groups).
 //
+// For Q4_K and Q5_K on the 8-bit dot product (layout 4, SUPER_LAYOUT: kdot256.ts) the scale is one
+// per super-block of 256 values, as llama.cpp's Q8_K has it, and the buffer is laid out by
+// super-blocks instead (nsb = K / 256 a row):
+//
+//   quants [T, nsb, 256] i8   at xq              values in order
+//   scales [T, nsb]      f32  at xq + 256·T·nsb  d = max|x| / 127 of the super-block
+//   sums   [T, nsb, 8]   i16  at xq + 260·T·nsb  Σ q of each 32 values (|.| ≤ 32·127)
+//
+// 276 bytes a super-block, less than the 8 · 72 of the other layouts, so the same reservation
+// holds it.
+//
 // For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
 // kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted
 // down, 1 times its value: qmatmul.ts), so every product comes out 256·n·q. |256·q| ≤ 32512
@@ -131,10 +142,64 @@ export const Q8_0_LAYOUT: i32 = 0;
 export const Q4_0_LAYOUT: i32 = 1;
 export const NATURAL_LAYOUT: i32 = 2;
 export const I8_LAYOUT: i32 = 3;
+export const SUPER_LAYOUT: i32 = 4;
 
-// xq: the buffer above, x: [T, K] f32 with K % 32 == 0; layout: Q8_0_LAYOUT, Q4_0_LAYOUT,
-// NATURAL_LAYOUT or I8_LAYOUT, for the weights the activations will meet
+// Where the scales and the sums of a SUPER_LAYOUT buffer for T rows of nsb super-blocks start
+@inline
+export function superScalesAt(xq: usize, T: i32, nsb: i32): usize {
+  return xq + <usize>T * nsb * 256;
+}
+
+@inline
+export function superSumsAt(xq: usize, T: i32, nsb: i32): usize {
+  return xq + <usize>T * nsb * 260;
+}
+
+// One super-block: the 256 floats at x -> 256 i8 quants at q, d at scale, the eight Σq at sums
+@inline
+function quantizeSuperBlock(q: usize, x: usize, scale: usize, sums: usize): void {
+  let amax: f32 = 0;
+  for (let i: usize = 0; i < 256; i += 32) {
+    const p = x + (i << 2);
+    amax = max(amax, absMax8(v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), v128.load(p, 64), v128.load(p, 80), v128.load(p, 96), v128.load(p, 112)));
+  }
+  const d = amax / 127;
+  const inv = f32x4.splat(d > 0 ? 1 / d : 0);
+  store<f32>(scale, d);
+  for (let i: usize = 0; i < 256; i += 32) {
+    const p = x + (i << 2);
+    const q0 = roundToI32(v128.load(p), inv);
+    const q1 = roundToI32(v128.load(p, 16), inv);
+    const q2 = roundToI32(v128.load(p, 32), inv);
+    const q3 = roundToI32(v128.load(p, 48), inv);
+    const q4 = roundToI32(v128.load(p, 64), inv);
+    const q5 = roundToI32(v128.load(p, 80), inv);
+    const q6 = roundToI32(v128.load(p, 96), inv);
+    const q7 = roundToI32(v128.load(p, 112), inv);
+    v128.store(q + i, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+    v128.store(q + i, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
+    const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
+    store<i16>(sums + (i >> 4), <i16>hsumI32(s)); // group i / 32, two bytes each
+  }
+}
+
+// x [T, K] f32, K % 256 == 0 -> xq in SUPER_LAYOUT
+function quantizeSuperBlocks(xq: usize, x: usize, T: i32, K: i32): void {
+  const nsb = K >> 8;
+  const scales = superScalesAt(xq, T, nsb);
+  const sums = superSumsAt(xq, T, nsb);
+  const blocks = <usize>T * nsb;
+  for (let i: usize = 0; i < blocks; i++) quantizeSuperBlock(xq + (i << 8), x + (i << 10), scales + (i << 2), sums + (i << 4));
+}
+
+// xq: the buffer above, x: [T, K] f32 with K % 32 == 0 (SUPER_LAYOUT: K % 256 == 0); layout:
+// Q8_0_LAYOUT, Q4_0_LAYOUT, NATURAL_LAYOUT, I8_LAYOUT or SUPER_LAYOUT, for the weights the
+// activations will meet
 export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32, layout: i32): void {
+  if (layout == SUPER_LAYOUT) {
+    quantizeSuperBlocks(xq, x, T, K);
+    return;
+  }
   const nb = K / QK;
   const scales = scalesAt(xq, T, nb);
   const sums = sumsAt(xq, T, nb);

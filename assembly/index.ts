@@ -15,7 +15,8 @@ export { matmulQ4_0Prompt, promptActivationBytes, promptScratchBytes, quantizePr
 export { matmulQ4_0I8 } from './qdecode';
 export { matmulQ8_0I8, q8_0HasMinus128 } from './q8decode';
 export { matmulDecoded } from './kblocks';
-export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8, matmulQ4_KI8, matmulQ5_KI8 } from './kdot';
+export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8 } from './kdot';
+export { matmulQ4_KI8, matmulQ5_KI8 } from './kdot256';
 export { matmulQ6_KI8 } from './q6decode';
 export { matmulQ2_KQ8, matmulQ3_KQ8 } from './k16dot';
 export { matmulQ4_1Q8, matmulQ5_0Q8, matmulQ5_1Q8, matmulIQ4_NLQ8, matmulQ4_1I8, matmulQ5_0I8, matmulQ5_1I8 } from './legacydot';

@@ -1,18 +1,20 @@
 // out[T, N] = x[T, K] · Wᵀ for Q4_K, Q5_K and Q6_K weights W [N, K/256 super-blocks] when decoding
 // (T < 4), in integers against activations quantized once per token to blocks of 32 with
-// one f32 scale each (activations.ts, NATURAL_LAYOUT: i16 in value order). The stored blocks
-// are read as they are in the file (layouts in reference/quants-k.ts): their quants are
-// unpacked sixteen bytes at a time with masks and shifts, widened to i16 in order and meet
-// the activations in i32x4.dot_i16x8_s. The I8 variants of Q4_K and Q5_K (the relaxed build's,
-// 1.45-1.55× faster: `npm run bench:kernels -- --only matmul --types q4_k`) meet activations
-// kept as i8 (I8_LAYOUT) in relaxed SIMD's 8-bit dot product instead, the unsigned 4- or 5-bit
-// q being its 7-bit operand: two dotI8 and one widening dot a block of 32, where the i16 way
-// takes four extends, four dots and three adds. The integers are the same, and so are the bits.
+// one f32 scale each (activations.ts, NATURAL_LAYOUT: i16 in value order): the plain SIMD
+// build's kernels (and the relaxed build's with i8Dot off). The stored blocks are read as they
+// are in the file (layouts in reference/quants-k.ts): their quants are unpacked sixteen bytes at
+// a time with masks and shifts, widened to i16 in order and meet the activations in
+// i32x4.dot_i16x8_s.
 //
-// Why blocks of 32 activations and not ggml's Q8_K (one scale per 256): a Q4_K sub-block is
-// 32 values and a Q6_K pair of sub-blocks too, so each activation block meets exactly one
-// (Q4_K) or two (Q6_K) weight scales; the extra f32 scale per 32 costs one multiply-add per
-// 32 values and keeps the activation rounding 8x finer where a block holds an outlier.
+// The relaxed build decodes on the 8-bit dot product instead: Q4_K and Q5_K in kdot256.ts (one
+// activation scale per super-block of 256, as llama.cpp's Q8_K, so that the sub-block scales
+// apply in integers), Q6_K in q6decode.ts (the same bits as here). The helpers below still take
+// an i8 flag for legacydot.ts, whose 8-bit kernels share them.
+//
+// Why blocks of 32 activations here: a Q4_K sub-block is 32 values and a Q6_K pair of
+// sub-blocks too, so each activation block meets exactly one (Q4_K) or two (Q6_K) weight
+// scales; the extra f32 scale per 32 costs one multiply-add per 32 values and keeps the
+// activation rounding 8x finer where a block holds an outlier.
 //
 //   Q4_K sub-block j:  Σ x·w = d_x·(d·sc_j·Σ q·q_x − dmin·m_j·Σ q_x)      q 0..15 (Q5_K: 0..31)
 //   Q6_K block pair:   Σ x·w = d_x·d·(s_a·Σ_a (q−32)·q_x + s_b·Σ_b (q−32)·q_x)   16 values each
@@ -20,8 +22,6 @@
 // The integer sums are exact and so is their conversion to f32: a Q4_K lane sums 8 products
 // of at most 15·127; a Q6_K lane 4 products of at most 32·127 per half, times |s| ≤ 128,
 // two halves: below 2^23.
-//
-// Q6_K's I8 kernel is q6decode.ts (its q needs the offset of 32 taken off separately).
 //
 // Every output row is computed by rowDotQ4_K / rowDotQ6_K alone, one token at a time: its
 // value does not depend on T, on the thread or on which rows the thread has.
@@ -276,14 +276,4 @@ export function matmulQ5_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
 
 export function matmulQ6_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   matmulK(6, false, out, xq, w, T, K, N, n0, n1);
-}
-
-// Q4_K and Q5_K on relaxed SIMD's 8-bit dot product (the unsigned 4- or 5-bit q is the 7-bit
-// operand), x in I8_LAYOUT: the same integer totals and sums, the same f32 steps, the same bits
-export function matmulQ4_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(4, true, out, xq, w, T, K, N, n0, n1);
-}
-
-export function matmulQ5_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(5, true, out, xq, w, T, K, N, n0, n1);
 }

@@ -33,9 +33,10 @@ type BlockType = (typeof TYPES)[number];
 // integer kernels when decoding: kdot.ts, q6decode.ts, k16dot.ts (super-blocks of 256) and
 // legacydot.ts (blocks of 32)
 const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k'] as const;
-// those with two kernels, i16 products and the 8-bit dot product (k16dot.ts has only the
-// latter; iq4_nl, with signed levels, only the former)
-const TWO_KERNEL_TYPES = INTEGER_TYPES.filter((t) => t !== 'q2_k' && t !== 'q3_k' && t !== 'iq4_nl');
+// those with two kernels of the same bits, i16 products and the 8-bit dot product (k16dot.ts
+// has only the latter; iq4_nl, with signed levels, only the former; q4_k / q5_k's 8-bit kernel,
+// kdot256.ts, rounds the activations by 256 and is checked on its own below)
+const TWO_KERNEL_TYPES = INTEGER_TYPES.filter((t) => !['q2_k', 'q3_k', 'iq4_nl', 'q4_k', 'q5_k'].includes(t));
 
 // Byte offsets of the f16 scales in a block of each type (reference/quants-*.ts)
 const HALVES: Record<BlockType, number[]> = {
@@ -135,23 +136,31 @@ describe('wasm matmul of the block types, f32 activations: equals the reference 
 
 // --- quantized activations (decoding, T < 4) ---------------------------------------------------
 
-// x̂ = d_x·q per block of 32, as assembly/activations.ts rounds it: d_x = max|x|/127 in f32,
-// q = round-half-even(x · (1/d_x)) with each product rounded to f32
-function roundActivations(x: Float32Array): Float64Array {
+// x̂ = d_x·q per block of `size` values (32; 256 for q4_k / q5_k on the 8-bit dot product), as
+// assembly/activations.ts rounds it: d_x = max|x|/127 in f32, q = round-half-even(x · (1/d_x))
+// with each product rounded to f32
+function roundActivations(x: Float32Array, size = 32): Float64Array {
   const out = new Float64Array(x.length);
-  for (let b = 0; b < x.length / 32; b++) {
+  for (let b = 0; b < x.length / size; b++) {
     let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
+    for (let j = 0; j < size; j++) amax = Math.max(amax, Math.abs(x[size * b + j]));
     const d = Math.fround(amax / 127);
     const inv = d > 0 ? Math.fround(1 / d) : 0;
-    for (let j = 0; j < 32; j++) {
-      const v = Math.fround(x[32 * b + j] * inv);
+    for (let j = 0; j < size; j++) {
+      const v = Math.fround(x[size * b + j] * inv);
       let q = Math.round(v);
       if (q - v === 0.5 && q % 2 !== 0) q -= 1; // ties to even (Math.round takes them up)
-      out[32 * b + j] = d * q;
+      out[size * b + j] = d * q;
     }
   }
   return out;
+}
+
+// The activation block size of a decoding matmul of `dtype` in these kernels: q4_k / q5_k on the
+// 8-bit dot product (i8Dot, the relaxed build's default) round by super-blocks of 256
+// (assembly/kdot256.ts), everything else by 32
+function roundingBlock(kernels: WasmKernels, dtype: string, i8Dot = kernels.simd === 'relaxed'): number {
+  return i8Dot && (dtype === 'q4_k' || dtype === 'q5_k') ? 256 : 32;
 }
 
 // |dmin·m| of the Q4_K / Q5_K / Q2_K sub-block of each value of row n, [K]; for the blocks of
@@ -186,12 +195,12 @@ function kMins(w: WeightTensor, n: number): Float64Array {
   return out;
 }
 
-function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: string): void {
+function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: string, kernels: WasmKernels = wasm, block = roundingBlock(kernels, w.dtype)): void {
   const { rows: N, cols: K } = w;
-  const xr = roundActivations(x);
+  const xr = roundActivations(x, block);
   const W = toF32(w);
   const got = new Float32Array(T * N).fill(NaN);
-  wasm.matmul(got, x, w, T);
+  kernels.matmul(got, x, w, T);
   const want = new Float32Array(T * N);
   const tol = new Float64Array(T * N);
   for (let n = 0; n < N; n++) {
@@ -311,6 +320,44 @@ describe('q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 decoding on the 8-bit dot prod
   });
 });
 
+// Q4_K and Q5_K on the 8-bit dot product with activations rounded by super-blocks of 256
+// (assembly/kdot256.ts), asked for explicitly, so that the plain build's run (test:plain, where
+// dotI8 is its stand-in) checks it too: against the reference on the same rounded activations,
+// and the same bits at 1 and 2 threads
+describe('q4_k / q5_k decoding with one activation scale per 256 (kdot256.ts)', () => {
+  it.each(['q4_k', 'q5_k'] as const)('%s: within f32 rounding of the reference; 1 and 2 threads bit for bit', async (dtype) => {
+    const [one, two] = await Promise.all([
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
+    ]);
+    try {
+      fc.assert(
+        fc.property(fc.record({ T: fc.integer({ min: 1, max: 3 }), blocks: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), random: fc.boolean(), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, random, scale }) => {
+          const K = 256 * blocks;
+          const w = random ? randomBlocks(dtype, N, blocks, seed, 5) : quantize(randomArray(N * K, seed, 0.5), N, K, dtype);
+          const x = randomArray(T * K, seed + 1, scale);
+          const what = `${dtype} T=${T} K=${K} N=${N} seed=${seed} random=${random}`;
+          checkQuantized(w, x, T, what, one, 256);
+          const want = new Float32Array(T * N);
+          one.matmul(want, x, w, T);
+          const got = new Float32Array(T * N).fill(NaN);
+          two.matmul(got, x, w, T);
+          expect(Array.from(got), `${what} at 2 threads`).toEqual(Array.from(want));
+        }),
+        { numRuns: 60 },
+      );
+      // an outlier in one sub-block coarsens the whole super-block's rounding, and the bound follows it
+      const K = 512, N = 5;
+      const x = randomArray(K, 3);
+      x[7] = 300;
+      checkQuantized(randomBlocks(dtype, N, 2, 4), x, 1, `${dtype} outlier`, one, 256);
+      expect(two.parallelJobs()).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+});
+
 describe('the block-type kernels at several thread counts', () => {
   it('give the same bits at 1, 2 and 3 threads, decoding (T = 1, 3) and prompts (T = 6)', async () => {
     const kernels = await Promise.all([2, 3].map((threads) => createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads, minParallelWork: 0 })));
@@ -375,7 +422,7 @@ const roundedKernels: Kernels = {
   ...tsKernels,
   matmul(out, x, w, T) {
     const rounded = (INTEGER_TYPES as readonly string[]).includes(w.dtype) && T < 4;
-    tsKernels.matmul(out, rounded ? Float32Array.from(roundActivations(x.subarray(0, T * w.cols))) : x, w, T);
+    tsKernels.matmul(out, rounded ? Float32Array.from(roundActivations(x.subarray(0, T * w.cols), roundingBlock(wasm, w.dtype))) : x, w, T);
   },
 };
 

@@ -105,7 +105,7 @@ describe('the raw q8_0 exports', () => {
       k[kernel](outPtr, xqPtr, wPtr, 1, K, N, 0, N);
       return new Float32Array(memory.buffer, outPtr, N).slice();
     };
-    return { i8: out('matmulQ8_0I8', I8_ACTIVATION_LAYOUT), i16: out('matmulQ8_0Q8', ACTIVATION_LAYOUT.q8_0), hasMinus128: k.q8_0HasMinus128(wPtr, (N * K) / 32), exports: k };
+    return { i8: out('matmulQ8_0I8', I8_ACTIVATION_LAYOUT.q8_0), i16: out('matmulQ8_0Q8', ACTIVATION_LAYOUT.q8_0), hasMinus128: k.q8_0HasMinus128(wPtr, (N * K) / 32), exports: k };
   }
 
   it('agree without −128; with it the 8-bit kernel is wrong, and q8_0HasMinus128 finds it', async () => {

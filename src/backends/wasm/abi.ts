@@ -24,7 +24,8 @@ export interface KernelExports {
   // (assembly/activations.ts)
   // layout 0 for q8_0 weights, 1 for q4_0 (its four lane groups stored times 256, 1, 16, 256),
   // 2 for q4_k / q5_k / q6_k (natural order), 3 for them on the 8-bit dot product (i8 in
-  // natural order, sums of each sixteen as two i16)
+  // natural order, sums of each sixteen as two i16), 4 for q4_k / q5_k on it (i8 by
+  // super-blocks of 256 with one scale each, sums of each 32)
   quantizeActivations(xq: number, x: number, T: number, K: number, layout: number): void;
   // matmul of q8_0 / q4_0 weights with activations quantized by quantizeActivations, in integers
   matmulQ8_0Q8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
@@ -43,7 +44,8 @@ export interface KernelExports {
   matmulQ4_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KQ8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
-  // the same on the 8-bit dot product, x quantized in layout 3 (assembly/kdot.ts, q6decode.ts)
+  // the same on the 8-bit dot product: q4_k / q5_k with x in layout 4, by super-blocks of 256
+  // (assembly/kdot256.ts), q6_k in layout 3 (assembly/q6decode.ts)
   matmulQ4_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ5_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;
   matmulQ6_KI8(out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number): void;

@@ -258,7 +258,7 @@ class WasmBackend implements WasmKernels {
       // q8_0 and the K-quants with i8Dot: the 8-bit dot product, the same bits
       const i8 = this.i8Dot && Object.hasOwn(MATMUL_I8, dtype) && !(dtype === 'q8_0' && this.hasMinus128(shard, w, wPtr)) ? (dtype as keyof typeof MATMUL_I8) : undefined;
       const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/32] blocks, assembly/activations.ts layout
-      shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, i8 ? I8_ACTIVATION_LAYOUT : ACTIVATION_LAYOUT[dtype]);
+      shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, i8 ? I8_ACTIVATION_LAYOUT[i8] : ACTIVATION_LAYOUT[dtype]);
       if (split) this.pool!.run(i8 ? MATMUL_I8[i8] : MATMUL_Q8[dtype], shard.index, [outPtr, xqPtr, wPtr, T, K, N], shard.wasm);
       else shard.wasm[i8 ? MATMUL_I8_EXPORT[i8] : MATMUL_Q8_EXPORT[dtype]](outPtr, xqPtr, wPtr, T, K, N, 0, N);
     } else if (dtype === 'q8_0' || dtype === 'q4_0' || dtype in DECODED_TYPE) {

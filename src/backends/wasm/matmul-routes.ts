@@ -18,8 +18,9 @@ export const MATMUL_Q8_EXPORT = {
   q4_1: 'matmulQ4_1Q8', q5_0: 'matmulQ5_0Q8', q5_1: 'matmulQ5_1Q8', q2_k: 'matmulQ2_KQ8', q3_k: 'matmulQ3_KQ8',
   iq4_nl: 'matmulIQ4_NLQ8',
 } as const;
-// Decoding on the 8-bit dot product (i8Dot), the same bits as MATMUL_Q8 (assembly/kdot.ts,
-// q6decode.ts, q8decode.ts, legacydot.ts; q8_0 only for tensors without a weight of −128)
+// Decoding on the 8-bit dot product (i8Dot): the same bits as MATMUL_Q8 (assembly/q6decode.ts,
+// q8decode.ts, legacydot.ts; q8_0 only for tensors without a weight of −128), except q4_k /
+// q5_k (assembly/kdot256.ts), whose activations are rounded by 256 instead of 32
 export const MATMUL_I8 = {
   q8_0: Op.matmulQ8_0I8, q4_k: Op.matmulQ4_KI8, q5_k: Op.matmulQ5_KI8, q6_k: Op.matmulQ6_KI8,
   q4_1: Op.matmulQ4_1I8, q5_0: Op.matmulQ5_0I8, q5_1: Op.matmulQ5_1I8,
@@ -41,6 +42,8 @@ export const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_
 export const PROMPT_TOKENS = 4;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
 export const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2, q4_1: 2, q5_0: 2, q5_1: 2, q2_k: 3, q3_k: 3, iq4_nl: 2 } as const;
-export const I8_ACTIVATION_LAYOUT = 3; // MATMUL_I8's kernels
+// MATMUL_I8's kernels: i8 by blocks of 32 (layout 3), or by super-blocks of 256 with one scale
+// each for q4_k / q5_k (layout 4, as llama.cpp's Q8_K: assembly/kdot256.ts)
+export const I8_ACTIVATION_LAYOUT = { q8_0: 3, q4_k: 4, q5_k: 4, q6_k: 3, q4_1: 3, q5_0: 3, q5_1: 3 } as const;
 // Bytes per block of 32 activations: 32 int16 quants, an f32 scale and an i32 sum
 export const ACTIVATION_BLOCK_BYTES = 72;
