@@ -33,8 +33,9 @@
 // The fifth bits: the four bytes of qh splatted, each output byte picks qh's byte j/8
 // (a swizzle), keeps its bit j mod 8 (an and), and becomes 0x10 or 0 (a compare and an and).
 //
-// Every output row is computed by rowDot2's operations alone, one token at a time: its value
-// does not depend on T, on the row's partner or on the thread.
+// Every output row is computed by rowDot's operations alone, one token at a time: its value
+// does not depend on T or on the thread. (Rows go one at a time: as pairs, as qmatmul.ts takes
+// them, V8's code spilled the two rows' state.)
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { blockDot, blockSums, joinTotals, pairTotals, totals4 } from './kdot';
 import { halvesToF32x4, hsum, madd, QK } from './simd';
@@ -161,8 +162,7 @@ function rowDot(type: i32, i8: bool, w: usize, xa: usize, xs: usize, xsum: usize
 // --- the matmuls ---------------------------------------------------------------------------------
 
 // out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations (NATURAL_LAYOUT, or
-// I8_LAYOUT with i8); w: [N, K/32 blocks]; rows n0 ≤ n < n1, in pairs half the range apart (two
-// streams for the prefetcher, as qmatmul.ts)
+// I8_LAYOUT with i8); w: [N, K/32 blocks]; rows n0 ≤ n < n1
 @inline
 function matmulLegacy(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK;
