@@ -75,7 +75,7 @@ describe('bench model shapes', () => {
   });
 
   test('every bench storage type can store both shapes', () => {
-    expect(BENCH_DTYPES).toEqual(['f32', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k']);
+    expect(BENCH_DTYPES).toEqual(['f32', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k', 'q3_k_m', 'q2_k']);
     for (const s of SHAPE_NAMES) {
       const c = SHAPES[s];
       expect(c.dim % 32).toBe(0);
