@@ -23,15 +23,15 @@
 // For the K-quants (layout 2, kdot.ts) the quants stay in their natural order, values 0..31,
 // since those kernels widen the weights' bytes in order (i16x8.extend_*_i8x16).
 //
-// For the K-quants on the 8-bit dot product (layout 3: kdot.ts's I8 kernels, q6decode.ts) the
-// quants are i8, values 0..31 in order in the first 32 bytes of the block's 64, and its i32
-// sum is two i16 halves: Σq of values 0..15 (low half) and of 16..31 (high), |.| ≤ 16·127,
-// so that the sums of four blocks load as one vector of eight i16, one per group of sixteen
-// (Q6_K's scale groups).
+// For the 8-bit dot product's kernels (layout 3: q6decode.ts, legacydot.ts, q8decode.ts,
+// k16dot.ts) the quants are i8, values 0..31 in order in the first 32 bytes of the block's
+// 64, and its i32 sum is two i16 halves: Σq of values 0..15 (low half) and of 16..31 (high),
+// |.| ≤ 16·127, so that the sums of four blocks load as one vector of eight i16, one per
+// group of sixteen (Q6_K's scale groups).
 //
-// For Q4_K and Q5_K on the 8-bit dot product (layout 4, SUPER_LAYOUT: kdot256.ts) the scale is one
-// per super-block of 256 values, as llama.cpp's Q8_K has it, and the buffer is laid out by
-// super-blocks instead (nsb = K / 256 a row):
+// For Q4_K and Q5_K on the 8-bit dot product (layout 4, SUPER_LAYOUT: kdot256.ts) the scale
+// is one per super-block of 256 values, as llama.cpp's Q8_K has it, and the buffer is laid
+// out by super-blocks instead (nsb = K / 256 a row):
 //
 //   quants [T, nsb, 256] i8   at xq              values in order
 //   scales [T, nsb]      f32  at xq + 256·T·nsb  d = max|x| / 127 of the super-block

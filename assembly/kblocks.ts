@@ -7,8 +7,8 @@
 // A block of rows (about 64 KB of floats) is decoded into `scratch` once and then meets every
 // tile of four tokens through the dense f32 loops of matmul.ts, the rest one token at a time
 // (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) goes
-// through the integer kernels instead (kdot.ts, q6decode.ts, k16dot.ts, legacydot.ts), unless
-// the backend was made with activations: 'f32'.
+// through the integer kernels instead (kdot.ts, kdot256.ts, q6decode.ts, k16dot.ts,
+// legacydot.ts), unless the backend was made with activations: 'f32'.
 //
 // Every type decodes sixteen values at a time in SIMD.
 import { denseDot1, tileRows } from './matmul';

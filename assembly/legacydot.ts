@@ -14,7 +14,8 @@
 //
 //   IQ4_NL (18 bytes) d f16 | qs[16]                    w = d·IQ4_NL_VALUES[q]   (−127..113)
 //
-// (IQ4_NL is what llama.cpp's Q2_K and Q3_K files hold where rows are not whole super-blocks.)
+// (IQ4_NL is what newer llama.cpp puts where a Q2_K or Q3_K file's rows are not whole
+// super-blocks; the llama.cpp that llama-ts's quantizer follows, and llama-ts, put Q4_0.)
 // So every block but IQ4_NL's is an unsigned q with one offset, and against an activation
 // block d_x·q_x:
 //

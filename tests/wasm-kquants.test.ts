@@ -1,7 +1,8 @@
 // The WASM kernels of the K-quants and the other block types (assembly/kblocks.ts: rows
-// decoded into f32 scratch; assembly/kdot.ts: Q4_K, Q5_K and Q6_K in integers against quantized
-// activations when decoding) against the readable TypeScript decoders (reference/quants-k.ts,
-// quants-legacy.ts via readRow) and the reference matmul.
+// decoded into f32 scratch; kdot.ts, kdot256.ts, q6decode.ts, k16dot.ts, legacydot.ts: every
+// type in integers against quantized activations when decoding) against the readable
+// TypeScript decoders (reference/quants-k.ts, quants-legacy.ts via readRow) and the reference
+// matmul.
 //
 // Weights are random bytes (every bit pattern of quants and packed 6-bit scales, sub-blocks
 // 4-7 included) with random finite halves for d / dmin from 2^-24 to 65504, some blocks all
@@ -9,9 +10,10 @@
 // data. Tolerances are worst-case rounding bounds (as tests/wasm-kernels.test.ts):
 //   f32 activations (prompts, T ≥ 4, and activations: 'f32'): the decode equals readRow
 //     bit for bit, so only summation differs: (K + 2)·ε·Σ|x·W| + ε·|ref|
-//   quantized activations (q4_k / q5_k / q6_k, T < 4): against the reference on the same rounded
-//     activations x̂ = d_x·q (replicated here), f32 rounding of the ~K/32 block terms and
-//     their scales: (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|dmin·m|), the min term for Q4_K / Q5_K.
+//   quantized activations (T < 4): against the reference on the same rounded activations
+//     x̂ = d_x·q (replicated here, by 32 or by 256), f32 rounding of the ~K/32 block terms and
+//     their scales: (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|offset|), the offset term for the types whose
+//     mins or offsets are applied apart (Q4_K, Q5_K, Q2_K, Q4_1, Q5_0, Q5_1).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
@@ -30,7 +32,7 @@ import { EPS32, ensureWasmBuilt, expectClose, randomArray, wasmPath } from './wa
 
 const TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 type BlockType = (typeof TYPES)[number];
-// integer kernels when decoding: kdot.ts, q6decode.ts, k16dot.ts (super-blocks of 256) and
+// integer kernels when decoding: kdot.ts, kdot256.ts, q6decode.ts, k16dot.ts (super-blocks of 256) and
 // legacydot.ts (blocks of 32)
 const INTEGER_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k'] as const;
 // those with two kernels of the same bits, i16 products and the 8-bit dot product (k16dot.ts

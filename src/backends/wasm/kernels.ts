@@ -50,17 +50,19 @@ export interface WasmKernelsOptions {
   // A matmul or attention call is split across threads only from this many multiply-adds
   // on: below it, waking the workers costs more than it saves (0 = always split).
   minParallelWork?: number;
-  // Activations of q8_0 / q4_0 / q4_k / q5_k / q6_k matmuls when decoding (T < 4 tokens): 'q8' (default)
-  // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does) and multiplies
-  // in integers, several times faster; 'f32' multiplies the decoded weights with x as it is,
-  // the reference's arithmetic. Prompts (T ≥ 4) take the f32 way (PROMPT_TOKENS), but for
-  // q4_0 in the relaxed-SIMD build, which quantize too (i8Dot).
+  // Activations of the quantized matmuls when decoding (T < 4 tokens): 'q8' (default)
+  // quantizes each row of x to blocks of 32 with one scale (as llama.cpp does; by 256 for
+  // q4_k / q5_k with i8Dot, as its Q8_K) and multiplies in integers, several times faster;
+  // 'f32' multiplies the decoded weights with x as it is, the reference's arithmetic. Prompts
+  // (T ≥ 4) take the f32 way (PROMPT_TOKENS), but for q4_0 in the relaxed-SIMD build, which
+  // quantize too (i8Dot).
   activations?: 'q8' | 'f32';
   // q4_0 matmuls with activations 'q8' on relaxed SIMD's 8-bit dot product (prompts:
-  // assembly/qgemm.ts, decoding: qdecode.ts), and q4_k / q5_k / q6_k decoding (kdot.ts,
-  // q6decode.ts, the same bits as without): by default in the relaxed-SIMD build only, where
-  // it is faster; true runs the same kernels in the plain build, the dot product emulated
-  // (slower: its tests do).
+  // assembly/qgemm.ts, decoding: qdecode.ts), and decoding of q8_0, q6_k, q4_1, q5_0, q5_1
+  // (q8decode.ts, q6decode.ts, legacydot.ts: the same bits as without) and q4_k / q5_k
+  // (kdot256.ts: activations by 256): by default in the relaxed-SIMD build only, where it is
+  // faster; true runs the same kernels in the plain build, the dot product emulated (slower:
+  // its tests do). (q2_k / q3_k always decode on it, iq4_nl never: k16dot.ts, legacydot.ts.)
   i8Dot?: boolean;
 }
 
