@@ -8,7 +8,7 @@
 //
 // The relaxed build decodes on the 8-bit dot product instead: Q4_K and Q5_K in kdot256.ts (one
 // activation scale per super-block of 256, as llama.cpp's Q8_K, so that the sub-block scales
-// apply in integers), Q6_K in q6decode.ts (the same bits as here). The helpers below still take
+// apply in integers), Q6_K in q6decode.ts (the same bits as here). blockDot and blockSums take
 // an i8 flag for legacydot.ts, whose 8-bit kernels share them.
 //
 // Why blocks of 32 activations here: a Q4_K sub-block is 32 values and a Q6_K pair of
@@ -69,10 +69,10 @@ export function blockDot(i8: bool, lo: v128, hi: v128, x: usize, ones: v128): v1
 // Σ q·q_x of Q4_K sub-block j (low nibbles for even j, high for odd) of the chunk whose
 // bytes are q0 (l = 0..15) and q1 (l = 16..31), against the activation block at x
 @inline
-function subBlockDot(i8: bool, q0: v128, q1: v128, odd: bool, x: usize, low: v128, ones: v128): v128 {
+function subBlockDot(q0: v128, q1: v128, odd: bool, x: usize, low: v128, ones: v128): v128 {
   const lo = v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low); // 16-bit shifts: one x86 instruction, 8-bit ones three
   const hi = v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low);
-  return blockDot(i8, lo, hi, x, ones);
+  return blockDot(false, lo, hi, x, ones);
 }
 
 // Bit j of each byte of h moved to bit 4 (bit4: 0x10 in every byte). Shifts of 16-bit lanes
@@ -85,11 +85,11 @@ function fifthBit(h: v128, j: i32, bit4: v128): v128 {
 
 // The same for Q5_K sub-block j, its fifth bits bit j of h0 (l = 0..15) and h1 (l = 16..31)
 @inline
-function subBlockDot5(i8: bool, q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, bit4: v128, ones: v128): v128 {
+function subBlockDot5(q0: v128, q1: v128, h0: v128, h1: v128, j: i32, x: usize, low: v128, bit4: v128, ones: v128): v128 {
   const odd = (j & 1) != 0;
   const lo = v128.or(v128.and(odd ? i16x8.shr_u(q0, 4) : q0, low), fifthBit(h0, j, bit4));
   const hi = v128.or(v128.and(odd ? i16x8.shr_u(q1, 4) : q1, low), fifthBit(h1, j, bit4));
-  return blockDot(i8, lo, hi, x, ones);
+  return blockDot(false, lo, hi, x, ones);
 }
 
 // Four sub-blocks' partial sums (i32x4 each) -> their four totals, lane j for sub-block j,
@@ -113,24 +113,24 @@ export function totals4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
 // b (chunks 2h, 2h + 1). fence: an address written between the two chunks, so that V8 loads
 // the second chunk's vectors after the first chunk's arithmetic (see q6decode.ts's header)
 @inline
-function halfTotals(i8: bool, q5: bool, b: usize, h: i32, x: usize, low: v128, bit4: v128, ones: v128, fence: usize): v128 {
+function halfTotals(q5: bool, b: usize, h: i32, x: usize, low: v128, bit4: v128, ones: v128, fence: usize): v128 {
   const c0 = b + (q5 ? 48 : 16) + 64 * h; // chunk 2h: sub-blocks 4h (low nibbles), 4h + 1 (high)
   let u01: v128, u23: v128;
   if (q5) {
     const j = 4 * h;
     const h0 = v128.load(b + 16), h1 = v128.load(b + 32); // qh: the fifth bits
     const q0 = v128.load(c0), q1 = v128.load(c0, 16);
-    u01 = pairTotals(subBlockDot5(i8, q0, q1, h0, h1, j, x, low, bit4, ones), subBlockDot5(i8, q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, bit4, ones));
+    u01 = pairTotals(subBlockDot5(q0, q1, h0, h1, j, x, low, bit4, ones), subBlockDot5(q0, q1, h0, h1, j + 1, x + QUANT_BYTES, low, bit4, ones));
     store<i32>(fence, i32x4.extract_lane(u01, 0));
     const q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
     const g0 = v128.load(b + 16), g1 = v128.load(b + 32); // qh again: past the store, a load from L1 where keeping h0, h1 would spill them
-    u23 = pairTotals(subBlockDot5(i8, q2, q3, g0, g1, j + 2, x + 2 * QUANT_BYTES, low, bit4, ones), subBlockDot5(i8, q2, q3, g0, g1, j + 3, x + 3 * QUANT_BYTES, low, bit4, ones));
+    u23 = pairTotals(subBlockDot5(q2, q3, g0, g1, j + 2, x + 2 * QUANT_BYTES, low, bit4, ones), subBlockDot5(q2, q3, g0, g1, j + 3, x + 3 * QUANT_BYTES, low, bit4, ones));
   } else {
     const q0 = v128.load(c0), q1 = v128.load(c0, 16);
-    u01 = pairTotals(subBlockDot(i8, q0, q1, false, x, low, ones), subBlockDot(i8, q0, q1, true, x + QUANT_BYTES, low, ones));
+    u01 = pairTotals(subBlockDot(q0, q1, false, x, low, ones), subBlockDot(q0, q1, true, x + QUANT_BYTES, low, ones));
     store<i32>(fence, i32x4.extract_lane(u01, 0));
     const q2 = v128.load(c0, 32), q3 = v128.load(c0, 48);
-    u23 = pairTotals(subBlockDot(i8, q2, q3, false, x + 2 * QUANT_BYTES, low, ones), subBlockDot(i8, q2, q3, true, x + 3 * QUANT_BYTES, low, ones));
+    u23 = pairTotals(subBlockDot(q2, q3, false, x + 2 * QUANT_BYTES, low, ones), subBlockDot(q2, q3, true, x + 3 * QUANT_BYTES, low, ones));
   }
   return joinTotals(u01, u23);
 }
@@ -152,7 +152,7 @@ export function blockSums(i8: bool, p: usize, ones: v128): v128 {
 // went in pairs, as qmatmul.ts's do, until V8's code for one row at a time measured 4-15%
 // faster: two rows' state spilled.)
 @inline
-function rowDotQ4_K(i8: bool, q5: bool, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, bit4: v128, ones: v128, m63: v128, m15: v128, fence: usize): f32 {
+function rowDotQ4_K(q5: bool, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, bit4: v128, ones: v128, m63: v128, m15: v128, fence: usize): f32 {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   let acc = f32x4.splat(0); // Σ d·sc·d_x·Σq·q_x, lane j for sub-blocks j, j + 4
   let mins = f32x4.splat(0); // Σ dmin·m·d_x·Σq_x
@@ -161,8 +161,8 @@ function rowDotQ4_K(i8: bool, q5: bool, w: usize, xa: usize, xs: usize, xsum: us
     const x = xa + first * QUANT_BYTES;
     const dxLow = v128.load(xs + (first << 2)); // d_x of sub-blocks 0..3
     const dxHigh = v128.load(xs + (first << 2), 16); // 4..7
-    const sumLow = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2), ones));
-    const sumHigh = f32x4.convert_i32x4_s(blockSums(i8, xsum + (first << 2) + 16, ones));
+    const sumLow = f32x4.convert_i32x4_s(blockSums(false, xsum + (first << 2), ones));
+    const sumHigh = f32x4.convert_i32x4_s(blockSums(false, xsum + (first << 2) + 16, ones));
     const b = w + <usize>sb * blockBytes;
     const d = f32x4.splat(half(b));
     const dmin = f32x4.splat(half(b + 2));
@@ -171,10 +171,10 @@ function rowDotQ4_K(i8: bool, q5: bool, w: usize, xa: usize, xs: usize, xsum: us
     const mLow = f32x4.convert_i32x4_s(v128.and(B, m63));
     const scHigh = f32x4.convert_i32x4_s(v128.or(v128.and(C, m15), i32x4.shl(i32x4.shr_u(A, 6), 4)));
     const mHigh = f32x4.convert_i32x4_s(v128.or(i32x4.shr_u(C, 4), i32x4.shl(i32x4.shr_u(B, 6), 4)));
-    const lowTotals = halfTotals(i8, q5, b, 0, x, low, bit4, ones, fence);
+    const lowTotals = halfTotals(q5, b, 0, x, low, bit4, ones, fence);
     store<i32>(fence, i32x4.extract_lane(lowTotals, 0)); // orders V8's loads (q6decode.ts's header)
     acc = madd(f32x4.convert_i32x4_s(lowTotals), f32x4.mul(f32x4.mul(d, scLow), dxLow), acc);
-    const highTotals = halfTotals(i8, q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones, fence);
+    const highTotals = halfTotals(q5, b, 1, x + 4 * QUANT_BYTES, low, bit4, ones, fence);
     store<i32>(fence, i32x4.extract_lane(highTotals, 0));
     acc = madd(f32x4.convert_i32x4_s(highTotals), f32x4.mul(f32x4.mul(d, scHigh), dxHigh), acc);
     mins = madd(f32x4.mul(f32x4.mul(dmin, mLow), dxLow), sumLow, mins);
@@ -234,7 +234,7 @@ function byteMask(value: i32, zero: i32): v128 {
 // out: [T, N] f32; xq: activations of x [T, K] from quantizeActivations (NATURAL_LAYOUT);
 // w: [N, K/256 super-blocks]; rows n0 ≤ n < n1. type: 4, 5 or 6 for Q4_K, Q5_K, Q6_K.
 @inline
-function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
+function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK; // activation blocks per row
   const nsb = K >> 8;
   const isQ6 = type == 6;
@@ -260,20 +260,20 @@ function matmulK(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i32, K
     } else {
       for (let n = n0; n < n1; n++) {
         const on = o + (<usize>n << 2);
-        store<f32>(on, rowDotQ4_K(i8, type == 5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, ones, m63, m15, on));
+        store<f32>(on, rowDotQ4_K(type == 5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, ones, m63, m15, on));
       }
     }
   }
 }
 
 export function matmulQ4_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(4, false, out, xq, w, T, K, N, n0, n1);
+  matmulK(4, out, xq, w, T, K, N, n0, n1);
 }
 
 export function matmulQ5_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(5, false, out, xq, w, T, K, N, n0, n1);
+  matmulK(5, out, xq, w, T, K, N, n0, n1);
 }
 
 export function matmulQ6_KQ8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
-  matmulK(6, false, out, xq, w, T, K, N, n0, n1);
+  matmulK(6, out, xq, w, T, K, N, n0, n1);
 }
