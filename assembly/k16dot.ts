@@ -28,7 +28,7 @@
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { joinTotals, pairTotals } from './kdot';
 import { dotI8 } from './qgemm';
-import { hsum, loadHalf as half, madd, QK } from './simd';
+import { hsum, loadHalf as half, madd, pick, QK } from './simd';
 
 const Q2_K: i32 = 2;
 const Q3_K: i32 = 3;
@@ -72,19 +72,11 @@ function blockTotal(type: i32, a: v128, c: v128, h0: v128, h1: v128, quarter: i3
   return i32x4.dot_i16x8_s(folded, pick(scales, picks));
 }
 
-// i8x16.swizzle with indices known to be in range: relaxed SIMD's form is then the same and
-// one instruction shorter on x86
-@inline
-function pick(v: v128, indices: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, indices);
-  return i8x16.swizzle(v, indices);
-}
-
 // Σ_k x[k]·w[k] for the row at w (nsb super-blocks) against one activation row (quants xa,
 // scales xs, sums xsum). fence: an address written between blocks, so that V8 loads the next
 // vectors after the arithmetic before (q6decode.ts's header)
 @inline
-function rowDot(type: i32, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, three: v128, four: v128, spread: v128, step: v128, fence: usize): f32 {
+function rowDot(type: i32, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32, low: v128, three: v128, four: v128, spread: v128, fence: usize): f32 {
   const bytes = type == Q2_K ? Q2_K_BYTES : Q3_K_BYTES;
   const planes: usize = type == Q2_K ? 16 : 32; // offset of the 2-bit planes
   let acc = f32x4.splat(0); // Σ d·d_x·(scaled totals), lane r mod 4
@@ -103,14 +95,14 @@ function rowDot(type: i32, w: usize, xa: usize, xs: usize, xsum: usize, nsb: i32
       const qs = b + planes + 32 * h;
       const a = v128.load(qs), c = v128.load(qs, 16);
       const scales = h == 0 ? i16x8.extend_low_i8x16_s(s) : i16x8.extend_high_i8x16_s(s); // sub-blocks 8h .. 8h + 7
-      const picks1 = i8x16.add(spread, step);
+      const picks1 = i8x16.add(spread, four); // the next block's two scales: 4 bytes on
       const t0 = blockTotal(type, a, c, h0, h1, 0, 4 * h, x, scales, spread, three, four);
       const t1 = blockTotal(type, a, c, h0, h1, 1, 4 * h + 1, x + QUANT_BYTES, scales, picks1, three, four);
       const u01 = pairTotals(t0, t1);
       store<i32>(fence, i32x4.extract_lane(u01, 0));
-      const picks2 = i8x16.add(picks1, step);
+      const picks2 = i8x16.add(picks1, four);
       const t2 = blockTotal(type, a, c, h0, h1, 2, 4 * h + 2, x + 2 * QUANT_BYTES, scales, picks2, three, four);
-      const t3 = blockTotal(type, a, c, h0, h1, 3, 4 * h + 3, x + 3 * QUANT_BYTES, scales, i8x16.add(picks2, step), three, four);
+      const t3 = blockTotal(type, a, c, h0, h1, 3, 4 * h + 3, x + 3 * QUANT_BYTES, scales, i8x16.add(picks2, four), three, four);
       let totals = joinTotals(u01, pairTotals(t2, t3)); // lane q: block 4h + q
       // Σ_j scale_j·Σq_x of the four blocks: their sixteen-value sums (i16 pairs) against the scales
       const sums = v128.load(xsum + (block << 2));
@@ -143,9 +135,8 @@ function matmulK16(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N
   const zero = K >>> 31; // 0 (K > 0), unknown to the compilers: V8 rebuilds a constant at each use in a loop
   const low = i8x16.splat(<i8>(0x0f | zero));
   const three = i8x16.splat(<i8>(3 | zero));
-  const four = i8x16.splat(<i8>(4 | zero));
+  const four = i8x16.splat(<i8>(4 | zero)); // Q3_K's third bit; also the step of the picks to the next block's two scales
   const spread = v128.or(i8x16(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3), i8x16.splat(<i8>zero)); // i16 scales 0, 1 four times each
-  const step = i8x16.splat(<i8>(4 | zero)); // to the next block's two scales
   for (let t = 0; t < T; t++) {
     const at = <usize>t * nb;
     const xa = xq + at * QUANT_BYTES;
@@ -154,7 +145,7 @@ function matmulK16(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N
     const o = out + (<usize>t * N << 2);
     for (let n = n0; n < n1; n++) {
       const on = o + (<usize>n << 2);
-      store<f32>(on, rowDot(type, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, three, four, spread, step, on));
+      store<f32>(on, rowDot(type, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, three, four, spread, on));
     }
   }
 }

@@ -12,7 +12,7 @@
 //
 // Every type decodes sixteen values at a time in SIMD.
 import { denseDot1, tileRows } from './matmul';
-import { i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, loadByte as byte, loadHalf as half } from './simd';
+import { i8Quarter0, i8Quarter1, i8Quarter2, i8Quarter3, loadByte as byte, loadHalf as half, pick } from './simd';
 import { blockScratchBytes } from './blocks';
 
 // Storage type codes (the JavaScript side passes them; src/backends/wasm/kernels.ts)
@@ -46,9 +46,19 @@ export function typeBlockBytes(type: i32): i32 {
 }
 
 // The 16 levels of IQ4_NL (ggml's kvalues_iq4nl)
-const IQ4_NL_VALUES = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
+export const IQ4_NL_VALUES = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
 
 // --- blocks of 32: byte j of qs holds value j (low nibble) and j + 16 (high) ----------------
+
+// Q5_0/Q5_1's fifth bits: 0x10 in each byte whose value's bit is set in the u32 at qh. picks:
+// the qh byte of each value (0 ×8, 1 ×8 for values 0..15; 2 ×8, 3 ×8 for 16..31), bitOf: the
+// bit of each value in its byte (1 2 4 … 128, twice), bit4: 0x10 in every byte. (legacydot.ts
+// too, with the vectors made once per matmul.)
+@inline
+export function fifthBits(qh: usize, picks: v128, bitOf: v128, bit4: v128): v128 {
+  const spread = pick(v128.load32_splat(qh), picks);
+  return v128.and(i8x16.eq(v128.and(spread, bitOf), bitOf), bit4);
+}
 
 // Q4_1, Q5_0, Q5_1 and IQ4_NL: the sixteen low nibbles are values 0..15, the high 16..31;
 // Q5_0/Q5_1's fifth bits spread from qh (a swizzle picks qh's byte j / 8 for value j, the
@@ -62,15 +72,15 @@ function decodeLegacy(type: i32, b: usize, out: usize): void {
   let offset: f32 = 0; // w = d·q − offset
   if (type == IQ4_NL) {
     const levels = v128.load(IQ4_NL_VALUES);
-    lo = i8x16.swizzle(levels, lo);
-    hi = i8x16.swizzle(levels, hi);
+    lo = pick(levels, lo);
+    hi = pick(levels, hi);
   } else {
     if (type != Q4_1) {
-      const qh = v128.load32_splat(b + (type == Q5_0 ? 2 : 4));
+      const qh = b + (type == Q5_0 ? 2 : 4);
       const bitOf = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
       const bit4 = i8x16.splat(0x10);
-      lo = v128.or(lo, v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)), bitOf), bitOf), bit4));
-      hi = v128.or(hi, v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)), bitOf), bitOf), bit4));
+      lo = v128.or(lo, fifthBits(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), bitOf, bit4));
+      hi = v128.or(hi, fifthBits(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), bitOf, bit4));
     }
     if (type == Q5_0) {
       lo = i8x16.sub(lo, i8x16.splat(16));

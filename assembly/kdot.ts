@@ -52,7 +52,7 @@ function dot16s(q: v128, x: usize): v128 {
 // the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), sub-blocks 4-7 a nibble of bytes 8-11
 // with the top two bits of bytes 0-3 (scales) and 4-7 (mins)
 @inline
-function widenBytes4(p: usize): v128 {
+export function widenBytes4(p: usize): v128 {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
 }
 
@@ -79,7 +79,7 @@ function subBlockDot(q0: v128, q1: v128, odd: bool, x: usize, low: v128, ones: v
 // (one x86 instruction; 8-bit ones take three): what crosses from the neighbouring byte lands
 // below bit 4 (left shifts by at most 4) or above it (right shifts), and the mask drops it.
 @inline
-function fifthBit(h: v128, j: i32, bit4: v128): v128 {
+export function fifthBit(h: v128, j: i32, bit4: v128): v128 {
   return v128.and(j <= 4 ? i16x8.shl(h, <u32>(4 - j)) : i16x8.shr_u(h, <u32>(j - 4)), bit4);
 }
 

@@ -22,8 +22,9 @@
 // Every output row is computed by rowDot alone, one token at a time: its value does not
 // depend on T or on the thread.
 import { superScalesAt, superSumsAt } from './activations';
+import { fifthBit, widenBytes4 } from './kdot';
 import { dotI8 } from './qgemm';
-import { hsum, loadHalf as half, madd } from './simd';
+import { hsum, loadHalf as half, madd, pick } from './simd';
 
 const Q4_K_BYTES: usize = 144;
 const Q5_K_BYTES: usize = 176;
@@ -40,25 +41,10 @@ const SPREAD = memory.data<u8>([
   14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15,
 ]);
 
-// i16 lane j of v in every lane (the indices are in range, so relaxed SIMD's swizzle is the same)
+// i16 lane j of v in every lane
 @inline
 function spread(v: v128, j: i32): v128 {
-  const indices = v128.load(SPREAD + (<usize>j << 4));
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, indices);
-  return i8x16.swizzle(v, indices);
-}
-
-// Four bytes at p -> i32x4 (kdot.ts widenBytes4)
-@inline
-function widenBytes4(p: usize): v128 {
-  return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
-}
-
-// Bit j of each byte of h moved to bit 4 (bit4: 0x10 in every byte), with 16-bit shifts
-// (kdot.ts fifthBit: what crosses from the neighbouring byte the mask drops)
-@inline
-function fifthBit(h: v128, j: i32, bit4: v128): v128 {
-  return v128.and(j <= 4 ? i16x8.shl(h, <u32>(4 - j)) : i16x8.shr_u(h, <u32>(j - 4)), bit4);
+  return pick(v, v128.load(SPREAD + (<usize>j << 4)));
 }
 
 // sc_j·Σ q·q_x of sub-block j as i32x4 (its lanes add up to it): lo and hi are its sixteen

@@ -38,8 +38,9 @@
 // does not depend on T or on the thread. (Rows go one at a time: as pairs, as qmatmul.ts takes
 // them, V8's code spilled the two rows' state.)
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
+import { fifthBits, IQ4_NL_VALUES } from './kblocks';
 import { blockDot, blockSums, joinTotals, pairTotals, totals4 } from './kdot';
-import { halvesToF32x4, hsum, madd, QK } from './simd';
+import { halvesToF32x4, hsum, madd, pick, QK } from './simd';
 
 const Q4_1: i32 = 0;
 const Q5_0: i32 = 1;
@@ -61,26 +62,11 @@ function qhOffset(type: i32): usize {
   return type == Q5_0 ? 2 : 4;
 }
 
-// i8x16.swizzle with indices known to be in range: relaxed SIMD's form is then the same and
-// one instruction shorter on x86
-@inline
-function pick(v: v128, indices: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, indices);
-  return i8x16.swizzle(v, indices);
-}
-
 // The vectors a matmul makes once, passed down as arguments: V8 rebuilds a constant at each
 // use inside a loop, but keeps a value made before it (kdot.ts byteMask). low: 0x0f in every
 // byte; bit4: 0x10; ones: 1 in every i16; pickLow, pickHigh: the qh byte of each of values
 // 0..15 (0 ×8, 1 ×8) and 16..31 (2 ×8, 3 ×8) (for IQ4_NL: its sixteen levels); bitOf: the bit
 // of each value in its byte (1 2 4 … 128, twice)
-
-// 0x10 in each byte whose value's bit is set in the u32 at qh
-@inline
-function fifthBits(qh: usize, picks: v128, bitOf: v128, bit4: v128): v128 {
-  const spread = pick(v128.load32_splat(qh), picks);
-  return v128.and(i8x16.eq(v128.and(spread, bitOf), bitOf), bit4);
-}
 
 // Σ q·q_x of the block at b against the activation block at x, as i32x4 (kdot.ts blockDot)
 @inline
@@ -175,7 +161,7 @@ function matmulLegacy(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i
   const bit4 = i8x16.splat(<i8>(0x10 | zero));
   const ones = i16x8.splat(<i16>(zero + 1)); // not 1 | zero, which binaryen folds (zero is 0 or 1)
   const pickLow = type == IQ4_NL // ggml's kvalues_iq4nl
-    ? v128.or(i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113), i8x16.splat(<i8>zero))
+    ? v128.or(v128.load(IQ4_NL_VALUES), i8x16.splat(<i8>zero))
     : v128.or(i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), i8x16.splat(<i8>zero));
   const pickHigh = v128.or(i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), i8x16.splat(<i8>zero));
   const bitOf = v128.or(i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128), i8x16.splat(<i8>zero));

@@ -75,6 +75,14 @@ export function halfToF32(h: u32): f32 {
   return reinterpret<f32>(reinterpret<u32>(f) | special | ((h & 0x8000) << 16));
 }
 
+// i8x16.swizzle for indices known to be in range (0..15): relaxed SIMD's form gives the same
+// bytes there and is one instruction shorter on x86 (no fix-up for out-of-range indices)
+@inline
+export function pick(v: v128, indices: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, indices);
+  return i8x16.swizzle(v, indices);
+}
+
 // One byte and one stored half at an address (the block headers of kblocks.ts and kdot.ts)
 @inline
 export function loadByte(p: usize): i32 {
