@@ -34,11 +34,12 @@
 // out by super-blocks instead (nsb = K / 256 a row):
 //
 //   quants [T, nsb, 256] i8   at xq              values in order
-//   scales [T, nsb]      f32  at xq + 256·T·nsb  d = max|x| / 127 of the super-block
+//   scales [T, nsb]      f32  at xq + 256·T·nsb  d = 1 / (127 / max|x|) of the super-block
 //   sums   [T, nsb, 8]   i16  at xq + 260·T·nsb  Σ q of each 32 values (|.| ≤ 32·127)
 //
 // 276 bytes a super-block, less than the 8 · 72 of the other layouts, so the same reservation
-// holds it.
+// holds it. SUPER16_LAYOUT (layout 5, the K-quants' prompt GEMM: kgemm.ts) is the same with
+// the sums by sixteen values, [T, nsb, 16] i16 (|.| ≤ 16·127): 292 bytes a super-block.
 //
 // For q4_0 weights (layout 1) the four groups are stored times 256, 1, 16 and 256: the
 // kernel masks each nibble where it lies in its 16-bit lane (at 1, 256, 16 and, shifted
@@ -143,6 +144,7 @@ export const Q4_0_LAYOUT: i32 = 1;
 export const NATURAL_LAYOUT: i32 = 2;
 export const I8_LAYOUT: i32 = 3;
 export const SUPER_LAYOUT: i32 = 4;
+export const SUPER16_LAYOUT: i32 = 5;
 
 // Where the scales and the sums of a SUPER_LAYOUT buffer for T rows of nsb super-blocks start
 @inline
@@ -155,16 +157,21 @@ export function superSumsAt(xq: usize, T: i32, nsb: i32): usize {
   return xq + <usize>T * nsb * 260;
 }
 
-// One super-block: the 256 floats at x -> 256 i8 quants at q, d at scale, the eight Σq at sums
+// One super-block: the 256 floats at x -> 256 i8 quants at q, d at scale, the eight Σq of
+// each 32 at sums (SUPER_LAYOUT), or with bySixteen the sixteen of each 16 (SUPER16_LAYOUT)
 @inline
-function quantizeSuperBlock(q: usize, x: usize, scale: usize, sums: usize): void {
+function quantizeSuperBlock(q: usize, x: usize, scale: usize, sums: usize, bySixteen: bool): void {
   let amax: f32 = 0;
   for (let i: usize = 0; i < 256; i += 32) {
     const p = x + (i << 2);
     amax = max(amax, absMax8(v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), v128.load(p, 64), v128.load(p, 80), v128.load(p, 96), v128.load(p, 112)));
   }
-  const d = amax / 127;
-  const inv = f32x4.splat(d > 0 ? 1 / d : 0);
+  // as llama.cpp's Q8_K rounds (quantize_row_q8_K: iscale = −127/max, d = 1/iscale; the sign
+  // of max flips q and d together, so |iscale| = 127/amax gives the same d·q), so that these
+  // activations are the very bytes llama.cpp's K-quant dot products meet
+  const iscale: f32 = amax > 0 ? <f32>127 / amax : 0;
+  const d: f32 = amax > 0 ? 1 / iscale : 0;
+  const inv = f32x4.splat(iscale);
   store<f32>(scale, d);
   for (let i: usize = 0; i < 256; i += 32) {
     const p = x + (i << 2);
@@ -178,26 +185,33 @@ function quantizeSuperBlock(q: usize, x: usize, scale: usize, sums: usize): void
     const q7 = roundToI32(v128.load(p, 112), inv);
     v128.store(q + i, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
     v128.store(q + i, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
-    const s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
-    store<i16>(sums + (i >> 4), <i16>hsumI32(s)); // group i / 32, two bytes each
+    const s0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)); // values i .. i+15
+    const s1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)); // i+16 .. i+31
+    if (bySixteen) {
+      store<i16>(sums + (i >> 3), <i16>hsumI32(s0)); // group i / 16, two bytes each
+      store<i16>(sums + (i >> 3), <i16>hsumI32(s1), 2);
+    } else {
+      store<i16>(sums + (i >> 4), <i16>hsumI32(i32x4.add(s0, s1))); // group i / 32
+    }
   }
 }
 
-// x [T, K] f32, K % 256 == 0 -> xq in SUPER_LAYOUT
-function quantizeSuperBlocks(xq: usize, x: usize, T: i32, K: i32): void {
+// x [T, K] f32, K % 256 == 0 -> xq in SUPER_LAYOUT or SUPER16_LAYOUT
+function quantizeSuperBlocks(xq: usize, x: usize, T: i32, K: i32, bySixteen: bool): void {
   const nsb = K >> 8;
   const scales = superScalesAt(xq, T, nsb);
   const sums = superSumsAt(xq, T, nsb);
   const blocks = <usize>T * nsb;
-  for (let i: usize = 0; i < blocks; i++) quantizeSuperBlock(xq + (i << 8), x + (i << 10), scales + (i << 2), sums + (i << 4));
+  const sumBytes: usize = bySixteen ? 32 : 16;
+  for (let i: usize = 0; i < blocks; i++) quantizeSuperBlock(xq + (i << 8), x + (i << 10), scales + (i << 2), sums + i * sumBytes, bySixteen);
 }
 
 // xq: the buffer above, x: [T, K] f32 with K % 32 == 0 (SUPER_LAYOUT: K % 256 == 0); layout:
-// Q8_0_LAYOUT, Q4_0_LAYOUT, NATURAL_LAYOUT, I8_LAYOUT or SUPER_LAYOUT, for the weights the
+// Q8_0_LAYOUT, Q4_0_LAYOUT, NATURAL_LAYOUT, I8_LAYOUT, SUPER_LAYOUT or SUPER16_LAYOUT, for the weights the
 // activations will meet
 export function quantizeActivations(xq: usize, x: usize, T: i32, K: i32, layout: i32): void {
-  if (layout == SUPER_LAYOUT) {
-    quantizeSuperBlocks(xq, x, T, K);
+  if (layout == SUPER_LAYOUT || layout == SUPER16_LAYOUT) {
+    quantizeSuperBlocks(xq, x, T, K, layout == SUPER16_LAYOUT);
     return;
   }
   const nb = K / QK;

@@ -15,6 +15,7 @@ export { matmulQ4_0Prompt, promptActivationBytes, promptScratchBytes, quantizePr
 export { matmulQ4_0I8 } from './qdecode';
 export { matmulQ8_0I8, q8_0HasMinus128 } from './q8decode';
 export { matmulDecoded } from './kblocks';
+export { matmulKPrompt, kPromptScratchBytes } from './kgemm';
 export { matmulQ4_KQ8, matmulQ5_KQ8, matmulQ6_KQ8 } from './kdot';
 export { matmulQ4_KI8, matmulQ5_KI8 } from './kdot256';
 export { matmulQ6_KI8 } from './q6decode';

@@ -8,7 +8,9 @@
 // tile of four tokens through the dense f32 loops of matmul.ts, the rest one token at a time
 // (denseDot1): the decode is paid once per row for a whole prompt. Decoding (T < 4) goes
 // through the integer kernels instead (kdot.ts, kdot256.ts, q6decode.ts, k16dot.ts,
-// legacydot.ts), unless the backend was made with activations: 'f32'.
+// legacydot.ts), and so do the K-quants' prompts in the relaxed build (kgemm.ts, their rows
+// unpacked by these same decoders into bytes: unpackRowK), unless the backend was made with
+// activations: 'f32'.
 //
 // Every type decodes sixteen values at a time in SIMD.
 import { denseDot1, tileRows } from './matmul';
@@ -126,82 +128,118 @@ function store16(out: usize, q: v128, scale: f32, offset: f32): void {
   v128.store(out, f32x4.sub(f32x4.mul(s, i8Quarter3(q)), o), 48);
 }
 
+// The K-quant decoders below unpack each super-block into sixteen groups of sixteen values,
+// every group n·(d·sc) − dmin·m with n its unsigned quants (0..63), sc and m small integers,
+// and hand each group to emit16. Where the groups go is chosen at compile time by S:
+//
+//   f32: the values, group j at out + 64·j (the f32 prompt route; readRow's bits), q = n − bias
+//   u8:  the integer prompt GEMM's unpacked super-block (kgemm.ts), 576 bytes at out:
+//
+//     quants  [256] u8       at 0    n, in order (0..63: the 7-bit operand of the dot product)
+//     scales  [16] i16x8     at 256  sc of group j, in all eight lanes (pmaddwd's operand)
+//     offsets [16] i16       at 512  o_j: m (Q2_K, Q4_K, Q5_K), or sc where the offset is
+//                                    a fixed bias (Q3_K: 4, Q6_K: 32)
+//     dA, dB  f32            at 544  d, and −dmin or −bias·d
+//
+//   so that Σ w·x over the super-block is dA·Σ_j sc_j·Σ(n·x)_j + dB·Σ_j o_j·Σ(x)_j.
+export const UNPACKED_BYTES: usize = 576;
+export const UNPACKED_SCALES: usize = 256;
+export const UNPACKED_OFFSETS: usize = 512;
+export const UNPACKED_D: usize = 544;
+
+@inline
+function emit16<S>(out: usize, j: i32, n: v128, bias: i32, sc: i32, m: i32, d: f32, dmin: f32): void {
+  if (sizeof<S>() == 4) {
+    store16(out + (<usize>j << 6), bias != 0 ? i8x16.sub(n, i8x16.splat(<i8>bias)) : n, d * <f32>sc, dmin * <f32>m);
+  } else {
+    v128.store(out + (<usize>j << 4), n);
+    v128.store(out + UNPACKED_SCALES + (<usize>j << 4), i16x8.splat(<i16>sc));
+    store<i16>(out + UNPACKED_OFFSETS + (<usize>j << 1), <i16>(bias != 0 ? sc : m));
+  }
+}
+
+// The super-block's two factors, for the u8 sink (see emit16)
+@inline
+function emitFactors<S>(out: usize, dA: f32, dB: f32): void {
+  if (sizeof<S>() == 1) {
+    store<f32>(out + UNPACKED_D, dA);
+    store<f32>(out + UNPACKED_D, dB, 4);
+  }
+}
+
 // Q2_K and Q3_K: sub-block j = 8h + 2r + g (sixteen values) takes bits 2r..2r+1 of the plane
 // bytes qs[32h + 16g ..]; Q3_K's third bit is bit 4h + r of hmask[16g ..]
-function decodeQ2_K(b: usize, out: usize): void {
+function decodeQ2_K<S>(b: usize, out: usize): void {
   const d = half(b + 80);
   const dmin = half(b + 82);
   const three = i8x16.splat(3);
+  emitFactors<S>(out, d, -dmin);
   for (let j = 0; j < 16; j++) {
     const h = j >> 3, r = (j >> 1) & 3, g = j & 1;
     const q = v128.and(i8x16.shr_u(v128.load(b + 16 + 32 * h + 16 * g), <u32>(2 * r)), three);
     const packed = byte(b + j);
-    store16(out + (<usize>j << 6), q, d * <f32>(packed & 0x0f), dmin * <f32>(packed >> 4));
+    emit16<S>(out, j, q, 0, packed & 0x0f, packed >> 4, d, dmin);
   }
 }
 
-function decodeQ3_K(b: usize, out: usize): void {
+function decodeQ3_K<S>(b: usize, out: usize): void {
   const d = half(b + 108);
   const three = i8x16.splat(3);
-  const four = i8x16.splat(4);
+  emitFactors<S>(out, d, -4 * d);
   for (let j = 0; j < 16; j++) {
     const h = j >> 3, r = (j >> 1) & 3, g = j & 1;
     const lowBits = v128.and(i8x16.shr_u(v128.load(b + 32 + 32 * h + 16 * g), <u32>(2 * r)), three);
     const third = i8x16.shl(v128.and(i8x16.shr_u(v128.load(b + 16 * g), <u32>(4 * h + r)), i8x16.splat(1)), 2);
-    const q = i8x16.sub(v128.or(lowBits, third), four); // −4..3
-    store16(out + (<usize>j << 6), q, d * <f32>(scaleQ3_K(b + 96, j) - 32), 0);
+    emit16<S>(out, j, v128.or(lowBits, third), 4, scaleQ3_K(b + 96, j) - 32, 0, d, 0); // q = n − 4: −4..3
   }
 }
 
 // Q4_K: chunk c of 64 values is bytes qs[32c ..]: sub-block 2c their low nibbles, 2c + 1 the high
-function decodeQ4_K(b: usize, out: usize): void {
+function decodeQ4_K<S>(b: usize, out: usize): void {
   const d = half(b);
   const dmin = half(b + 2);
   const low = i8x16.splat(0x0f);
+  emitFactors<S>(out, d, -dmin);
   for (let c = 0; c < 4; c++) {
     const q0 = v128.load(b + 16 + 32 * c);
     const q1 = v128.load(b + 32 + 32 * c);
     const sm0 = scaleMinK4(b + 4, 2 * c);
     const sm1 = scaleMinK4(b + 4, 2 * c + 1);
-    const o = out + (<usize>c << 8); // 64 values
-    const s0 = d * <f32>(sm0 & 63), m0 = dmin * <f32>(sm0 >> 8);
-    const s1 = d * <f32>(sm1 & 63), m1 = dmin * <f32>(sm1 >> 8);
-    store16(o, v128.and(q0, low), s0, m0);
-    store16(o + 64, v128.and(q1, low), s0, m0);
-    store16(o + 128, i8x16.shr_u(q0, 4), s1, m1);
-    store16(o + 192, i8x16.shr_u(q1, 4), s1, m1);
+    emit16<S>(out, 4 * c, v128.and(q0, low), 0, sm0 & 63, sm0 >> 8, d, dmin);
+    emit16<S>(out, 4 * c + 1, v128.and(q1, low), 0, sm0 & 63, sm0 >> 8, d, dmin);
+    emit16<S>(out, 4 * c + 2, i8x16.shr_u(q0, 4), 0, sm1 & 63, sm1 >> 8, d, dmin);
+    emit16<S>(out, 4 * c + 3, i8x16.shr_u(q1, 4), 0, sm1 & 63, sm1 >> 8, d, dmin);
   }
 }
 
 // Q5_K: as Q4_K (qs at 48), the fifth bit of sub-block j bit j of qh[l] (bytes 16..47)
-function decodeQ5_K(b: usize, out: usize): void {
+function decodeQ5_K<S>(b: usize, out: usize): void {
   const d = half(b);
   const dmin = half(b + 2);
   const low = i8x16.splat(0x0f);
   const one = i8x16.splat(1);
   const h0 = v128.load(b + 16);
   const h1 = v128.load(b + 32);
+  emitFactors<S>(out, d, -dmin);
   for (let j = 0; j < 8; j++) {
     const c = j >> 1;
     const q0 = v128.load(b + 48 + 32 * c);
     const q1 = v128.load(b + 64 + 32 * c);
     const sm = scaleMinK4(b + 4, j);
-    const s = d * <f32>(sm & 63), m = dmin * <f32>(sm >> 8);
     const shift = <u32>j;
     const lo = v128.or(j & 1 ? i8x16.shr_u(q0, 4) : v128.and(q0, low), i8x16.shl(v128.and(i8x16.shr_u(h0, shift), one), 4));
     const hi = v128.or(j & 1 ? i8x16.shr_u(q1, 4) : v128.and(q1, low), i8x16.shl(v128.and(i8x16.shr_u(h1, shift), one), 4));
-    const o = out + (<usize>j << 7); // 32 values
-    store16(o, lo, s, m);
-    store16(o + 64, hi, s, m);
+    emit16<S>(out, 2 * j, lo, 0, sm & 63, sm >> 8, d, dmin);
+    emit16<S>(out, 2 * j + 1, hi, 0, sm & 63, sm >> 8, d, dmin);
   }
 }
 
-// Q6_K: half h, quarter r, sixteen l at a time: q = ql nibble | (qh bits 2r..2r+1) << 4, − 32
-function decodeQ6_K(b: usize, out: usize): void {
+// Q6_K: half h, quarter r, sixteen l at a time: n = ql nibble | (qh bits 2r..2r+1) << 4, q = n − 32
+function decodeQ6_K<S>(b: usize, out: usize): void {
   const d = half(b + 208);
   const low = i8x16.splat(0x0f);
   const three = i8x16.splat(3);
-  const offset = i8x16.splat(32);
+  emitFactors<S>(out, d, -32 * d);
   for (let h = 0; h < 2; h++) {
     for (let r = 0; r < 4; r++) {
       for (let g = 0; g < 2; g++) {
@@ -209,11 +247,27 @@ function decodeQ6_K(b: usize, out: usize): void {
         const lowBytes = v128.load(b + 64 * h + 32 * (r & 1) + l);
         const lowBits = r < 2 ? v128.and(lowBytes, low) : i8x16.shr_u(lowBytes, 4);
         const highBits = i8x16.shl(v128.and(i8x16.shr_u(v128.load(b + 128 + 32 * h + l), <u32>(2 * r)), three), 4);
-        const q = i8x16.sub(v128.or(lowBits, highBits), offset);
         const j = 8 * h + 2 * r + g; // sub-block of 16
-        const scale = d * <f32>load<i8>(b + 192 + j);
-        store16(out + (<usize>j << 6), q, scale, 0);
+        emit16<S>(out, j, v128.or(lowBits, highBits), 32, load<i8>(b + 192 + j), 0, d, 0);
       }
+    }
+  }
+}
+
+// Row `row` of a K-quant (K values) unpacked for kgemm.ts: K / 256 super-blocks of
+// UNPACKED_BYTES at out
+export function unpackRowK(type: i32, out: usize, row: usize, K: i32): void {
+  const bytes = <usize>typeBlockBytes(type);
+  const nsb = K >> 8;
+  for (let i = 0; i < nsb; i++) {
+    const b = row + <usize>i * bytes;
+    const o = out + <usize>i * UNPACKED_BYTES;
+    switch (type) {
+      case Q2_K: decodeQ2_K<u8>(b, o); break;
+      case Q3_K: decodeQ3_K<u8>(b, o); break;
+      case Q4_K: decodeQ4_K<u8>(b, o); break;
+      case Q5_K: decodeQ5_K<u8>(b, o); break;
+      default: decodeQ6_K<u8>(b, o);
     }
   }
 }
@@ -227,11 +281,11 @@ function decodeRow(type: i32, out: usize, row: usize, K: i32): void {
     const b = row + <usize>i * bytes;
     const o = out + (<usize>(i * values) << 2);
     switch (type) {
-      case Q2_K: decodeQ2_K(b, o); break;
-      case Q3_K: decodeQ3_K(b, o); break;
-      case Q4_K: decodeQ4_K(b, o); break;
-      case Q5_K: decodeQ5_K(b, o); break;
-      case Q6_K: decodeQ6_K(b, o); break;
+      case Q2_K: decodeQ2_K<f32>(b, o); break;
+      case Q3_K: decodeQ3_K<f32>(b, o); break;
+      case Q4_K: decodeQ4_K<f32>(b, o); break;
+      case Q5_K: decodeQ5_K<f32>(b, o); break;
+      case Q6_K: decodeQ6_K<f32>(b, o); break;
       default: decodeLegacy(type, b, o);
     }
   }

@@ -14,7 +14,8 @@ import { conformQuantizedSelf } from '../src/conform/quantized.js';
 const manifest = readManifest();
 
 test.each(['ts', 'wasm'])('a Q4_K_M model passes conform --self\'s quantized check on the %s kernels', async (backend) => {
-  const kernels = backend === 'ts' ? tsKernels : await createWasmKernels();
+  // f32 activations, as `llama-ts conform` makes its kernels (src/cli/conform.ts)
+  const kernels = backend === 'ts' ? tsKernels : await createWasmKernels({ activations: 'f32' });
   try {
     const r = conformQuantizedSelf(manifest, kernels);
     expect(r.case).toMatch(/^q4_k_m \(q4_k, q6_k blocks/);

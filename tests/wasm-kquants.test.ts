@@ -10,10 +10,12 @@
 // data. Tolerances are worst-case rounding bounds (as tests/wasm-kernels.test.ts):
 //   f32 activations (prompts, T ≥ 4, and activations: 'f32'): the decode equals readRow
 //     bit for bit, so only summation differs: (K + 2)·ε·Σ|x·W| + ε·|ref|
-//   quantized activations (T < 4): against the reference on the same rounded activations
-//     x̂ = d_x·q (replicated here, by 32 or by 256), f32 rounding of the ~K/32 block terms and
-//     their scales: (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|offset|), the offset term for the types whose
-//     mins or offsets are applied apart (Q4_K, Q5_K, Q2_K, Q4_1, Q5_0, Q5_1).
+//   quantized activations (T < 4; and prompts of Q2_K..Q6_K in the relaxed build, kgemm.ts):
+//     against the reference on the same rounded activations x̂ = d_x·q (replicated here, by 32
+//     or by 256), f32 rounding of the ~K/32 block terms and their scales:
+//     (K/32 + 16)·ε·Σ|x̂|·(|W| + 2|offset|), the offset term for the types whose mins or
+//     offsets are applied apart (Q4_K, Q5_K, Q2_K, Q4_1, Q5_0, Q5_1; in kgemm.ts all five
+//     K-quants, Q6_K's 32 and Q3_K's 4 too).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaConfig } from '../reference/config.js';
@@ -21,7 +23,7 @@ import { f16ToF32 } from '../reference/half.js';
 import { randomModel } from '../reference/init.js';
 import type { Kernels } from '../reference/kernels.js';
 import { createKVCache, forward } from '../reference/model.js';
-import { scaleMinK4 } from '../reference/quants-k.js';
+import { scaleMinK4, scaleQ3_K } from '../reference/quants-k.js';
 import { BLOCK_BYTES, BLOCK_VALUES, toF32, type DType, type WeightTensor } from '../reference/tensor.js';
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
@@ -90,6 +92,13 @@ function randomBlocks(dtype: BlockType, N: number, blocks: number, seed: number,
   return { dtype, rows: N, cols: blocks * BLOCK_VALUES[dtype], data };
 }
 
+// Whether a prompt of T tokens on `dtype` runs kgemm.ts in these kernels (the relaxed build's
+// default: i8Dot) rather than the f32 route
+const K_PROMPT_TYPES: readonly string[] = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
+function kPrompt(kernels: WasmKernels, dtype: string, T: number, i8Dot = kernels.simd === 'relaxed'): boolean {
+  return i8Dot && T >= 4 && K_PROMPT_TYPES.includes(dtype);
+}
+
 // Σ_k |x[t, k]·W[n, k]| for the f32 bound
 function absDot(x: Float32Array, W: Float32Array, K: number, t: number, n: number): number {
   let s = 0;
@@ -122,8 +131,9 @@ describe('wasm matmul of the block types, f32 activations: equals the reference 
           const K = blocks * BLOCK_VALUES[dtype];
           const w = random ? randomBlocks(dtype, N, blocks, seed) : quantize(randomArray(N * K, seed, 0.5), N, K, dtype);
           const x = randomArray(T * K, seed + 1);
-          // prompts (T ≥ 4) take this path in the default kernels too
-          checkF32(T >= 4 ? wasm : wasmF32, w, x, T, `${dtype} T=${T} K=${K} N=${N} seed=${seed} random=${random}`);
+          // prompts (T ≥ 4) take this path in the default kernels too, but the K-quants' in the
+          // relaxed build (kgemm.ts, checked below)
+          checkF32(T >= 4 && !kPrompt(wasm, dtype, T) ? wasm : wasmF32, w, x, T, `${dtype} T=${T} K=${K} N=${N} seed=${seed} random=${random}`);
         }),
         { numRuns: 40 },
       );
@@ -132,22 +142,24 @@ describe('wasm matmul of the block types, f32 activations: equals the reference 
 
   // More rows than one scratch block holds (blockScratchBytes: 64 KB of floats, 64 rows of 256)
   it('q4_k, q5_k and q6_k: 150 rows of 512, several row blocks, T = 5', () => {
-    for (const dtype of ['q4_k', 'q5_k', 'q6_k'] as const) checkF32(wasm, randomBlocks(dtype, 150, 2, 11), randomArray(5 * 512, 12), 5, `${dtype} 150 rows`);
+    for (const dtype of ['q4_k', 'q5_k', 'q6_k'] as const) checkF32(wasmF32, randomBlocks(dtype, 150, 2, 11), randomArray(5 * 512, 12), 5, `${dtype} 150 rows`);
   });
 });
 
 // --- quantized activations (decoding, T < 4) ---------------------------------------------------
 
-// x̂ = d_x·q per block of `size` values (32; 256 for q4_k / q5_k on the 8-bit dot product), as
-// assembly/activations.ts rounds it: d_x = max|x|/127 in f32, q = round-half-even(x · (1/d_x))
-// with each product rounded to f32
+// x̂ = d_x·q per block of `size` values (32; 256 for q4_k / q5_k on the 8-bit dot product and
+// the K-quants' prompts), as assembly/activations.ts rounds it: by 32, d_x = max|x|/127 in f32
+// and q = round-half-even(x · (1/d_x)); by 256 as llama.cpp's Q8_K, q = round-half-even(x ·
+// (127/max|x|)) and d_x = 1/(127/max|x|); each product rounded to f32
 function roundActivations(x: Float32Array, size = 32): Float64Array {
   const out = new Float64Array(x.length);
   for (let b = 0; b < x.length / size; b++) {
     let amax = 0;
     for (let j = 0; j < size; j++) amax = Math.max(amax, Math.abs(x[size * b + j]));
-    const d = Math.fround(amax / 127);
-    const inv = d > 0 ? Math.fround(1 / d) : 0;
+    const iscale = size === 256 && amax > 0 ? Math.fround(127 / amax) : 0;
+    const d = size === 256 ? (amax > 0 ? Math.fround(1 / iscale) : 0) : Math.fround(amax / 127);
+    const inv = size === 256 ? iscale : d > 0 ? Math.fround(1 / d) : 0;
     for (let j = 0; j < size; j++) {
       const v = Math.fround(x[size * b + j] * inv);
       let q = Math.round(v);
@@ -167,11 +179,21 @@ function roundingBlock(kernels: WasmKernels, dtype: string, i8Dot = kernels.simd
 
 // |dmin·m| of the Q4_K / Q5_K / Q2_K sub-block of each value of row n, [K]; for the blocks of
 // 32, the offset that the kernel applies apart from Σq·q_x: |m| (Q4_1, Q5_1), |16·d| (Q5_0); 0
-// for Q6_K and Q3_K, whose offsets are taken off in integers, and IQ4_NL, which has none
-function kMins(w: WeightTensor, n: number): Float64Array {
+// for Q6_K and Q3_K, whose offsets are taken off in integers (but with allOffsets, as kgemm.ts
+// applies them apart: |32·d·sc|, |4·d·(sc − 32)|), and IQ4_NL, which has none
+function kMins(w: WeightTensor, n: number, allOffsets = false): Float64Array {
   const bytes = w.data as Uint8Array;
   const K = w.cols;
   const out = new Float64Array(K);
+  if (allOffsets && (w.dtype === 'q6_k' || w.dtype === 'q3_k')) {
+    const bias = w.dtype === 'q6_k' ? 32 : 4;
+    for (let s = 0; s < K / 256; s++) {
+      const o = (n * K / 256 + s) * BLOCK_BYTES[w.dtype];
+      const d = Math.abs(f16ToF32(bytes[o + (w.dtype === 'q6_k' ? 208 : 108)] | (bytes[o + (w.dtype === 'q6_k' ? 209 : 109)] << 8)));
+      for (let v = 0; v < 256; v++) out[s * 256 + v] = bias * d * groupScale(bytes, o, w.dtype, v >> 4);
+    }
+    return out;
+  }
   if (w.dtype === 'q6_k' || w.dtype === 'q3_k' || w.dtype === 'iq4_nl') return out;
   if (w.dtype === 'q2_k') {
     for (let s = 0; s < K / 256; s++) {
@@ -197,7 +219,12 @@ function kMins(w: WeightTensor, n: number): Float64Array {
   return out;
 }
 
-function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: string, kernels: WasmKernels = wasm, block = roundingBlock(kernels, w.dtype)): void {
+// |sc| of group j (sixteen values) of the Q6_K / Q3_K super-block at o
+function groupScale(bytes: Uint8Array, o: number, dtype: string, j: number): number {
+  return dtype === 'q6_k' ? Math.abs((bytes[o + 192 + j] << 24) >> 24) : Math.abs(scaleQ3_K(bytes, o + 96, j) - 32);
+}
+
+function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: string, kernels: WasmKernels = wasm, block = roundingBlock(kernels, w.dtype), allOffsets = false): void {
   const { rows: N, cols: K } = w;
   const xr = roundActivations(x, block);
   const W = toF32(w);
@@ -206,7 +233,7 @@ function checkQuantized(w: WeightTensor, x: Float32Array, T: number, what: strin
   const want = new Float32Array(T * N);
   const tol = new Float64Array(T * N);
   for (let n = 0; n < N; n++) {
-    const mins = kMins(w, n);
+    const mins = kMins(w, n, allOffsets);
     for (let t = 0; t < T; t++) {
       let sum = 0;
       let abs = 0;
@@ -360,6 +387,47 @@ describe('q4_k / q5_k decoding with one activation scale per 256 (kdot256.ts)', 
   });
 });
 
+// Prompts of the K-quants as an integer GEMM (assembly/kgemm.ts): activations rounded by
+// super-blocks of 256, rows unpacked into scratch, four tokens at a time. Asked for with
+// i8Dot, so that the plain build's run (test:plain) checks the kernel too.
+describe('q2_k..q6_k prompts as an integer GEMM (kgemm.ts)', () => {
+  it.each(K_PROMPT_TYPES)('%s: within f32 rounding of the reference on activations rounded by 256; 1 and 2 threads and any T bit for bit', async (dtype) => {
+    const [one, two] = await Promise.all([
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
+      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
+    ]);
+    try {
+      fc.assert(
+        fc.property(fc.record({ T: fc.integer({ min: 4, max: 9 }), blocks: fc.integer({ min: 1, max: 3 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), random: fc.boolean(), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, random, scale }) => {
+          const K = 256 * blocks;
+          const w = random ? randomBlocks(dtype as BlockType, N, blocks, seed, 5) : quantize(randomArray(N * K, seed, 0.5), N, K, dtype as DType);
+          const x = randomArray(T * K, seed + 1, scale);
+          const what = `${dtype} T=${T} K=${K} N=${N} seed=${seed} random=${random}`;
+          checkQuantized(w, x, T, what, one, 256, true);
+          const want = new Float32Array(T * N);
+          one.matmul(want, x, w, T);
+          const got = new Float32Array(T * N).fill(NaN);
+          two.matmul(got, x, w, T);
+          expect(Array.from(got), `${what} at 2 threads`).toEqual(Array.from(want));
+          // a token's outputs do not depend on the others of its call (its group of four)
+          const last = new Float32Array(4 * N);
+          one.matmul(last, x.subarray((T - 4) * K), w, 4);
+          expect(Array.from(last), `${what}: the last four tokens alone`).toEqual(Array.from(want.subarray((T - 4) * N)));
+        }),
+        { numRuns: 40 },
+      );
+      // more rows than one unpacked block holds (about 16 KB: 14 rows of 512), an outlier
+      const K = 512, N = 150, T = 7;
+      const x = randomArray(T * K, 3);
+      x[7] = 300;
+      checkQuantized(randomBlocks(dtype as BlockType, N, 2, 4), x, T, `${dtype} 150 rows, outlier`, one, 256, true);
+      expect(two.parallelJobs()).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+});
+
 describe('the block-type kernels at several thread counts', () => {
   it('give the same bits at 1, 2 and 3 threads, decoding (T = 1, 3) and prompts (T = 6)', async () => {
     const kernels = await Promise.all([2, 3].map((threads) => createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads, minParallelWork: 0 })));
@@ -403,7 +471,7 @@ function logSoftmax(x: Float32Array): Float64Array {
 }
 
 // The log-probabilities after each of `tokens` from the prompt's last on: the prompt in one
-// call (f32 activations), then one token a call (the decoding kernels)
+// call (the prompt kernels), then one token a call (the decoding kernels)
 function stepLogProbs(model: LlamaModel, kernels: Kernels, tokens: number[], promptLength: number): Float64Array[] {
   const cache = createKVCache(model.config, tokens.length);
   const out = [logSoftmax(forward(model, kernels, cache, tokens.slice(0, promptLength), 0))];
@@ -417,14 +485,14 @@ function greedyTokens(model: LlamaModel, kernels: Kernels, prompt: number[], ste
   return tokens;
 }
 
-// The reference kernels with the activations of decoding matmuls (T < 4) rounded as the wasm
-// kernels round them for q4_k / q5_k / q6_k weights (roundActivations): the same numbers as wasm up
-// to f32 summation order
+// The reference kernels with the activations rounded as the wasm kernels round them for
+// q4_k / q6_k weights (roundActivations): when decoding (T < 4), and for prompts in the relaxed
+// build (kgemm.ts, by 256): the same numbers as wasm up to f32 summation order
 const roundedKernels: Kernels = {
   ...tsKernels,
   matmul(out, x, w, T) {
-    const rounded = (INTEGER_TYPES as readonly string[]).includes(w.dtype) && T < 4;
-    tsKernels.matmul(out, rounded ? Float32Array.from(roundActivations(x.subarray(0, T * w.cols), roundingBlock(wasm, w.dtype))) : x, w, T);
+    const block = kPrompt(wasm, w.dtype, T) ? 256 : (INTEGER_TYPES as readonly string[]).includes(w.dtype) && T < 4 ? roundingBlock(wasm, w.dtype) : 0;
+    tsKernels.matmul(out, block ? Float32Array.from(roundActivations(x.subarray(0, T * w.cols), block)) : x, w, T);
   },
 };
 
@@ -436,12 +504,14 @@ function maxDifference(a: Float64Array[], b: Float64Array[]): number {
 
 describe('a q4_k model on wasm as on ts', () => {
   // dims multiples of 256, every matrix Q4_K (the classifier Q6_K, as llama.cpp's Q4_K_M
-  // has it, to run both integer kernels). wasm decodes with 8-bit activations (blocks of 32).
-  // Against ts with the activations rounded the same way (roundedKernels) each matmul agrees
-  // to ~1e-6, but an activation whose x/d_x lies within that of a rounding tie rounds to the
-  // neighbouring integer in one backend, and the model carries that on: the greedy tokens
-  // are the same, the log-probabilities within 2e-2 (observed 2.6e-3). Against plain ts
-  // (f32 activations) the rounding itself shows: observed 5e-2, bound 0.2.
+  // has it, to run both integer kernels). wasm decodes with 8-bit activations (by 256 for
+  // q4_k in the relaxed build, by 32 for q6_k and in the plain build) and, in the relaxed
+  // build, runs the prompt on them too (kgemm.ts, by 256). Against ts with the activations
+  // rounded the same way (roundedKernels) each matmul agrees to ~1e-6, but an activation
+  // whose x/d_x lies within that of a rounding tie rounds to the neighbouring integer in one
+  // backend, and the model carries that on: the greedy tokens are the same, the
+  // log-probabilities within 2e-2 (observed 5e-7 to 2.6e-3). Against plain ts (f32
+  // activations) the rounding itself shows: observed 5e-2 to 8.7e-2, bound 0.2.
   const config: LlamaConfig = {
     dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 512, vocabSize: 256, maxSeqLen: 32,
     normEps: 1e-5, ropeTheta: 10000, sharedClassifier: false,

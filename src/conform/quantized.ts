@@ -2,14 +2,16 @@
 // rows whole super-blocks of 256) is quantized to a mixture (default llama.cpp's Q4_K_M:
 // Q4_K and Q6_K) and run from its blocks by the kernels under test; the reference runs the
 // same model with every matrix dequantized to float32 (reference/quants-k.ts). Every forward
-// tensor is compared under the golden manifest's tolerances, which are float32's: a prompt's
-// matmuls decode the blocks to float32 and multiply in float32, so the two differ only by
-// summation order, and a misread block is far outside them. (The golden cases' own shapes,
-// dims 16 to 72, hold no 256-value rows, so they cannot carry K-quants.)
+// tensor is compared under the golden manifest's tolerances, which are float32's: with the
+// activations 'f32' that `llama-ts conform` asks of a backend, a prompt's matmuls decode the
+// blocks to float32 and multiply in float32, so the two differ only by summation order, and
+// a misread block is far outside them. (The golden cases' own shapes, dims 16 to 72, hold no
+// 256-value rows, so they cannot carry K-quants.)
 //
-// Only the forward pass of the whole prompt is compared: decoding one token at a time the
-// wasm backend multiplies K-quant blocks against activations rounded to 8 bits (as llama.cpp
-// does), not float32; tests/wasm-kquants.test.ts checks those kernels against the reference.
+// Only the forward pass of the whole prompt is compared. By default the wasm backend rounds
+// the activations of K-quant matmuls to 8 bits (as llama.cpp does): when decoding, and in the
+// relaxed build for prompts too (assembly/kgemm.ts), which is not float32 arithmetic;
+// tests/wasm-kquants.test.ts checks those kernels against the reference.
 import type { LlamaConfig } from '../../reference/config.js';
 import { randomModel } from '../../reference/init.js';
 import type { Kernels } from '../../reference/kernels.js';

@@ -68,6 +68,10 @@ export interface KernelExports {
   // q4_1, q5_0, q5_1, iq4_nl and q2_k..q6_k (type codes 0..8, assembly/kblocks.ts) with f32
   // activations: rows decoded a block at a time into scratch, blockScratchBytes(K) bytes a thread
   matmulDecoded(type: number, out: number, x: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  // prompts on q2_k..q6_k (type codes 4..8) as an integer GEMM, x in layout 5, rows unpacked into
+  // kPromptScratchBytes(K) bytes a thread (assembly/kgemm.ts)
+  matmulKPrompt(type: number, out: number, xq: number, w: number, T: number, K: number, N: number, n0: number, n1: number, scratch: number): void;
+  kPromptScratchBytes(K: number): number;
   rmsnorm(out: number, x: number, gain: number, T: number, C: number, eps: number): void;
   rope(x: number, T: number, nHeads: number, hd: number, pos0: number, freqs: number): void; // freqs: f64 [hd/2]
   swiglu(out: number, gate: number, up: number, n: number): void;

@@ -35,6 +35,10 @@ export function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q
 // Types whose rows assembly/kblocks.ts decodes into f32 scratch (its type codes): for prompts,
 // and for decoding with activations: 'f32'
 export const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
+// Prompts on these K-quants with quantized activations in the relaxed-SIMD build: an integer
+// GEMM (assembly/kgemm.ts; kblocks.ts type codes), the activations in layout 5 (SUPER16_LAYOUT)
+export const K_PROMPT_TYPE = { q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
+export const K_PROMPT_LAYOUT = 5;
 // From this many tokens on (prompts), q8_0 / q4_0 matmuls decode each block of weight rows
 // once for the whole prompt and multiply in f32 (assembly/blocks.ts), whatever the option;
 // but q4_0 with quantized activations in the relaxed-SIMD build goes through an integer GEMM

@@ -72,6 +72,7 @@ export const Op = {
   matmulQ2_KQ8: 27, // as matmulQ4_KI8, in both builds (assembly/k16dot.ts)
   matmulQ3_KQ8: 28,
   matmulIQ4_NLQ8: 29, // as matmulQ4_1Q8, in both builds (assembly/legacydot.ts)
+  matmulKPrompt: 30, // as matmulDecoded, with x from quantizeActivations' layout 5 (assembly/kgemm.ts)
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -137,10 +138,11 @@ export function runSlice(wasm: KernelExports, control: Int32Array, slice: number
     const [n0, n1] = sliceRange(a(5), slice, slices);
     const scratch = a(6) + slice * a(7);
     if (n0 < n1) wasm[MATMUL_EXPORT[op as keyof typeof MATMUL_EXPORT]](a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, scratch);
-  } else if (op === Op.matmulDecoded) {
-    // as above, the K-quants and the other block types decoded into scratch; a(8) the type code
+  } else if (op === Op.matmulDecoded || op === Op.matmulKPrompt) {
+    // as above, the K-quants and the other block types decoded (or unpacked) into scratch; a(8) the type code
     const [n0, n1] = sliceRange(a(5), slice, slices);
-    if (n0 < n1) wasm.matmulDecoded(a(8), a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, a(6) + slice * a(7));
+    const kernel = op === Op.matmulDecoded ? wasm.matmulDecoded : wasm.matmulKPrompt;
+    if (n0 < n1) kernel(a(8), a(0), a(1), a(2), a(3), a(4), a(5), n0, n1, a(6) + slice * a(7));
   } else if (op === Op.attention) {
     // attention over query heads; each slice has its own scores scratch
     const [h0, h1] = sliceRange(a(7), slice, slices);
