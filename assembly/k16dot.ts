@@ -28,7 +28,7 @@
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { joinTotals, pairTotals } from './kdot';
 import { dotI8 } from './qgemm';
-import { hsum, loadHalf as half, madd, pick, QK } from './simd';
+import { hsum, loadHalf as half, madd, pick, QK, streamRow, streamSteps } from './simd';
 
 const Q2_K: i32 = 2;
 const Q3_K: i32 = 3;
@@ -143,7 +143,9 @@ function matmulK16(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N
     const xs = scales + (at << 2);
     const xsum = sums + (at << 2);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n1; n++) {
+    for (let i = 0, steps = streamSteps(n0, n1); i < steps; i++) { // rows in four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
       const on = o + (<usize>n << 2);
       store<f32>(on, rowDot(type, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, three, four, spread, on));
     }

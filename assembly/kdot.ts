@@ -27,7 +27,7 @@
 // value does not depend on T, on the thread or on which rows the thread has.
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { dotI8 } from './qgemm';
-import { hsum, loadByte as byte, loadHalf as half, madd, QK } from './simd';
+import { hsum, loadByte as byte, loadHalf as half, madd, QK, streamRow, streamSteps } from './simd';
 
 const Q4_K_BYTES: usize = 144;
 const Q5_K_BYTES: usize = 176;
@@ -255,13 +255,12 @@ function matmulK(type: i32, out: usize, xq: usize, w: usize, T: i32, K: i32, N: 
     const xs = scales + (at << 2);
     const xsum = sums + (at << 2);
     const o = out + (<usize>t * N << 2);
-    if (isQ6) {
-      for (let n = n0; n < n1; n++) store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, nsb, low, three, offset));
-    } else {
-      for (let n = n0; n < n1; n++) {
-        const on = o + (<usize>n << 2);
-        store<f32>(on, rowDotQ4_K(type == 5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, ones, m63, m15, on));
-      }
+    for (let i = 0, steps = streamSteps(n0, n1); i < steps; i++) { // rows in four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
+      const on = o + (<usize>n << 2);
+      if (isQ6) store<f32>(on, rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, nsb, low, three, offset));
+      else store<f32>(on, rowDotQ4_K(type == 5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, ones, m63, m15, on));
     }
   }
 }

@@ -24,7 +24,7 @@
 import { superScalesAt, superSumsAt } from './activations';
 import { fifthBit, widenBytes4 } from './kdot';
 import { dotI8 } from './qgemm';
-import { hsum, loadHalf as half, madd, pick } from './simd';
+import { hsum, loadHalf as half, madd, pick, streamRow, streamSteps } from './simd';
 
 const Q4_K_BYTES: usize = 144;
 const Q5_K_BYTES: usize = 176;
@@ -125,7 +125,9 @@ function matmulK256(q5: bool, out: usize, xq: usize, w: usize, T: i32, K: i32, N
     const xs = scales + (at << 2);
     const xsum = sums + (at << 4);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n1; n++) {
+    for (let i = 0, steps = streamSteps(n0, n1); i < steps; i++) { // rows in four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
       const on = o + (<usize>n << 2);
       store<f32>(on, rowDot(q5, w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, bit4, m63, m15, on));
     }

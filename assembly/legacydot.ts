@@ -40,7 +40,7 @@
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { fifthBits, IQ4_NL_VALUES } from './kblocks';
 import { blockDot, blockSums, joinTotals, pairTotals, totals4 } from './kdot';
-import { halvesToF32x4, hsum, madd, pick, QK } from './simd';
+import { halvesToF32x4, hsum, madd, pick, QK, streamRow, streamSteps } from './simd';
 
 const Q4_1: i32 = 0;
 const Q5_0: i32 = 1;
@@ -171,7 +171,9 @@ function matmulLegacy(type: i32, i8: bool, out: usize, xq: usize, w: usize, T: i
     const xs = scales + (at << 2);
     const xsum = sums + (at << 2);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n1; n++) {
+    for (let i = 0, steps = streamSteps(n0, n1); i < steps; i++) { // rows in four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
       const on = o + (<usize>n << 2);
       store<f32>(on, rowDot(type, i8, w + <usize>n * rowBytes, xa, xs, xsum, nb, low, bit4, ones, pickLow, pickHigh, bitOf, on));
     }

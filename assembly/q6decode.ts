@@ -31,7 +31,7 @@
 import { QUANT_BYTES, scalesAt, sumsAt } from './activations';
 import { joinTotals, pairTotals } from './kdot';
 import { dotI8 } from './qgemm';
-import { hsum, loadHalf as half, madd, QK } from './simd';
+import { hsum, loadHalf as half, madd, QK, streamRow, streamSteps } from './simd';
 
 const Q6_K_BYTES: usize = 210;
 const BLOCKS_PER_SUPER: usize = 8; // activation blocks of 32 per super-block of 256
@@ -125,6 +125,10 @@ export function matmulQ6_KI8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
     const xs = scales + (at << 2);
     const xsum = sums + (at << 2);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n1; n++) store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, m30, o + (<usize>n << 2)));
+    for (let i = 0, steps = streamSteps(n0, n1); i < steps; i++) { // rows in four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
+      store<f32>(o + (<usize>n << 2), rowDotQ6_K(w + <usize>n * rowBytes, xa, xs, xsum, nsb, low, m30, o + (<usize>n << 2)));
+    }
   }
 }

@@ -25,7 +25,7 @@
 import { scalesAt } from './activations';
 import { blockTotals, load4, loadHalves, pairSums, weightScales } from './qmatmul';
 import { dotI8 } from './qgemm';
-import { hsum, madd, Q8_0_BYTES, QK } from './simd';
+import { hsum, madd, Q8_0_BYTES, QK, streamRow, streamSteps } from './simd';
 
 const XQ_BYTES: usize = 64; // one activation block in layout 3 (quants in the first 32)
 
@@ -124,21 +124,23 @@ function rowPairQ8_0(out0: usize, out1: usize, w0: usize, w1: usize, xa: usize, 
 }
 
 // out [T, N] f32; xq: x [T, K] from quantizeActivations, layout 3; w: [N, K/32 q8_0 blocks].
-// Rows n0 ≤ n < n1, as pairs half the range apart (qmatmul.ts decodeRows: two streams far
-// apart keep the hardware prefetcher ahead).
+// Rows n0 ≤ n < n1, as pairs from four streams a quarter of the range apart (simd.ts
+// streamRow: streams far apart keep the hardware prefetcher ahead).
 export function matmulQ8_0I8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK;
   const rowBytes = <usize>nb * Q8_0_BYTES;
   const scales = scalesAt(xq, T, nb);
   const ones = i16x8.splat(<i16>((K >>> 31) + 1)); // not a constant (V8 would rebuild it in the loop), nor 1 | (K >>> 31), which binaryen folds to 1
-  const half = (n1 - n0 + 1) >> 1;
+  const steps = streamSteps(n0, n1);
   for (let t = 0; t < T; t++) {
     const at = <usize>t * nb; // block index of row t
     const xa = xq + at * XQ_BYTES;
     const xs = scales + (at << 2);
     const o = out + (<usize>t * N << 2);
-    for (let n = n0; n < n0 + half; n++) {
-      const m = n + half; // its partner, or none when the range is odd and n is the last
+    for (let i = 0; i < steps; i += 2) { // pairs of rows from four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
+      const m = streamRow(i + 1, n0, n1); // its partner, or none (n1) at the end of the range
       const pair = m < n1;
       const w0 = w + <usize>n * rowBytes;
       const out0 = o + (<usize>n << 2);

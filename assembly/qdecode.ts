@@ -13,7 +13,7 @@
 // totals, the same d_w in f32, the same multiply-adds in the same order), so decoding a token
 // gives the bits its row of a prompt gets, whatever T, the row's partner and the thread.
 import { accumulate, blockTotals, halfSums, paddedBlocks, Q, storeRows } from './qgemm';
-import { halvesToF32x4, Q4_0_BYTES, QK } from './simd';
+import { halvesToF32x4, Q4_0_BYTES, QK, streamRow, streamSteps } from './simd';
 
 // d_w of rows u and v (blocks at bu, bv) for blocks b and b+1: [u_b, v_b, u_b+1, v_b+1] in f32;
 // with `last` (b is the last block of an odd count) lanes 2 and 3 are 0, and nothing past
@@ -67,8 +67,8 @@ function rowPair(out: usize, N: i32, nu: i32, nv: i32, wu: usize, wv: usize, xt:
 }
 
 // out [T, N] f32, xq from quantizePrompt(T, K), w [N, K/32 q4_0 blocks]; rows n0 ≤ n < n1, as
-// pairs half the range apart: two streams far apart keep the hardware prefetcher ahead
-// (qmatmul.ts decodeRows)
+// pairs from four streams a quarter of the range apart: streams far apart keep the hardware
+// prefetcher ahead (simd.ts streamRow)
 export function matmulQ4_0I8(out: usize, xq: usize, w: usize, T: i32, K: i32, N: i32, n0: i32, n1: i32): void {
   const nb = K / QK;
   const nb2 = paddedBlocks(K);
@@ -77,13 +77,16 @@ export function matmulQ4_0I8(out: usize, xq: usize, w: usize, T: i32, K: i32, N:
   const xc = xs + <usize>T * nb2 * 8; // corrections [T, nb2, 2]
   const ones = i16x8.splat(<i16>((N >>> 31) + 1)); // not constants: V8 would rebuild them in the loop (and 1 | (N >>> 31) binaryen folds to 1)
   const low = i8x16.splat(<i8>(0x0f | (N >>> 31)));
-  const half = (n1 - n0 + 1) >> 1;
+  const steps = streamSteps(n0, n1);
   for (let t = 0; t < T; t++) {
     const xt = xq + <usize>t * nb2 * Q;
     const st = xs + (<usize>t * nb2 << 3);
     const ct = xc + (<usize>t * nb2 << 3);
-    for (let n = n0; n < n0 + half; n++) {
-      const m = n + half < n1 ? n + half : n; // its partner, or itself when the range is odd and n is the last
+    for (let i = 0; i < steps; i += 2) { // pairs of rows from four streams (simd.ts)
+      const n = streamRow(i, n0, n1);
+      if (n >= n1) continue;
+      const next = streamRow(i + 1, n0, n1);
+      const m = next < n1 ? next : n; // its partner, or itself at the end of the range
       rowPair(out, N, n, m, w + <usize>n * rowBytes, w + <usize>m * rowBytes, xt, st, ct, t, nb, ones, low);
     }
   }
