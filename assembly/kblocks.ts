@@ -254,41 +254,31 @@ function decodeQ6_K<S>(b: usize, out: usize): void {
   }
 }
 
-// Row `row` of a K-quant (K values) unpacked for kgemm.ts: K / 256 super-blocks of
-// UNPACKED_BYTES at out
-export function unpackRowK(type: i32, out: usize, row: usize, K: i32): void {
+// Row `row` of w (K values), each block handed to its decoder with sink S (see emit16): f32,
+// decoded to floats at out [K]; u8 (K-quants only), unpacked for kgemm.ts into K / 256
+// super-blocks of UNPACKED_BYTES at out
+function decodeRow<S>(type: i32, out: usize, row: usize, K: i32): void {
+  const values = typeBlockValues(type);
   const bytes = <usize>typeBlockBytes(type);
-  const nsb = K >> 8;
-  for (let i = 0; i < nsb; i++) {
+  const outBytes: usize = sizeof<S>() == 4 ? <usize>values << 2 : UNPACKED_BYTES;
+  const nb = K / values;
+  for (let i = 0; i < nb; i++) {
     const b = row + <usize>i * bytes;
-    const o = out + <usize>i * UNPACKED_BYTES;
+    const o = out + <usize>i * outBytes;
     switch (type) {
-      case Q2_K: decodeQ2_K<u8>(b, o); break;
-      case Q3_K: decodeQ3_K<u8>(b, o); break;
-      case Q4_K: decodeQ4_K<u8>(b, o); break;
-      case Q5_K: decodeQ5_K<u8>(b, o); break;
-      default: decodeQ6_K<u8>(b, o);
+      case Q2_K: decodeQ2_K<S>(b, o); break;
+      case Q3_K: decodeQ3_K<S>(b, o); break;
+      case Q4_K: decodeQ4_K<S>(b, o); break;
+      case Q5_K: decodeQ5_K<S>(b, o); break;
+      case Q6_K: decodeQ6_K<S>(b, o); break;
+      default: if (sizeof<S>() == 4) decodeLegacy(type, b, o);
     }
   }
 }
 
-// Row n of w (K values) decoded to floats at out [K]
-function decodeRow(type: i32, out: usize, row: usize, K: i32): void {
-  const values = typeBlockValues(type);
-  const bytes = <usize>typeBlockBytes(type);
-  const nb = K / values;
-  for (let i = 0; i < nb; i++) {
-    const b = row + <usize>i * bytes;
-    const o = out + (<usize>(i * values) << 2);
-    switch (type) {
-      case Q2_K: decodeQ2_K<f32>(b, o); break;
-      case Q3_K: decodeQ3_K<f32>(b, o); break;
-      case Q4_K: decodeQ4_K<f32>(b, o); break;
-      case Q5_K: decodeQ5_K<f32>(b, o); break;
-      case Q6_K: decodeQ6_K<f32>(b, o); break;
-      default: decodeLegacy(type, b, o);
-    }
-  }
+// Row `row` of a K-quant (K values) unpacked for kgemm.ts
+export function unpackRowK(type: i32, out: usize, row: usize, K: i32): void {
+  decodeRow<u8>(type, out, row, K);
 }
 
 // out: [T, N], x: [T, K] f32, w: [N, K/values blocks] of `type`; rows n0 ≤ n < n1. scratch:
@@ -300,7 +290,7 @@ export function matmulDecoded(type: i32, out: usize, x: usize, w: usize, T: i32,
   const tiled = T & ~3;
   for (let r0 = n0; r0 < n1; r0 += blockRows) {
     const r1 = min(n1, r0 + blockRows);
-    for (let n = r0; n < r1; n++) decodeRow(type, scratch + <usize>(n - r0) * floatRow, w + <usize>n * rowBytes, K);
+    for (let n = r0; n < r1; n++) decodeRow<f32>(type, scratch + <usize>(n - r0) * floatRow, w + <usize>n * rowBytes, K);
     for (let t = 0; t < tiled; t += 4) tileRows<f32>(out, x, scratch, floatRow, t, K, N, r0, r1);
     for (let t = tiled; t < T; t++) {
       const xt = x + <usize>t * K * 4;

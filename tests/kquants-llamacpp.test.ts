@@ -39,6 +39,7 @@ import { quantize } from '../src/quant/quantize.js';
 import { readModelFileLayout } from '../src/formats/load-header.js';
 import { loadModel } from '../src/formats/load-file.js';
 import { vocabularyFromSentencePieceModel } from '../src/tokenizer/sentencepiece-model.js';
+import { K_PROMPT_TYPES } from '../src/backends/wasm/matmul-routes.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { dataPath } from './formats-helpers.js';
 import { llamaCppActivations, type Tie } from './llamacpp-activations.js';
@@ -71,7 +72,6 @@ const WASM_TOLERANCE = 1e-5; // observed 5e-7
 // search for ties runs only on the ts replica, not inside the wasm kernels.
 const GEMM_TOLERANCE = 5e-4;
 const GEMM_UNRESOLVED_TIES: Partial<Record<DType, number>> = { q4_k: 3e-2, q6_k: 3e-2 };
-const K_PROMPT_TYPES: readonly DType[] = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 
 const TYPES: DType[] = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'];
 

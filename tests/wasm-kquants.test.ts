@@ -28,6 +28,7 @@ import { BLOCK_BYTES, BLOCK_VALUES, toF32, type DType, type WeightTensor } from 
 import { tsKernels } from '../reference/ts-kernels.js';
 import type { LlamaModel } from '../reference/weights.js';
 import { createModelKernels, createWasmKernels, type WasmKernels } from '../src/backends/wasm/kernels.js';
+import { K_PROMPT_TYPES } from '../src/backends/wasm/matmul-routes.js';
 import { quantizeModel } from '../src/convert/storage.js';
 import { quantize } from '../src/quant/quantize.js';
 import { EPS32, ensureWasmBuilt, expectClose, randomArray, wasmPath } from './wasm-helpers.js';
@@ -94,7 +95,6 @@ function randomBlocks(dtype: BlockType, N: number, blocks: number, seed: number,
 
 // Whether a prompt of T tokens on `dtype` runs kgemm.ts in these kernels (the relaxed build's
 // default: i8Dot) rather than the f32 route
-const K_PROMPT_TYPES: readonly string[] = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 function kPrompt(kernels: WasmKernels, dtype: string, T: number, i8Dot = kernels.simd === 'relaxed'): boolean {
   return i8Dot && T >= 4 && K_PROMPT_TYPES.includes(dtype);
 }
@@ -189,7 +189,8 @@ function kMins(w: WeightTensor, n: number, allOffsets = false): Float64Array {
     const bias = w.dtype === 'q6_k' ? 32 : 4;
     for (let s = 0; s < K / 256; s++) {
       const o = (n * K / 256 + s) * BLOCK_BYTES[w.dtype];
-      const d = Math.abs(f16ToF32(bytes[o + (w.dtype === 'q6_k' ? 208 : 108)] | (bytes[o + (w.dtype === 'q6_k' ? 209 : 109)] << 8)));
+      const at = o + (w.dtype === 'q6_k' ? 208 : 108); // the f16 d
+      const d = Math.abs(f16ToF32(bytes[at] | (bytes[at + 1] << 8)));
       for (let v = 0; v < 256; v++) out[s * 256 + v] = bias * d * groupScale(bytes, o, w.dtype, v >> 4);
     }
     return out;
@@ -349,17 +350,27 @@ describe('q4_k / q5_k / q6_k / q4_1 / q5_0 / q5_1 decoding on the 8-bit dot prod
   });
 });
 
+// Runs `check` with kernels on the 8-bit dot product (i8Dot, asked for explicitly so that the
+// plain build's run checks its kernels too) at 1 thread and at 2 (every matmul split)
+async function withI8Kernels(check: (one: WasmKernels, two: WasmKernels) => void): Promise<void> {
+  const [one, two] = await Promise.all([
+    createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
+    createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
+  ]);
+  try {
+    check(one, two);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
+}
+
 // Q4_K and Q5_K on the 8-bit dot product with activations rounded by super-blocks of 256
 // (assembly/kdot256.ts), asked for explicitly, so that the plain build's run (test:plain, where
 // dotI8 is its stand-in) checks it too: against the reference on the same rounded activations,
 // and the same bits at 1 and 2 threads
 describe('q4_k / q5_k decoding with one activation scale per 256 (kdot256.ts)', () => {
   it.each(['q4_k', 'q5_k'] as const)('%s: within f32 rounding of the reference; 1 and 2 threads bit for bit', async (dtype) => {
-    const [one, two] = await Promise.all([
-      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
-      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
-    ]);
-    try {
+    await withI8Kernels((one, two) => {
       fc.assert(
         fc.property(fc.record({ T: fc.integer({ min: 1, max: 3 }), blocks: fc.integer({ min: 1, max: 4 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), random: fc.boolean(), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, random, scale }) => {
           const K = 256 * blocks;
@@ -381,9 +392,7 @@ describe('q4_k / q5_k decoding with one activation scale per 256 (kdot256.ts)', 
       x[7] = 300;
       checkQuantized(randomBlocks(dtype, N, 2, 4), x, 1, `${dtype} outlier`, one, 256);
       expect(two.parallelJobs()).toBeGreaterThan(0);
-    } finally {
-      await Promise.all([one.close(), two.close()]);
-    }
+    });
   });
 });
 
@@ -392,11 +401,7 @@ describe('q4_k / q5_k decoding with one activation scale per 256 (kdot256.ts)', 
 // i8Dot, so that the plain build's run (test:plain) checks the kernel too.
 describe('q2_k..q6_k prompts as an integer GEMM (kgemm.ts)', () => {
   it.each(K_PROMPT_TYPES)('%s: within f32 rounding of the reference on activations rounded by 256; 1 and 2 threads and any T bit for bit', async (dtype) => {
-    const [one, two] = await Promise.all([
-      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 1, i8Dot: true }),
-      createWasmKernels({ maxMemoryBytes: 1 << 28, wasmPath, threads: 2, i8Dot: true, minParallelWork: 0 }),
-    ]);
-    try {
+    await withI8Kernels((one, two) => {
       fc.assert(
         fc.property(fc.record({ T: fc.integer({ min: 4, max: 9 }), blocks: fc.integer({ min: 1, max: 3 }), N: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 1, max: 2 ** 30 }), random: fc.boolean(), scale: fc.constantFrom(1e-3, 1, 1e4) }), ({ T, blocks, N, seed, random, scale }) => {
           const K = 256 * blocks;
@@ -422,9 +427,7 @@ describe('q2_k..q6_k prompts as an integer GEMM (kgemm.ts)', () => {
       x[7] = 300;
       checkQuantized(randomBlocks(dtype as BlockType, N, 2, 4), x, T, `${dtype} 150 rows, outlier`, one, 256, true);
       expect(two.parallelJobs()).toBeGreaterThan(0);
-    } finally {
-      await Promise.all([one.close(), two.close()]);
-    }
+    });
   });
 });
 

@@ -32,7 +32,7 @@ import { wasmDType } from './weights.js';
 import { createShard, type Shard } from './shard.js';
 import { Op } from './worker-ops.js';
 import {
-  ACTIVATION_BLOCK_BYTES, ACTIVATION_LAYOUT, DECODED_TYPE, I8_ACTIVATION_LAYOUT, K_PROMPT_LAYOUT, K_PROMPT_TYPE, MATMUL, MATMUL_EXPORT, MATMUL_I8, MATMUL_I8_EXPORT, MATMUL_Q8, MATMUL_Q8_EXPORT, PROMPT_TOKENS, isQuantizedDecode,
+  ACTIVATION_BLOCK_BYTES, ACTIVATION_LAYOUT, DECODED_TYPE, I8_ACTIVATION_LAYOUT, K_PROMPT_LAYOUT, K_PROMPT_TYPES, MATMUL, MATMUL_EXPORT, MATMUL_I8, MATMUL_I8_EXPORT, MATMUL_Q8, MATMUL_Q8_EXPORT, PROMPT_TOKENS, isQuantizedDecode,
 } from './matmul-routes.js';
 
 export interface WasmKernelsOptions {
@@ -60,10 +60,10 @@ export interface WasmKernelsOptions {
   // q4_0 matmuls with activations 'q8' on relaxed SIMD's 8-bit dot product (prompts:
   // assembly/qgemm.ts, decoding: qdecode.ts), prompts of q2_k..q6_k (assembly/kgemm.ts), and
   // decoding of q8_0, q6_k, q4_1, q5_0, q5_1 (q8decode.ts, q6decode.ts, legacydot.ts: the
-  // same bits as without) and q4_k / q5_k
-  // (kdot256.ts: activations by 256): by default in the relaxed-SIMD build only, where it is
-  // faster; true runs the same kernels in the plain build, the dot product emulated (slower:
-  // its tests do). (q2_k / q3_k always decode on it, iq4_nl never: k16dot.ts, legacydot.ts.)
+  // same bits as without) and q4_k / q5_k (kdot256.ts: activations by 256): by default in the
+  // relaxed-SIMD build only, where it is faster; true runs the same kernels in the plain
+  // build, the dot product emulated (slower: its tests do). (q2_k / q3_k always decode on it,
+  // iq4_nl never: k16dot.ts, legacydot.ts.)
   i8Dot?: boolean;
 }
 
@@ -256,14 +256,14 @@ class WasmBackend implements WasmKernels {
         if (split) this.pool!.run(Op.matmulQ4_0Prompt, shard.index, [outPtr, xqPtr, wPtr, T, K, N, scratchPtr, scratchBytes], shard.wasm);
         else shard.wasm.matmulQ4_0Prompt(outPtr, xqPtr, wPtr, T, K, N, 0, N, scratchPtr);
       }
-    } else if (Object.hasOwn(K_PROMPT_TYPE, dtype) && this.quantizeActivations && this.i8Dot && T >= PROMPT_TOKENS) {
+    } else if (K_PROMPT_TYPES.includes(dtype) && this.quantizeActivations && this.i8Dot && T >= PROMPT_TOKENS) {
       // a prompt on a K-quant with relaxed SIMD: x quantized once here by super-blocks of 256,
       // an integer GEMM (assembly/kgemm.ts), each thread unpacking its rows into its own scratch
       const xqPtr = f.temp((T * (K / 32) * ACTIVATION_BLOCK_BYTES) / 4); // [T, K/256] super-blocks, layout 5
       shard.wasm.quantizeActivations(xqPtr, xPtr, T, K, K_PROMPT_LAYOUT);
       const scratchBytes = alignUp(shard.wasm.kPromptScratchBytes(K), 64);
       const scratchPtr = f.temp(((split ? this.threads : 1) * scratchBytes) / 4); // [threads, scratchBytes]
-      const type = K_PROMPT_TYPE[dtype as keyof typeof K_PROMPT_TYPE];
+      const type = DECODED_TYPE[dtype as keyof typeof DECODED_TYPE];
       if (split) this.pool!.run(Op.matmulKPrompt, shard.index, [outPtr, xqPtr, wPtr, T, K, N, scratchPtr, scratchBytes, type], shard.wasm);
       else shard.wasm.matmulKPrompt(type, outPtr, xqPtr, wPtr, T, K, N, 0, N, scratchPtr);
     } else if (isQuantizedDecode(dtype) && this.quantizeActivations && T < PROMPT_TOKENS) {

@@ -36,14 +36,15 @@ export function isQuantizedDecode(dtype: string): dtype is keyof typeof MATMUL_Q
 // and for decoding with activations: 'f32'
 export const DECODED_TYPE = { q4_1: 0, q5_0: 1, q5_1: 2, iq4_nl: 3, q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
 // Prompts on these K-quants with quantized activations in the relaxed-SIMD build: an integer
-// GEMM (assembly/kgemm.ts; kblocks.ts type codes), the activations in layout 5 (SUPER16_LAYOUT)
-export const K_PROMPT_TYPE = { q2_k: 4, q3_k: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
+// GEMM (assembly/kgemm.ts, which takes DECODED_TYPE's codes), the activations in layout 5
+// (SUPER16_LAYOUT)
+export const K_PROMPT_TYPES: readonly string[] = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] satisfies readonly (keyof typeof DECODED_TYPE)[];
 export const K_PROMPT_LAYOUT = 5;
 // From this many tokens on (prompts), q8_0 / q4_0 matmuls decode each block of weight rows
 // once for the whole prompt and multiply in f32 (assembly/blocks.ts), whatever the option;
 // but q4_0 with quantized activations in the relaxed-SIMD build goes through an integer GEMM
 // (assembly/qgemm.ts, 1.2-1.3× faster), the activations quantized once, and so do q2_k..q6_k
-// (assembly/kgemm.ts, K_PROMPT_TYPE above).
+// (assembly/kgemm.ts, K_PROMPT_TYPES above).
 export const PROMPT_TOKENS = 4;
 // quantizeActivations' layout for the weights the activations meet (assembly/activations.ts)
 export const ACTIVATION_LAYOUT = { q8_0: 0, q4_0: 1, q4_k: 2, q5_k: 2, q6_k: 2, q4_1: 2, q5_0: 2, q5_1: 2, q2_k: 3, q3_k: 3, iq4_nl: 2 } as const;
